@@ -1,0 +1,127 @@
+"""Typed config schemas (registered in Hydra's ConfigStore) and the one range check.
+
+Hydra merges every YAML file and override into these dataclasses, so a misspelled key or a
+wrong type fails before anything runs; ``validate`` then checks ranges and consistency.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .errors import ConfigError
+from .model import INITS
+from .operators import SELECTIONS
+from .trainer import FITNESS_SPLITS
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist"
+    root: str = "data"
+    download: bool = True
+    train_samples: Optional[int] = None  # first N training images; null = all
+    test_samples: Optional[int] = None
+
+
+@dataclass
+class GAConfig:
+    pop_size: int = 10
+    generations: int = 5
+    selection: str = "tournament"
+    tournament_size: int = 3
+    elitism: int = 1
+    crossover_rate: float = 0.5
+    mutation_rate: float = 0.1
+    layer_mutation_rate: float = 0.1
+
+
+@dataclass
+class ModelConfig:
+    max_lstm_layers: int = 3
+    max_dense_layers: int = 3
+    min_units: int = 32
+    max_units: int = 256
+    dropout: float = 0.2
+    l2: float = 0.001
+    init: str = "torch"
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float = 0.001
+    adam_eps: float = 1e-7
+    val_fraction: float = 0.1
+    fitness_split: str = "val"
+    eval_batch_size: int = 1000
+    device: str = "auto"
+    num_threads: Optional[int] = None
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    ga: GAConfig = field(default_factory=GAConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    seed: int = 0
+
+
+def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value} is out of range: {allowed}")
+
+
+def _in_unit_interval(cfg: Config) -> None:
+    for key in ("crossover_rate", "mutation_rate", "layer_mutation_rate"):
+        value = getattr(cfg.ga, key)
+        _check(0.0 <= value <= 1.0, f"ga.{key}", value, "must be in [0, 1]")
+    _check(0.0 <= cfg.model.dropout < 1.0, "model.dropout", cfg.model.dropout, "must be in [0, 1)")
+    _check(0.0 <= cfg.trainer.val_fraction < 1.0, "trainer.val_fraction",
+           cfg.trainer.val_fraction, "must be in [0, 1)")
+
+
+def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
+    _check(value in choices, key, value, f"choose one of {', '.join(choices)}")
+
+
+def validate(cfg: Config) -> None:
+    """Raise ConfigError with one line naming the first bad key and its allowed range."""
+    ga, model, trainer = cfg.ga, cfg.model, cfg.trainer
+    _check(ga.pop_size >= 2, "ga.pop_size", ga.pop_size, "must be at least 2")
+    _check(ga.generations >= 1, "ga.generations", ga.generations, "must be at least 1")
+    _check(0 <= ga.elitism < ga.pop_size, "ga.elitism", ga.elitism,
+           f"must be in [0, pop_size) = [0, {ga.pop_size - 1}]")
+    _one_of("ga.selection", ga.selection, SELECTIONS)
+    if ga.selection == "tournament":
+        _check(1 <= ga.tournament_size <= ga.pop_size, "ga.tournament_size", ga.tournament_size,
+               f"must be in [1, pop_size] = [1, {ga.pop_size}]")
+    _in_unit_interval(cfg)
+    for key in ("max_lstm_layers", "max_dense_layers"):
+        _check(getattr(model, key) >= 1, f"model.{key}", getattr(model, key), "must be at least 1")
+    _check(model.min_units >= 1, "model.min_units", model.min_units, "must be at least 1")
+    _check(model.min_units <= model.max_units, "model.min_units", model.min_units,
+           f"must not exceed model.max_units={model.max_units}")
+    _check(model.l2 >= 0, "model.l2", model.l2, "must be >= 0")
+    _one_of("model.init", model.init, INITS)
+    _check(trainer.epochs >= 0, "trainer.epochs", trainer.epochs, "must be >= 0")
+    for key in ("batch_size", "eval_batch_size"):
+        _check(getattr(trainer, key) >= 1, f"trainer.{key}", getattr(trainer, key), "must be >= 1")
+    _check(trainer.lr > 0, "trainer.lr", trainer.lr, "must be > 0")
+    _one_of("trainer.fitness_split", trainer.fitness_split, FITNESS_SPLITS)
+    if trainer.fitness_split == "val" and trainer.val_fraction == 0:
+        raise ConfigError("trainer.fitness_split=val needs trainer.val_fraction > 0 "
+                          "(or use trainer.fitness_split=test)")
+    if trainer.num_threads is not None:
+        _check(trainer.num_threads >= 1, "trainer.num_threads", trainer.num_threads, "must be >= 1 or null")
+    for key in ("train_samples", "test_samples"):
+        value = getattr(cfg.data, key)
+        _check(value is None or value >= 1, f"data.{key}", value, "must be >= 1 or null for all")
+
+
+def register_configs() -> None:
+    """Register the schema as `base_config`; conf/config.yaml lists it first in its defaults."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="base_config", node=Config)

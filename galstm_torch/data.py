@@ -1,0 +1,85 @@
+"""Image datasets as tensors: 28 time steps of 28 features, scaled to [0, 1]."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision import datasets
+
+from .errors import DataError
+
+DATASETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    """Train, validation and test tensors; x is float [N, 28, 28], y is int64 [N]."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    def to(self, device: "torch.device | str") -> "DataSplits":
+        return DataSplits(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
+
+
+def _read(name: str, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    cls = DATASETS[name]
+    raw = root / cls.__name__ / "raw"
+    how = (f"put the four IDX files ({cls.__name__} layout) in {raw}, or set data.root to a "
+           f"folder that holds {cls.__name__}/raw/")
+    prefix = "train" if train else "t10k"
+    missing = [f for f in (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
+               if not (raw / f).is_file()]
+    if missing and not download:
+        raise DataError(f"{name} data not found under {raw} (missing {', '.join(missing)}): {how}")
+    try:
+        ds = cls(root=str(root), train=train, download=download)
+    except Exception as err:  # torchvision raises or asserts on failed downloads and bad files
+        if missing:
+            raise DataError(f"{name} data not found under {raw} and could not be downloaded "
+                            f"({type(err).__name__}): {how}") from err
+        raise DataError(f"{name} data under {raw} is corrupt or truncated "
+                        f"({type(err).__name__}): replace the IDX files there") from err
+    images, labels = ds.data, ds.targets
+    if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28) or len(images) != len(labels):
+        raise DataError(f"{name} data under {raw} has images {tuple(images.shape)} and "
+                        f"{len(labels)} labels; expected [N, 28, 28] and N: replace the IDX files")
+    return images, labels
+
+
+def _take(x: torch.Tensor, y: torch.Tensor, n: "int | None", key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if n is None:
+        return x, y
+    if not 1 <= n <= len(x):
+        raise DataError(f"{key}={n} is out of range: the data set has {len(x)} images, "
+                        f"so use 1..{len(x)} or null for all")
+    return x[:n], y[:n]
+
+
+def load_data(name: str, root: "str | Path", *, download: bool = False,
+              train_samples: "int | None" = None, test_samples: "int | None" = None,
+              val_fraction: float = 0.1) -> DataSplits:
+    """Load a data set, keep the first train/test samples, and hold out the last part of the
+    training images for validation, as Keras' ``validation_split`` does."""
+    if name not in DATASETS:
+        raise DataError(f"data.name={name!r} is unknown; choose one of {', '.join(DATASETS)}")
+    root = Path(root).expanduser()
+    x_train, y_train = _take(*_read(name, root, True, download), train_samples, "data.train_samples")
+    x_test, y_test = _take(*_read(name, root, False, download), test_samples, "data.test_samples")
+    split_at = int(len(x_train) * (1.0 - val_fraction))  # Keras' formula, to the image
+    if split_at < 2:
+        raise DataError(f"only {split_at} training images remain after the validation split: "
+                        "raise data.train_samples or lower trainer.val_fraction")
+    scale = lambda x: x.to(torch.float32).div_(255.0)  # noqa: E731
+    return DataSplits(scale(x_train[:split_at]), y_train[:split_at].long(),
+                      scale(x_train[split_at:]), y_train[split_at:].long(),
+                      scale(x_test), y_test.long())

@@ -1,0 +1,13 @@
+"""Errors a user can fix. The command line prints them as one line and exits non-zero."""
+
+
+class GalstmError(Exception):
+    """Base of every error caused by input: a config value, data files, a genome."""
+
+
+class ConfigError(GalstmError):
+    """A config value is out of its allowed range or inconsistent with another."""
+
+
+class DataError(GalstmError):
+    """Data files are missing, unreadable or too small for the requested subset."""

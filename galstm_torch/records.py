@@ -1,0 +1,71 @@
+"""What a search writes to its run directory: evaluations.csv, best.json and TensorBoard."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .architecture import format_compact
+from .evaluator import Result
+
+CSV_FIELDS = ("generation", "index", "genome", "fitness", "val_acc", "test_acc", "loss",
+              "params", "seconds", "samples_per_s", "cache_hit")
+
+
+@dataclass(frozen=True)
+class Best:
+    result: Result
+    generation: int
+
+    def to_json(self) -> dict:
+        e = self.result.evaluation
+        return {"genome": format_compact(self.result.arch.compact),
+                "compact": list(self.result.arch.compact), "fitness": e.fitness,
+                "val_acc": _finite(e.val_acc), "test_acc": e.test_acc, "loss": e.loss,
+                "params": e.params, "generation": self.generation}
+
+
+def _finite(x: float) -> "float | None":
+    return x if math.isfinite(x) else None  # JSON has no NaN
+
+
+class RunRecorder:
+    """Appends one CSV row per genome per generation and logs population-level TensorBoard
+    scalars with step = generation. Only the search loop writes through it."""
+
+    def __init__(self, out_dir: Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.out_dir = out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.csv_path = out_dir / "evaluations.csv"
+        self._csv_file = self.csv_path.open("w", newline="")
+        self._csv = csv.DictWriter(self._csv_file, fieldnames=CSV_FIELDS)
+        self._csv.writeheader()
+        self.writer = SummaryWriter(log_dir=str(out_dir / "tb"))
+
+    def generation(self, generation: int, results: list[Result], fitness: torch.Tensor,
+                   best: Best) -> None:
+        for index, r in enumerate(results):
+            e = r.evaluation
+            self._csv.writerow({
+                "generation": generation, "index": index, "genome": format_compact(r.arch.compact),
+                "fitness": e.fitness, "val_acc": e.val_acc, "test_acc": e.test_acc, "loss": e.loss,
+                "params": e.params, "seconds": round(e.seconds, 4),
+                "samples_per_s": round(e.samples_per_s, 1), "cache_hit": int(r.cache_hit)})
+        self._csv_file.flush()
+        w = self.writer
+        w.add_scalar("fitness/best", fitness.max().item(), generation)
+        w.add_scalar("fitness/mean", fitness.mean().item(), generation)
+        w.add_scalar("fitness/min", fitness.min().item(), generation)
+        w.add_scalar("fitness/best_so_far", best.result.evaluation.fitness, generation)
+        w.flush()
+
+    def finish(self, best: Best) -> None:
+        (self.out_dir / "best.json").write_text(json.dumps(best.to_json(), indent=2) + "\n")
+        self.writer.close()
+        self._csv_file.close()

@@ -1,0 +1,40 @@
+"""The one place that picks the device, the CPU threads and the seeds."""
+from __future__ import annotations
+
+import hashlib
+
+import torch
+
+from .errors import ConfigError
+
+
+def pick_device(spec: str) -> torch.device:
+    """auto -> CUDA when available, else CPU; cpu, cuda and cuda:N are taken as asked."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise ConfigError(f"trainer.device={spec!r} is not a device: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"trainer.device={spec} but CUDA is not available here: "
+                              "use trainer.device=auto or cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"trainer.device={spec} but only {torch.cuda.device_count()} "
+                              "CUDA device(s) exist")
+    elif device.type != "cpu":
+        raise ConfigError(f"trainer.device={spec!r} is not supported: use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def set_threads(num_threads: "int | None") -> None:
+    if num_threads:
+        torch.set_num_threads(num_threads)
+
+
+def derive_seed(run_seed: int, key: str) -> int:
+    """A 63-bit seed from the run seed and a key (the canonical genome), the same in any
+    process and any order: Python's hash() is salted per process, so use SHA-256."""
+    digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1

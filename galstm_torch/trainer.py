@@ -1,0 +1,110 @@
+"""Train one architecture for a few epochs on device-resident tensors and measure it."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .architecture import Architecture
+from .data import DataSplits
+from .model import build_model, count_parameters
+
+FITNESS_SPLITS = ("val", "test")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that changes the outcome of one training (part of the fitness cache key)."""
+
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float = 1e-3
+    adam_eps: float = 1e-7  # Keras' Adam epsilon (PyTorch's default is 1e-8)
+    dropout: float = 0.2
+    l2: float = 1e-3
+    init: str = "torch"
+    fitness_split: str = "val"
+    eval_batch_size: int = 1000
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The measured outcome of training one genome."""
+
+    fitness: float
+    val_acc: float
+    test_acc: float
+    loss: float
+    params: int
+    seconds: float
+    samples_per_s: float
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+    """Accuracy in eval mode; NaN for an empty split."""
+    if len(y) == 0:
+        return math.nan
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=y.device)
+    for start in range(0, len(y), batch_size):
+        logits = model(x[start : start + batch_size])
+        correct += (logits.argmax(dim=1) == y[start : start + batch_size]).sum()
+    return correct.item() / len(y)
+
+
+def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, data: DataSplits,
+                 settings: TrainSettings, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+    """One pass over shuffled batches; returns the summed loss (on device) and samples seen."""
+    model.train()
+    n, device = len(data.y_train), data.y_train.device
+    perm = torch.randperm(n, generator=generator).to(device)
+    total, seen = torch.zeros((), device=device), 0
+    for start in range(0, n, settings.batch_size):
+        idx = perm[start : start + settings.batch_size]
+        if len(idx) < 2:  # BatchNorm cannot train on a single sample: skip that last batch
+            continue
+        loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
+        if settings.l2:
+            loss = loss + settings.l2 * model.l2_penalty()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.detach() * len(idx)  # summed on device: no host sync per step
+        seen += len(idx)
+    return total, seen
+
+
+def train_and_evaluate(arch: Architecture, data: DataSplits, settings: TrainSettings, *,
+                       seed: int, device: torch.device) -> Evaluation:
+    """Build, train and measure one architecture; the result depends only on the arguments.
+
+    ``seed`` fixes the initial weights, the batch order and dropout. On CPU the result is
+    bit-for-bit reproducible; CUDA's cuDNN LSTM kernels may differ in the last bits.
+    """
+    torch.manual_seed(seed)  # weights and dropout masks (also seeds CUDA)
+    shuffle = torch.Generator().manual_seed(seed)
+    model = build_model(arch, dropout=settings.dropout, init=settings.init).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=settings.lr, eps=settings.adam_eps)
+    start, total, seen = time.perf_counter(), torch.zeros((), device=device), 0
+    for _ in range(settings.epochs):
+        epoch_total, epoch_seen = _train_epoch(model, opt, data, settings, shuffle)
+        total, seen = total + epoch_total, seen + epoch_seen
+    loss = total.item() / max(seen, 1)  # the one host sync of the training
+    seconds = time.perf_counter() - start
+    if not math.isfinite(loss):
+        raise TrainingDiverged(f"training loss became {loss} for {arch}")
+    val_acc = accuracy(model, data.x_val, data.y_val, settings.eval_batch_size)
+    test_acc = accuracy(model, data.x_test, data.y_test, settings.eval_batch_size)
+    fitness = val_acc if settings.fitness_split == "val" else test_acc
+    return Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc, loss=loss,
+                      params=count_parameters(model), seconds=seconds,
+                      samples_per_s=seen / seconds if seconds > 0 else math.inf)

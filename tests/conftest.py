@@ -1,0 +1,35 @@
+"""Shared fixtures: the committed MNIST sample and a tiny search space."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from galstm_torch.genome import SearchSpace
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_ROOT = ROOT / "tests" / "data"  # 3,000 train + 1,000 test images cut from real MNIST
+TINY = ["data.root=" + str(SAMPLE_ROOT), "data.download=false", "data.train_samples=600",
+        "data.test_samples=200", "trainer.device=cpu", "model.max_units=48", "model.min_units=16"]
+
+
+@pytest.fixture
+def space() -> SearchSpace:
+    return SearchSpace()
+
+
+@pytest.fixture
+def gen() -> torch.Generator:
+    return torch.Generator().manual_seed(1234)
+
+
+def run_train(*overrides: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run train.py as a user would, with the network-free sample data."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
+    env.pop("GALSTM_DATA_ROOT", None)
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *overrides], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,31 @@
+"""Search LSTM architectures for MNIST with a genetic algorithm.
+
+    python train.py ga.pop_size=20 ga.generations=40
+    python train.py ga=article data.root=../shared/data
+    python train.py --multirun ga.mutation_rate=0.01,0.05,0.1
+"""
+import logging
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from galstm_torch.app import run
+from galstm_torch.config import register_configs
+from galstm_torch.errors import GalstmError
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    try:
+        return run(cfg)
+    except GalstmError as err:
+        logging.getLogger("train").error("%s", err)  # also lands in the run's log file
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
