@@ -13,6 +13,7 @@ from .config import Config, validate
 from .data import load_data
 from .errors import ConfigError
 from .evaluator import Evaluator
+from .executor import SerialExecutor
 from .genome import SearchSpace
 from .records import RunRecorder
 from .runtime import pick_device, set_threads
@@ -73,8 +74,9 @@ def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None) -> floa
     data_desc: dict[str, Any] = {"name": d.name, "train_samples": d.train_samples,
                                  "test_samples": d.test_samples, "val_fraction": t.val_fraction}
     log.info("data %s on %s: %s", d.name, device, data.sizes)
-    evaluator = Evaluator(data, train_settings(config), run_seed=config.seed, device=device,
-                          data_desc=data_desc)
+    settings = train_settings(config)
+    executor = SerialExecutor(data, settings, device)
+    evaluator = Evaluator(executor, settings, run_seed=config.seed, data_desc=data_desc)
     m = config.model
     space = SearchSpace(m.max_lstm_layers, m.max_dense_layers, m.min_units, m.max_units)
     generator = torch.Generator().manual_seed(config.seed)

@@ -5,14 +5,12 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any
-
-import torch
+from typing import Any, Callable, Optional
 
 from .architecture import Architecture, format_compact
-from .data import DataSplits
+from .executor import Executor, Outcome, Task
 from .runtime import derive_seed
-from .trainer import Evaluation, TrainSettings, train_and_evaluate
+from .trainer import TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +20,16 @@ class Result:
     """One genome's evaluation within a generation; cache_hit means no training happened."""
 
     arch: Architecture
-    evaluation: Evaluation
+    outcome: Outcome
     cache_hit: bool
+
+    @property
+    def evaluation(self):
+        return self.outcome.evaluation
+
+    @property
+    def fitness(self) -> float:
+        return self.outcome.evaluation.fitness
 
 
 def settings_fingerprint(settings: TrainSettings, run_seed: int, data_desc: dict[str, Any]) -> str:
@@ -34,31 +40,50 @@ def settings_fingerprint(settings: TrainSettings, run_seed: int, data_desc: dict
 
 
 class Evaluator:
-    """Trains architectures on one device, each seeded from (run seed, canonical genome)."""
+    """Sends the uncached genomes of a generation to an executor and caches what comes back.
 
-    def __init__(self, data: DataSplits, settings: TrainSettings, *, run_seed: int,
-                 device: torch.device, data_desc: "dict[str, Any] | None" = None) -> None:
-        self.data, self.settings, self.run_seed, self.device = data, settings, run_seed, device
+    Each genome is seeded from (run seed, canonical genome), so its fitness does not depend
+    on the order, the executor or the process that trains it.
+    """
+
+    def __init__(self, executor: Executor, settings: TrainSettings, *, run_seed: int,
+                 data_desc: "dict[str, Any] | None" = None) -> None:
+        self.executor, self.run_seed = executor, run_seed
         self.fingerprint = settings_fingerprint(settings, run_seed, data_desc or {})
-        self.cache: dict[str, Evaluation] = {}
+        self.cache: dict[str, Outcome] = {}
         self.trained = 0
         self.cache_hits = 0
 
     def key(self, arch: Architecture) -> str:
         return f"{format_compact(arch.compact)}|{self.fingerprint}"
 
-    def evaluate_one(self, arch: Architecture) -> Result:
-        key = self.key(arch)
-        if key in self.cache:
-            self.cache_hits += 1
-            return Result(arch, self.cache[key], cache_hit=True)
-        seed = derive_seed(self.run_seed, format_compact(arch.compact))
-        evaluation = train_and_evaluate(arch, self.data, self.settings, seed=seed, device=self.device)
-        self.cache[key] = evaluation
-        self.trained += 1
-        log.debug("trained %s: fitness %.4f in %.1fs", arch, evaluation.fitness, evaluation.seconds)
-        return Result(arch, evaluation, cache_hit=False)
+    def task(self, arch: Architecture) -> Task:
+        return Task(arch.compact, derive_seed(self.run_seed, format_compact(arch.compact)))
 
-    def evaluate(self, archs: list[Architecture]) -> list[Result]:
-        """Evaluate in order; a repeated genome within the list is a cache hit too."""
-        return [self.evaluate_one(arch) for arch in archs]
+    def evaluate(self, archs: list[Architecture], *, trained_before: "set[str] | None" = None,
+                 on_outcome: Optional[Callable[[str, Outcome], None]] = None) -> list[Result]:
+        """Evaluate a generation. The first row of each genome trained for this generation is
+        a cache miss, every other row a hit. ``trained_before`` names the keys this generation
+        already trained (on resume); ``on_outcome(key, outcome)`` runs after each training."""
+        trained_now = set(trained_before or ())
+        todo, queued = [], set()
+        for arch in archs:
+            key = self.key(arch)
+            if key not in self.cache and key not in queued:
+                queued.add(key)
+                todo.append(self.task(arch))
+        for outcome in self.executor.map(todo):
+            key = self.key(Architecture.from_compact(outcome.compact))
+            self.cache[key] = outcome
+            self.trained += 1
+            trained_now.add(key)
+            if on_outcome is not None:
+                on_outcome(key, outcome)
+        results = []
+        for arch in archs:
+            key = self.key(arch)
+            hit = key not in trained_now
+            trained_now.discard(key)  # later rows of the same genome are hits
+            self.cache_hits += hit
+            results.append(Result(arch, self.cache[key], cache_hit=hit))
+        return results

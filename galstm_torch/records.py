@@ -13,7 +13,7 @@ from .architecture import format_compact
 from .evaluator import Result
 
 CSV_FIELDS = ("generation", "index", "genome", "fitness", "val_acc", "test_acc", "loss",
-              "params", "seconds", "samples_per_s", "cache_hit")
+              "params", "seconds", "samples_per_s", "cache_hit", "status", "error")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,9 @@ class RunRecorder:
                 "generation": generation, "index": index, "genome": format_compact(r.arch.compact),
                 "fitness": e.fitness, "val_acc": e.val_acc, "test_acc": e.test_acc, "loss": e.loss,
                 "params": e.params, "seconds": round(e.seconds, 4),
-                "samples_per_s": round(e.samples_per_s, 1), "cache_hit": int(r.cache_hit)})
+                "samples_per_s": round(e.samples_per_s, 1), "cache_hit": int(r.cache_hit),
+                "status": r.outcome.status + ("+retried" if r.outcome.retried else ""),
+                "error": r.outcome.error})
         self._csv_file.flush()
         w = self.writer
         w.add_scalar("fitness/best", fitness.max().item(), generation)

@@ -8,6 +8,7 @@ from conftest import SAMPLE_ROOT
 from galstm_torch.architecture import Architecture
 from galstm_torch.data import load_data
 from galstm_torch.evaluator import Evaluator
+from galstm_torch.executor import SerialExecutor
 from galstm_torch.trainer import TrainSettings, train_and_evaluate
 
 CPU = torch.device("cpu")
@@ -42,15 +43,18 @@ def test_same_genome_same_seed_gives_identical_fitness(sample):
 def test_evaluator_caches_and_is_independent_of_order():
     small = load_data("mnist", SAMPLE_ROOT, train_samples=400, test_samples=100)
     archs = [Architecture((32,), (32,)), Architecture((48,), (40, 32)), Architecture((32,), (32,))]
-    first = Evaluator(small, TrainSettings(), run_seed=3, device=CPU)
+    def evaluator(settings: TrainSettings) -> Evaluator:
+        return Evaluator(SerialExecutor(small, settings, CPU), settings, run_seed=3)
+
+    first = evaluator(TrainSettings())
     results = first.evaluate(archs)
     assert [r.cache_hit for r in results] == [False, False, True]
     assert (first.trained, first.cache_hits) == (2, 1)
     # Another evaluator (a fresh process would do the same) in the reverse order.
-    second = Evaluator(small, TrainSettings(), run_seed=3, device=CPU)
+    second = evaluator(TrainSettings())
     reverse = second.evaluate(list(reversed(archs[:2])))
     assert reverse[1].evaluation.fitness == results[0].evaluation.fitness
     assert reverse[0].evaluation.loss == results[1].evaluation.loss
     # Different training settings are a different cache key.
-    other = Evaluator(small, TrainSettings(batch_size=16), run_seed=3, device=CPU)
+    other = evaluator(TrainSettings(batch_size=16))
     assert other.key(archs[0]) != first.key(archs[0])

@@ -1,0 +1,3 @@
+"""galstm-torch: a genetic algorithm that searches LSTM classifier architectures."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,98 @@
+"""Executors run training tasks: plain data in (genome, seed), plain outcomes out.
+
+The search loop, the fitness cache, checkpoints and logging stay in the driver; an executor
+only trains. ``SerialExecutor`` trains one genome after another in this process; other
+executors (parallel, distributed) implement the same ``map``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+import torch
+
+from .architecture import Architecture, format_compact
+from .data import DataSplits
+from .trainer import Evaluation, TrainSettings, TrainingDiverged, train_and_evaluate
+
+log = logging.getLogger(__name__)
+
+FAILED_FITNESS = 0.0  # the worst possible accuracy: a failed genome is never preferred
+
+
+@dataclass(frozen=True)
+class Task:
+    """One training to run: a genome in compact form and its seed."""
+
+    compact: tuple[int, ...]
+    seed: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came back for a task. status is 'ok' or 'failed' (then error says why)."""
+
+    compact: tuple[int, ...]
+    evaluation: Evaluation
+    status: str = "ok"
+    error: str = ""
+    retried: bool = False
+
+
+class Executor(Protocol):
+    def map(self, tasks: list[Task]) -> Iterator[Outcome]:
+        """Yield one Outcome per task, in any order, as each finishes."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def failed_evaluation() -> Evaluation:
+    return Evaluation(fitness=FAILED_FITNESS, val_acc=math.nan, test_acc=math.nan, loss=math.nan,
+                      params=0, seconds=0.0, samples_per_s=0.0)
+
+
+def _is_oom(err: BaseException) -> bool:
+    return isinstance(err, torch.OutOfMemoryError) or "out of memory" in str(err).lower()
+
+
+def run_task(task: Task, data: DataSplits, settings: TrainSettings,
+             device: torch.device) -> Outcome:
+    """Train one genome; a failure is recorded, not raised. An out-of-memory error is retried
+    once with half the batch size before it counts as a failure."""
+    arch = Architecture.from_compact(task.compact)
+    retried = False
+    while True:
+        try:
+            evaluation = train_and_evaluate(arch, data, settings, seed=task.seed, device=device)
+            return Outcome(task.compact, evaluation, retried=retried)
+        except Exception as err:  # noqa: BLE001 - any failure of one genome must not stop the search
+            if _is_oom(err) and not retried and settings.batch_size > 1:
+                retried = True
+                settings = dataclasses.replace(settings, batch_size=settings.batch_size // 2)
+                log.warning("%s ran out of memory; retrying with batch size %d",
+                            format_compact(task.compact), settings.batch_size)
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
+            reason = str(err) if isinstance(err, TrainingDiverged) else f"{type(err).__name__}: {err}"
+            log.warning("genome %s failed: %s", format_compact(task.compact), reason)
+            return Outcome(task.compact, failed_evaluation(), status="failed",
+                           error=reason.replace("\n", " ")[:500], retried=retried)
+
+
+class SerialExecutor:
+    """Trains the tasks one after another on one device, in this process."""
+
+    def __init__(self, data: DataSplits, settings: TrainSettings, device: torch.device) -> None:
+        self.data, self.settings, self.device = data, settings, device
+
+    def map(self, tasks: list[Task]) -> Iterator[Outcome]:
+        for task in tasks:
+            yield run_task(task, self.data, self.settings, self.device)
+
+    def close(self) -> None:
+        pass
