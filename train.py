@@ -10,7 +10,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from galstm_torch.app import run
+from galstm_torch.app import SearchInterrupted, run
 from galstm_torch.config import register_configs
 from galstm_torch.errors import GalstmError
 
@@ -24,7 +24,7 @@ def main(cfg: DictConfig) -> float:
     except GalstmError as err:
         logging.getLogger("train").error("%s", err)  # also lands in the run's log file
         print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(130 if isinstance(err, SearchInterrupted) else 2)
 
 
 if __name__ == "__main__":

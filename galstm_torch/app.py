@@ -3,24 +3,30 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from . import checkpoint
 from .architecture import format_compact
 from .config import Config, validate
 from .data import load_data
-from .errors import ConfigError
+from .errors import ConfigError, GalstmError
 from .evaluator import Evaluator
 from .executor import SerialExecutor
 from .genome import SearchSpace
 from .records import RunRecorder
-from .runtime import pick_device, set_threads
-from .search import SearchResult, run_search
+from .resume import config_hash, resumed_config, save_config
+from .runtime import graceful_termination, pick_device, set_threads
+from .search import Search, SearchResult
 from .trainer import TrainSettings
 
 log = logging.getLogger(__name__)
+
+
+class SearchInterrupted(GalstmError):
+    """Ctrl-C or SIGTERM: the state is checkpointed and the run can be resumed."""
 
 
 def to_config(cfg: "DictConfig | Config") -> Config:
@@ -28,8 +34,7 @@ def to_config(cfg: "DictConfig | Config") -> Config:
     if isinstance(cfg, Config):
         config = cfg
     else:
-        merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
-        config = OmegaConf.to_object(merged)
+        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), cfg))
     validate(config)
     return config
 
@@ -41,12 +46,10 @@ def train_settings(cfg: Config) -> TrainSettings:
                          eval_batch_size=t.eval_batch_size)
 
 
-def hydra_output_dir() -> Path:
+def _hydra() -> "Any | None":
     from hydra.core.hydra_config import HydraConfig
 
-    if not HydraConfig.initialized():
-        raise ConfigError("run(cfg) outside Hydra needs out_dir: pass run(cfg, out_dir=...)")
-    return Path(HydraConfig.get().runtime.output_dir)
+    return HydraConfig.get() if HydraConfig.initialized() else None
 
 
 def _summary(result: SearchResult, out_dir: Path) -> str:
@@ -62,24 +65,71 @@ def _summary(result: SearchResult, out_dir: Path) -> str:
     ])
 
 
-def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None) -> float:
-    """Validate, load the data onto the device, search, write outputs; return the best fitness."""
+def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None"
+             ) -> tuple[Config, Path, Optional[checkpoint.SearchState], str]:
+    """The config to run, its run directory, the checkpoint to continue (if resuming)."""
     config = to_config(cfg)
-    out = Path(out_dir) if out_dir is not None else hydra_output_dir()
+    plain = OmegaConf.structured(config)
+    if config.resume:
+        run_dir = Path(config.resume).expanduser()
+        hydra = _hydra()
+        overrides = list(hydra.overrides.task) if hydra else []
+        plain = resumed_config(run_dir / "checkpoint", plain, overrides)
+        config = to_config(plain)
+        state = checkpoint.load(run_dir / "checkpoint")
+        digest = config_hash(plain)
+        if state.config_hash != digest:
+            raise ConfigError(f"{run_dir}/checkpoint/config.yaml does not match the checkpoint "
+                              "(config hash differs): it was edited; restore it or start anew")
+        if config.ga.generations < state.generation + 1:
+            raise ConfigError(f"ga.generations={config.ga.generations} is below the "
+                              f"{state.generation + 1} generations this run already reached")
+        return config, run_dir, state, digest
+    hydra = _hydra()
+    if out_dir is None and hydra is None:
+        raise ConfigError("run(cfg) outside Hydra needs out_dir: pass run(cfg, out_dir=...)")
+    out = Path(out_dir) if out_dir is not None else Path(hydra.runtime.output_dir)
+    if (out / "checkpoint" / checkpoint.STATE).exists():
+        raise ConfigError(f"{out} already holds a run: continue it with resume={out} "
+                          "or choose another hydra.run.dir")
+    save_config(plain, out / "checkpoint")
+    return config, out, None, config_hash(plain)
+
+
+def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState],
+            digest: str) -> SearchResult:
     device = pick_device(config.trainer.device)
     set_threads(config.trainer.num_threads)
     d, t = config.data, config.trainer
     data = load_data(d.name, d.root, download=d.download, train_samples=d.train_samples,
                      test_samples=d.test_samples, val_fraction=t.val_fraction).to(device)
-    data_desc: dict[str, Any] = {"name": d.name, "train_samples": d.train_samples,
-                                 "test_samples": d.test_samples, "val_fraction": t.val_fraction}
+    data_desc = {"name": d.name, "train_samples": d.train_samples,
+                 "test_samples": d.test_samples, "val_fraction": t.val_fraction}
     log.info("data %s on %s: %s", d.name, device, data.sizes)
     settings = train_settings(config)
-    executor = SerialExecutor(data, settings, device)
-    evaluator = Evaluator(executor, settings, run_seed=config.seed, data_desc=data_desc)
+    evaluator = Evaluator(SerialExecutor(data, settings, device), settings,
+                          run_seed=config.seed, data_desc=data_desc)
     m = config.model
     space = SearchSpace(m.max_lstm_layers, m.max_dense_layers, m.min_units, m.max_units)
-    generator = torch.Generator().manual_seed(config.seed)
-    result = run_search(space, config.ga, evaluator, RunRecorder(out), generator=generator)
+    start = 0 if state is None else state.generation + (state.phase == "evaluated")
+    search = Search(space, config.ga, evaluator, RunRecorder(out, start_generation=start),
+                    generator=torch.Generator().manual_seed(config.seed),
+                    checkpoint_dir=out / "checkpoint", config_hash=digest)
+    if state is not None:
+        search.restore(state)
+        log.info("resuming %s at generation %d (%s)", out, state.generation, state.phase)
+    return search.run()
+
+
+def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None) -> float:
+    """Validate, load the data onto the device, search (or resume), write outputs; return
+    the best fitness."""
+    config, out, state, digest = _prepare(cfg, out_dir)
+    try:
+        with graceful_termination():
+            result = _search(config, out, state, digest)
+    except KeyboardInterrupt:
+        raise SearchInterrupted(f"interrupted; the state is saved in {out}/checkpoint. "
+                                f"Continue with: python train.py resume={out}") from None
     print(_summary(result, out), flush=True)
     return float(result.best.result.evaluation.fitness)

@@ -66,6 +66,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     seed: int = 0
+    resume: Optional[str] = None  # a run directory to continue in place
 
 
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:

@@ -57,6 +57,13 @@ class Evaluator:
     def key(self, arch: Architecture) -> str:
         return f"{format_compact(arch.compact)}|{self.fingerprint}"
 
+    def cached(self, arch: Architecture) -> Outcome:
+        return self.cache[self.key(arch)]
+
+    def restore(self, cache: dict[str, Outcome], *, trained: int, cache_hits: int) -> None:
+        """Continue from a checkpoint's cache and counters."""
+        self.cache, self.trained, self.cache_hits = dict(cache), trained, cache_hits
+
     def task(self, arch: Architecture) -> Task:
         return Task(arch.compact, derive_seed(self.run_seed, format_compact(arch.compact)))
 

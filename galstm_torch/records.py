@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import torch
 
 from .architecture import format_compact
 from .evaluator import Result
+from .fileio import atomic_write
 
 CSV_FIELDS = ("generation", "index", "genome", "fitness", "val_acc", "test_acc", "loss",
               "params", "seconds", "samples_per_s", "cache_hit", "status", "error")
@@ -29,6 +31,13 @@ class Best:
                 "params": e.params, "generation": self.generation}
 
 
+def _rows_before(path: Path, generation: int) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return [row for row in csv.DictReader(f) if int(row["generation"]) < generation]
+
+
 def _finite(x: float) -> "float | None":
     return x if math.isfinite(x) else None  # JSON has no NaN
 
@@ -37,16 +46,24 @@ class RunRecorder:
     """Appends one CSV row per genome per generation and logs population-level TensorBoard
     scalars with step = generation. Only the search loop writes through it."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, *, start_generation: int = 0) -> None:
+        """``start_generation`` > 0 continues a run: rows and TensorBoard events of that
+        generation and later (written before an interruption) are dropped, not duplicated."""
         from torch.utils.tensorboard import SummaryWriter
 
         self.out_dir = out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = out_dir / "evaluations.csv"
-        self._csv_file = self.csv_path.open("w", newline="")
+        kept = _rows_before(self.csv_path, start_generation) if start_generation else []
+        table = io.StringIO()
+        header = csv.DictWriter(table, fieldnames=CSV_FIELDS)
+        header.writeheader()
+        header.writerows(kept)
+        atomic_write(self.csv_path, table.getvalue().encode())
+        self._csv_file = self.csv_path.open("a", newline="")
         self._csv = csv.DictWriter(self._csv_file, fieldnames=CSV_FIELDS)
-        self._csv.writeheader()
-        self.writer = SummaryWriter(log_dir=str(out_dir / "tb"))
+        self.writer = SummaryWriter(log_dir=str(out_dir / "tb"),
+                                    purge_step=start_generation or None)
 
     def generation(self, generation: int, results: list[Result], fitness: torch.Tensor,
                    best: Best) -> None:
@@ -68,6 +85,6 @@ class RunRecorder:
         w.flush()
 
     def finish(self, best: Best) -> None:
-        (self.out_dir / "best.json").write_text(json.dumps(best.to_json(), indent=2) + "\n")
+        atomic_write(self.out_dir / "best.json", (json.dumps(best.to_json(), indent=2) + "\n").encode())
         self.writer.close()
         self._csv_file.close()

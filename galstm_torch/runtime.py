@@ -1,7 +1,11 @@
 """The one place that picks the device, the CPU threads and the seeds."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import signal
+import threading
+from typing import Iterator
 
 import torch
 
@@ -38,3 +42,20 @@ def derive_seed(run_seed: int, key: str) -> int:
     process and any order: Python's hash() is salted per process, so use SHA-256."""
     digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
+
+
+@contextlib.contextmanager
+def graceful_termination() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt (as Ctrl-C is), so both stop a search the same
+    way: the last checkpoint stands and the run says how to resume."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

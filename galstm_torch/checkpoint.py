@@ -1,0 +1,134 @@
+"""Search checkpoints: written after every evaluated genome, atomically, with no pickled objects.
+
+``checkpoint/state.json`` holds the metadata (generation, phase, fitness cache with every
+metric, best so far, config hash) and names the tensor file (population and GA generator
+state, written with ``torch.save``) together with its SHA-256. The tensor file gets a new name
+each time and the old one is deleted only after the new ``state.json`` is in place, so a kill
+at any instant leaves one consistent checkpoint: the previous one or the new one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from .errors import GalstmError
+from .executor import Outcome
+from .fileio import atomic_write
+from .trainer import Evaluation
+
+FORMAT = 1
+STATE = "state.json"
+
+
+class CheckpointError(GalstmError):
+    """A checkpoint is missing, truncated, tampered with or unsafe to load."""
+
+
+@dataclass
+class SearchState:
+    """Everything needed to continue a search exactly where it stopped.
+
+    phase 'evaluating': ``population`` is generation ``generation``, partly evaluated (the
+    keys trained so far in it are ``trained_in_generation``). phase 'evaluated': that
+    generation is fully evaluated and recorded; the next step is selection."""
+
+    generation: int
+    phase: str
+    population: torch.Tensor
+    rng_state: torch.Tensor
+    config_hash: str
+    cache: dict[str, Outcome] = field(default_factory=dict)
+    trained_in_generation: list[str] = field(default_factory=list)
+    best: Optional[dict[str, Any]] = None  # {"generation", "compact", "key"}
+    trained: int = 0
+    cache_hits: int = 0
+
+
+def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
+    data = dataclasses.asdict(outcome)
+    data["compact"] = list(outcome.compact)
+    return data
+
+
+def outcome_from_dict(data: dict[str, Any]) -> Outcome:
+    return Outcome(compact=tuple(data["compact"]), evaluation=Evaluation(**data["evaluation"]),
+                   status=data["status"], error=data["error"], retried=data["retried"])
+
+
+def save(folder: Path, state: SearchState) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save({"population": state.population.cpu(), "rng_state": state.rng_state}, buf)
+    tensors = buf.getvalue()
+    digest = hashlib.sha256(tensors).hexdigest()
+    name = f"tensors-{digest[:16]}.pt"
+    atomic_write(folder / name, tensors)
+    meta = {
+        "format": FORMAT, "tensors": name, "sha256": digest, "generation": state.generation,
+        "phase": state.phase, "config_hash": state.config_hash,
+        "cache": {k: outcome_to_dict(o) for k, o in state.cache.items()},
+        "trained_in_generation": state.trained_in_generation, "best": state.best,
+        "trained": state.trained, "cache_hits": state.cache_hits,
+    }
+    atomic_write(folder / STATE, json.dumps(meta, indent=1).encode())
+    for old in folder.glob("tensors-*.pt"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    path = folder / STATE
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}: resume needs the folder of a run "
+                              "started by this version (it holds checkpoint/state.json)")
+    try:
+        meta = json.loads(path.read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"format {meta.get('format')}")
+        return meta
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({err}); "
+                              "it cannot be resumed, start a new run") from None
+
+
+def _load_tensors(folder: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
+    path = folder / str(meta.get("tensors", ""))
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint tensor file {path} is missing; start a new run")
+    payload = path.read_bytes()
+    if hashlib.sha256(payload).hexdigest() != meta.get("sha256"):
+        raise CheckpointError(f"checkpoint {path} does not match the SHA-256 in {STATE}: it was "
+                              "truncated or modified; refusing to load it")
+    try:  # weights_only: tensors and plain containers only, never code from the file
+        tensors = torch.load(io.BytesIO(payload), weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"checkpoint {path} is not a safe tensor file and was not "
+                              f"loaded ({first})") from None
+    if not isinstance(tensors, dict) or not {"population", "rng_state"} <= tensors.keys():
+        raise CheckpointError(f"checkpoint {path} lacks the population or the RNG state")
+    return tensors
+
+
+def load(folder: Path) -> SearchState:
+    meta = _read_meta(folder)
+    tensors = _load_tensors(folder, meta)
+    try:
+        return SearchState(
+            generation=int(meta["generation"]), phase=str(meta["phase"]),
+            population=tensors["population"], rng_state=tensors["rng_state"],
+            config_hash=str(meta["config_hash"]),
+            cache={k: outcome_from_dict(v) for k, v in meta["cache"].items()},
+            trained_in_generation=list(meta["trained_in_generation"]), best=meta["best"],
+            trained=int(meta["trained"]), cache_hits=int(meta["cache_hits"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"checkpoint {folder / STATE} is incomplete ({err!r}); "
+                              "start a new run") from None
