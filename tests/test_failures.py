@@ -88,3 +88,30 @@ def test_corrupt_idx_file_and_too_many_samples_are_data_errors(tmp_path):
         run(cfg, out_dir=tmp_path / "run")
     with pytest.raises(DataError, match="data.train_samples=99999 is out of range"):
         run(compose_cfg(*TINY, "data.train_samples=99999"), out_dir=tmp_path / "run2")
+
+
+def test_out_of_memory_is_retried_once_with_half_the_batch(monkeypatch):
+    import torch
+
+    from galstm_torch import executor
+    from galstm_torch.data import load_data
+    from galstm_torch.trainer import TrainSettings
+
+    seen = []
+    real = executor.train_and_evaluate
+
+    def flaky(arch, data, settings, *, seed, device):
+        seen.append(settings.batch_size)
+        if settings.batch_size > 16:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(arch, data, settings, seed=seed, device=device)
+
+    monkeypatch.setattr(executor, "train_and_evaluate", flaky)
+    data = load_data("mnist", SAMPLE_ROOT, train_samples=200, test_samples=50)
+    task = executor.Task((1, 1, 16, 16), seed=1)
+    ok = executor.run_task(task, data, TrainSettings(batch_size=32), torch.device("cpu"))
+    assert (ok.status, ok.retried, seen) == ("ok", True, [32, 16])
+    seen.clear()
+    failed = executor.run_task(task, data, TrainSettings(batch_size=64), torch.device("cpu"))
+    assert (failed.status, failed.retried, seen) == ("failed", True, [64, 32])
+    assert "OutOfMemoryError" in failed.error and failed.evaluation.fitness == 0.0
