@@ -23,8 +23,12 @@ class DataConfig:
     test_samples: Optional[int] = None
 
 
+STRATEGIES = ("ga", "random")
+
+
 @dataclass
 class GAConfig:
+    strategy: str = "ga"  # ga | random (a baseline: a fresh random population each generation)
     pop_size: int = 10
     generations: int = 5
     selection: str = "tournament"
@@ -94,6 +98,7 @@ def validate(cfg: Config) -> None:
     _check(ga.generations >= 1, "ga.generations", ga.generations, "must be at least 1")
     _check(0 <= ga.elitism < ga.pop_size, "ga.elitism", ga.elitism,
            f"must be in [0, pop_size) = [0, {ga.pop_size - 1}]")
+    _one_of("ga.strategy", ga.strategy, STRATEGIES)
     _one_of("ga.selection", ga.selection, SELECTIONS)
     if ga.selection == "tournament":
         _check(1 <= ga.tournament_size <= ga.pop_size, "ga.tournament_size", ga.tournament_size,

@@ -106,13 +106,16 @@ class Search:
     def _advance(self) -> None:
         """Selection, crossover and mutation from the evaluated generation to the next."""
         s, ga = self.state, self.ga
-        fitness = torch.tensor([self.evaluator.cached(decode(row, self.space)).evaluation.fitness
-                                for row in s.population], dtype=torch.float64)
-        s.population = next_generation(
-            s.population, fitness, self.space, selection=ga.selection, elitism=ga.elitism,
-            crossover_rate=ga.crossover_rate, mutation_rate=ga.mutation_rate,
-            layer_mutation_rate=ga.layer_mutation_rate, tournament_size=ga.tournament_size,
-            generator=self.generator)
+        if ga.strategy == "random":  # the baseline: same budget, no inheritance
+            s.population = random_population(ga.pop_size, self.space, generator=self.generator)
+        else:
+            cached = [self.evaluator.cached(decode(row, self.space)) for row in s.population]
+            fitness = torch.tensor([o.evaluation.fitness for o in cached], dtype=torch.float64)
+            s.population = next_generation(
+                s.population, fitness, self.space, selection=ga.selection, elitism=ga.elitism,
+                crossover_rate=ga.crossover_rate, mutation_rate=ga.mutation_rate,
+                layer_mutation_rate=ga.layer_mutation_rate, tournament_size=ga.tournament_size,
+                generator=self.generator)
         s.generation, s.phase, s.trained_in_generation = s.generation + 1, "evaluating", []
         self.save()
 

@@ -104,3 +104,20 @@ def test_run_returns_best_fitness_as_float(tmp_path):
     best = run(cfg, out_dir=tmp_path)
     assert isinstance(best, float)
     assert best == json.loads((tmp_path / "best.json").read_text())["fitness"]
+
+
+def test_random_search_draws_a_fresh_population_every_generation(tmp_path):
+    import torch
+
+    from galstm_torch.genome import SearchSpace, random_population, to_compact
+    from galstm_torch.architecture import format_compact
+
+    cfg = compose_cfg(*TINY, "ga=random_search", "ga.pop_size=3", "ga.generations=2", "seed=5",
+                      "model.max_lstm_layers=1")
+    run(cfg, out_dir=tmp_path)
+    rows = list(csv.DictReader((tmp_path / "evaluations.csv").open()))
+    space = SearchSpace(1, 3, 16, 48)
+    g = torch.Generator().manual_seed(5)
+    expected = [format_compact(to_compact(r, space))
+                for _ in range(2) for r in random_population(3, space, generator=g)]
+    assert [r["genome"] for r in rows] == expected
