@@ -27,6 +27,17 @@ def gen() -> torch.Generator:
     return torch.Generator().manual_seed(1234)
 
 
+def compose_cfg(*overrides: str):
+    """The config train.py would compose from conf/ with these overrides."""
+    from hydra import compose, initialize_config_dir
+
+    from galstm_torch.config import register_configs
+
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        return compose(config_name="config", overrides=list(overrides))
+
+
 def run_train(*overrides: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run train.py as a user would, with the network-free sample data."""
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}

@@ -3,23 +3,13 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import ROOT, TINY, run_train
+from conftest import TINY, compose_cfg, run_train
 from galstm_torch.app import run, to_config
-from galstm_torch.config import register_configs
-
-register_configs()
-
-
-def compose_cfg(*overrides: str):
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
-        return compose(config_name="config", overrides=list(overrides))
 
 
 @pytest.mark.slow

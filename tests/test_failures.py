@@ -6,19 +6,12 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, SAMPLE_ROOT, TINY, run_train
+from conftest import SAMPLE_ROOT, TINY, compose_cfg, run_train
 from galstm_torch.app import run, to_config
-from galstm_torch.config import register_configs
 from galstm_torch.errors import ConfigError, DataError
 from galstm_torch.search import SearchFailed
-from hydra import compose, initialize_config_dir
-
-register_configs()
 
 
-def compose_cfg(*overrides: str):
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
-        return compose(config_name="config", overrides=list(overrides))
 
 
 SMALL = [*TINY, "ga.pop_size=6", "ga.tournament_size=2", "ga.generations=2", "seed=3",
