@@ -12,8 +12,6 @@ from galstm_torch.errors import ConfigError, DataError
 from galstm_torch.search import SearchFailed
 
 
-
-
 SMALL = [*TINY, "ga.pop_size=6", "ga.tournament_size=2", "ga.generations=2", "seed=3",
          "model.max_lstm_layers=1"]
 
