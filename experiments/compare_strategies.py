@@ -51,6 +51,9 @@ def one_run(name: str, seed: int, args: argparse.Namespace) -> list[float]:
                  f"ga.generations={args.generations}", "trainer.device=cpu"]
     if args.tiny:
         overrides += ["model.max_units=48", "model.min_units=16", "ga.tournament_size=2"]
+    overrides.append(f"trainer.num_threads={args.threads}")
+    if (out / "checkpoint" / "state.json").exists() and not (out / "best.json").exists():
+        overrides = [f"resume={out}", f"trainer.num_threads={args.threads}"]  # interrupted
     if not (out / "best.json").exists():
         with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
             run(compose(config_name="config", overrides=overrides), out_dir=out)
@@ -77,6 +80,7 @@ def main() -> None:
     p.add_argument("--generations", type=int, default=5)
     p.add_argument("--train-samples", type=int, default=6000)
     p.add_argument("--test-samples", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads per training")
     p.add_argument("--tiny", action="store_true", help="tiny models, for a smoke test")
     args = p.parse_args()
     register_configs()
