@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional
 
@@ -14,7 +15,7 @@ from .config import Config, validate
 from .data import load_data
 from .errors import ConfigError, GalstmError
 from .evaluator import Evaluator
-from .executor import SerialExecutor
+from .executor import Executor, SerialExecutor
 from .genome import SearchSpace
 from .records import RunRecorder
 from .resume import config_hash, resumed_config, save_config
@@ -96,34 +97,70 @@ def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None"
     return config, out, None, config_hash(plain)
 
 
-def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState],
-            digest: str) -> SearchResult:
+def data_desc(config: Config) -> dict[str, Any]:
+    """The data settings that change a training's outcome (part of the cache fingerprint)."""
+    d = config.data
+    return {"name": d.name, "train_samples": d.train_samples, "test_samples": d.test_samples,
+            "val_fraction": config.trainer.val_fraction}
+
+
+def serial_executor(config: Config, settings: TrainSettings) -> SerialExecutor:
+    """Load the data onto this process's device and train here."""
     device = pick_device(config.trainer.device)
     set_threads(config.trainer.num_threads)
     d, t = config.data, config.trainer
     data = load_data(d.name, d.root, download=d.download, train_samples=d.train_samples,
                      test_samples=d.test_samples, val_fraction=t.val_fraction).to(device)
-    data_desc = {"name": d.name, "train_samples": d.train_samples,
-                 "test_samples": d.test_samples, "val_fraction": t.val_fraction}
     log.info("data %s on %s: %s", d.name, device, data.sizes)
+    return SerialExecutor(data, settings, device)
+
+
+def ray_executor(config: Config, settings: TrainSettings) -> Executor:
+    """Start Ray workers; they receive plain data and load the data themselves."""
+    from .ray_executor import RayExecutor, RayOptions
+
+    ex, d = config.executor, config.data
+    options = RayOptions(address=ex.address, num_workers=ex.num_workers,
+                         threads_per_worker=ex.threads_per_worker or config.trainer.num_threads or 1,
+                         gpus_per_worker=ex.gpus_per_worker, max_restarts=ex.max_restarts,
+                         start_timeout_s=ex.start_timeout_s)
+    # An absolute root: a worker's working directory is not the driver's.
+    data = {"name": d.name, "root": str(Path(d.root).expanduser().resolve()),
+            "download": d.download, "train_samples": d.train_samples,
+            "test_samples": d.test_samples, "val_fraction": config.trainer.val_fraction}
+    return RayExecutor(options, {"data": data, "settings": asdict(settings)}, config.trainer.device)
+
+
+def make_executor(config: Config, settings: TrainSettings) -> Executor:
+    if config.executor.name == "ray":
+        return ray_executor(config, settings)
+    return serial_executor(config, settings)
+
+
+def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState],
+            digest: str) -> SearchResult:
     settings = train_settings(config)
-    evaluator = Evaluator(SerialExecutor(data, settings, device), settings,
-                          run_seed=config.seed, data_desc=data_desc)
-    m = config.model
-    space = SearchSpace(m.max_lstm_layers, m.max_dense_layers, m.min_units, m.max_units)
-    start = 0 if state is None else state.generation + (state.phase == "evaluated")
-    search = Search(space, config.ga, evaluator, RunRecorder(out, start_generation=start),
-                    generator=torch.Generator().manual_seed(config.seed),
-                    checkpoint_dir=out / "checkpoint", config_hash=digest)
-    if state is not None:
-        search.restore(state)
-        log.info("resuming %s at generation %d (%s)", out, state.generation, state.phase)
-    return search.run()
+    executor = make_executor(config, settings)
+    try:
+        evaluator = Evaluator(executor, settings, run_seed=config.seed,
+                              data_desc=data_desc(config))
+        m = config.model
+        space = SearchSpace(m.max_lstm_layers, m.max_dense_layers, m.min_units, m.max_units)
+        start = 0 if state is None else state.generation + (state.phase == "evaluated")
+        search = Search(space, config.ga, evaluator, RunRecorder(out, start_generation=start),
+                        generator=torch.Generator().manual_seed(config.seed),
+                        checkpoint_dir=out / "checkpoint", config_hash=digest)
+        if state is not None:
+            search.restore(state)
+            log.info("resuming %s at generation %d (%s)", out, state.generation, state.phase)
+        return search.run()
+    finally:
+        executor.close()  # shuts down a Ray instance it started, so multirun jobs do not leak
 
 
 def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None) -> float:
-    """Validate, load the data onto the device, search (or resume), write outputs; return
-    the best fitness."""
+    """Validate, start the executor, search (or resume), write outputs; return the best
+    fitness."""
     config, out, state, digest = _prepare(cfg, out_dir)
     try:
         with graceful_termination():

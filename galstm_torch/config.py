@@ -5,6 +5,7 @@ wrong type fails before anything runs; ``validate`` then checks ranges and consi
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -64,8 +65,22 @@ class TrainerConfig:
 
 
 @dataclass
+class ExecutorConfig:
+    """Where trainings run: serial (this process) or ray (persistent workers on a Ray cluster)."""
+
+    name: str = "serial"
+    address: Optional[str] = None  # null = start a local Ray; auto | host:port | ray://host:port
+    num_workers: Optional[int] = None  # null = as many as the cluster's CPUs (or GPUs) allow
+    threads_per_worker: Optional[int] = None  # null = trainer.num_threads, or 1 when that is null
+    gpus_per_worker: Optional[float] = None  # null = 1 when the cluster has GPUs and device != cpu
+    max_restarts: int = 3  # per worker; a genome whose worker died is evaluated again as often
+    start_timeout_s: float = 300.0  # for the workers to start and load the data
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     ga: GAConfig = field(default_factory=GAConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -89,6 +104,23 @@ def _in_unit_interval(cfg: Config) -> None:
 
 def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
     _check(value in choices, key, value, f"choose one of {', '.join(choices)}")
+
+
+EXECUTORS = ("serial", "ray")
+_ADDRESS = re.compile(r"auto|ray://\S+|[\w.\-\[\]:]+:\d+")
+
+
+def _validate_executor(ex: ExecutorConfig) -> None:
+    _one_of("executor.name", ex.name, EXECUTORS)
+    for key in ("num_workers", "threads_per_worker"):
+        value = getattr(ex, key)
+        _check(value is None or value >= 1, f"executor.{key}", value, "must be >= 1 or null")
+    _check(ex.gpus_per_worker is None or 0 <= ex.gpus_per_worker <= 1, "executor.gpus_per_worker",
+           ex.gpus_per_worker, "must be in [0, 1] (a fraction shares a GPU) or null for auto")
+    _check(ex.max_restarts >= 0, "executor.max_restarts", ex.max_restarts, "must be >= 0")
+    _check(ex.start_timeout_s > 0, "executor.start_timeout_s", ex.start_timeout_s, "must be > 0")
+    _check(ex.address is None or _ADDRESS.fullmatch(ex.address) is not None, "executor.address",
+           ex.address, "use null (a local Ray), auto, host:port or ray://host:port")
 
 
 def validate(cfg: Config) -> None:
@@ -124,6 +156,7 @@ def validate(cfg: Config) -> None:
     for key in ("train_samples", "test_samples"):
         value = getattr(cfg.data, key)
         _check(value is None or value >= 1, f"data.{key}", value, "must be >= 1 or null for all")
+    _validate_executor(cfg.executor)
 
 
 def register_configs() -> None:

@@ -11,3 +11,7 @@ class ConfigError(GalstmError):
 
 class DataError(GalstmError):
     """Data files are missing, unreadable or too small for the requested subset."""
+
+
+class ClusterError(GalstmError):
+    """The Ray cluster cannot run the evaluations (unreachable, or every worker died)."""
