@@ -77,17 +77,22 @@ def _gpus_per_worker(device: str, asked: Optional[float], cluster_gpus: float) -
     return share
 
 
-def plan_workers(resources: dict[str, float], options: RayOptions, device: str) -> WorkerPlan:
-    """How many workers, and what each reserves, from ``ray.cluster_resources()``."""
-    cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
-    share = _gpus_per_worker(device, options.gpus_per_worker, gpus)
+def plan_workers(total: dict[str, float], options: RayOptions, device: str,
+                 free: "dict[str, float] | None" = None) -> WorkerPlan:
+    """How many workers, and what each reserves, from ``ray.cluster_resources()`` (``total``)
+    and ``ray.available_resources()`` (``free``: what other jobs leave; default all)."""
+    free = total if free is None else free
+    cpus, gpus = free.get("CPU", 0.0), free.get("GPU", 0.0)
+    share = _gpus_per_worker(device, options.gpus_per_worker, total.get("GPU", 0.0))
     threads = options.threads_per_worker
     fits = int(gpus / share + 1e-9) if share > 0 else int(cpus // threads)
     count = options.num_workers or fits
     if count < 1 or count > fits or count * threads > cpus:
         what = f"{count} worker(s) x {threads} thread(s)" + (f" x {share:g} GPU" if share else "")
-        raise ConfigError(f"executor: {what} do not fit the Ray cluster ({cpus:g} CPUs, {gpus:g} "
-                          "GPUs): lower executor.num_workers or executor.threads_per_worker")
+        raise ConfigError(f"executor: {what} do not fit the free resources of the Ray cluster "
+                          f"({cpus:g} of {total.get('CPU', 0.0):g} CPUs, {gpus:g} of "
+                          f"{total.get('GPU', 0.0):g} GPUs): lower executor.num_workers or "
+                          "executor.threads_per_worker")
     return WorkerPlan(count=count, num_cpus=threads, num_gpus=share)
 
 
@@ -138,7 +143,8 @@ class RayExecutor:
         self._actors: list[Any] = []
         try:
             self._connect()
-            self.plan = plan_workers(self.ray.cluster_resources(), options, trainer_device)
+            self.plan = plan_workers(self.ray.cluster_resources(), options, trainer_device,
+                                     self.ray.available_resources())
             self._start_workers({**spec, "device": self.plan.device,
                                  "threads": self.plan.num_cpus})
         except BaseException:

@@ -157,7 +157,9 @@ def test_plan_uses_what_the_cluster_has():
     assert (plan.count, plan.num_gpus, plan.device) == (8, 1.0, "cuda")  # one worker per GPU
     assert plan_workers(gpus, RayOptions(gpus_per_worker=0.5), "cuda").count == 16
     assert plan_workers(gpus, RayOptions(), "cpu").count == 32  # trainer.device=cpu: CPU workers
-    with pytest.raises(ConfigError, match="do not fit the Ray cluster"):
+    with pytest.raises(ConfigError, match="do not fit the free resources of the Ray cluster"):
         plan_workers({"CPU": 2.0}, RayOptions(num_workers=3), "cpu")
+    busy = plan_workers({"CPU": 16.0}, RayOptions(), "cpu", free={"CPU": 6.0})
+    assert busy.count == 6  # another job holds the rest
     with pytest.raises(ConfigError, match="trainer.device=cuda asks for a GPU"):
         plan_workers({"CPU": 2.0}, RayOptions(), "cuda")
