@@ -178,7 +178,10 @@ class RayExecutor:
             raise ClusterError(f"{len(pending)} of {plan.count} Ray workers did not start within "
                                f"executor.start_timeout_s={self.options.start_timeout_s:g}s: the "
                                "cluster may be busy; lower executor.num_workers or raise the timeout")
-        infos = ray.get(readies)
+        try:
+            infos = ray.get(readies)
+        except ray.exceptions.RayActorError as err:  # e.g. killed for memory while loading data
+            raise ClusterError(f"a Ray worker died while starting: {_first_line(err)}") from None
         for info in infos:
             if isinstance(info, Exception):
                 raise info
