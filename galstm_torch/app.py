@@ -117,7 +117,8 @@ def serial_executor(config: Config, settings: TrainSettings) -> SerialExecutor:
 
 def ray_executor(config: Config, settings: TrainSettings) -> Executor:
     """Start Ray workers; they receive plain data and load the data themselves."""
-    from .ray_executor import RayExecutor, RayOptions
+    from .ray_executor import RayExecutor
+    from .ray_resources import RayOptions
 
     ex, d = config.executor, config.data
     options = RayOptions(address=ex.address, num_workers=ex.num_workers,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 import torch
@@ -19,10 +19,12 @@ import torch
 from .data import load_data
 from .errors import ClusterError, ConfigError, GalstmError
 from .executor import Outcome, Task, failed_evaluation, run_task
+from .ray_resources import RayOptions, plan_workers
 from .trainer import TrainSettings
 
 log = logging.getLogger(__name__)
 
+PROBE_INTERVAL_S = 0.5  # how often to ask a restarting worker whether it is back
 INSTALL_HINT = "executor=ray needs Ray, which is not installed: pip install -e .[ray]"
 
 
@@ -32,68 +34,6 @@ def import_ray() -> Any:
     except ImportError:
         raise ConfigError(INSTALL_HINT) from None
     return ray
-
-
-@dataclass(frozen=True)
-class RayOptions:
-    """executor.* as plain data (see conf/executor/ray.yaml)."""
-
-    address: Optional[str] = None
-    num_workers: Optional[int] = None
-    threads_per_worker: int = 1
-    gpus_per_worker: Optional[float] = None
-    max_restarts: int = 3
-    start_timeout_s: float = 300.0
-
-
-@dataclass(frozen=True)
-class WorkerPlan:
-    count: int
-    num_cpus: int  # Ray CPUs reserved per worker = torch threads per worker
-    num_gpus: float  # Ray GPUs per worker; 0 for CPU workers
-
-    @property
-    def device(self) -> str:
-        return "cuda" if self.num_gpus > 0 else "cpu"
-
-
-def _gpus_per_worker(device: str, asked: Optional[float], cluster_gpus: float) -> float:
-    """The GPU share of one worker, from trainer.device, executor.gpus_per_worker and what the
-    cluster has; asking for a GPU on a cluster without one fails now rather than hang."""
-    if device == "cpu":
-        if asked:
-            raise ConfigError(f"executor.gpus_per_worker={asked} contradicts trainer.device=cpu: "
-                              "use trainer.device=auto or cuda, or executor.gpus_per_worker=0")
-        return 0.0
-    if device != "auto" and not device.startswith("cuda"):
-        raise ConfigError(f"trainer.device={device!r} is not supported: use auto, cpu or cuda")
-    if device.startswith("cuda") and asked == 0:
-        raise ConfigError(f"trainer.device={device} contradicts executor.gpus_per_worker=0")
-    share = asked if asked is not None else (1.0 if cluster_gpus >= 1 or device != "auto" else 0.0)
-    if share > 0 and cluster_gpus < share:
-        asking = f"trainer.device={device}" if asked is None else f"executor.gpus_per_worker={asked}"
-        raise ConfigError(f"{asking} asks for a GPU but the Ray cluster has {cluster_gpus:g}: use "
-                          "trainer.device=cpu (or auto), or join a cluster with GPUs")
-    return share
-
-
-def plan_workers(total: dict[str, float], options: RayOptions, device: str,
-                 free: "dict[str, float] | None" = None) -> WorkerPlan:
-    """How many workers, and what each reserves, from ``ray.cluster_resources()`` (``total``)
-    and ``ray.available_resources()`` (``free``: what other jobs leave; default all)."""
-    free = total if free is None else free
-    cpus, gpus = free.get("CPU", 0.0), free.get("GPU", 0.0)
-    share = _gpus_per_worker(device, options.gpus_per_worker, total.get("GPU", 0.0))
-    threads = options.threads_per_worker
-    fits = int(gpus / share + 1e-9) if share > 0 else int(cpus // threads)
-    count = options.num_workers or fits
-    if count < 1 or count > fits or count * threads > cpus:
-        what = f"{count} worker(s) x {threads} thread(s)" + (f" x {share:g} GPU" if share else "")
-        raise ConfigError(f"executor: {what} do not fit the free resources of the Ray cluster "
-                          f"({cpus:g} of {total.get('CPU', 0.0):g} CPUs, {gpus:g} of "
-                          f"{total.get('GPU', 0.0):g} GPUs): lower executor.num_workers or "
-                          "executor.threads_per_worker")
-    return WorkerPlan(count=count, num_cpus=threads, num_gpus=share)
 
 
 class GenomeWorker:
@@ -151,6 +91,9 @@ class RayExecutor:
             self.close()
             raise
         self._deaths = [0] * len(self._actors)
+        self._idle = deque(range(len(self._actors)))  # workers ready for a task
+        self._probes: dict[Any, int] = {}  # ready() calls to restarted workers -> worker
+        self._probe_at: dict[int, float] = {}  # restarting workers -> when to probe next
 
     def _connect(self) -> None:
         if not self._owns_ray:
@@ -191,29 +134,42 @@ class RayExecutor:
                  infos[0]["sizes"])
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
-        pending, running = deque(tasks), {}
-        idle = deque(i for i in range(len(self._actors)) if self._actors[i] is not None)
+        pending, running = deque(tasks), {}  # running: ObjectRef -> (worker, task)
         attempts: dict[Task, int] = {}
         while pending or running:
-            while idle and pending:
-                i, task = idle.popleft(), pending.popleft()
+            self._send_probes()
+            while self._idle and pending:
+                i, task = self._idle.popleft(), pending.popleft()
                 running[self._actors[i].run.remote(task)] = (i, task)
-            if not running:
+            refs = [*running, *self._probes]
+            if not refs and not self._probe_at:
                 raise ClusterError(f"every Ray worker died more than executor.max_restarts="
                                    f"{self.options.max_restarts} times; see the Ray logs "
                                    "(/tmp/ray/session_latest/logs), e.g. for out-of-memory kills")
-            [ref], _ = self.ray.wait(list(running), num_returns=1)
-            i, task = running.pop(ref)
-            try:
-                outcome = self.ray.get(ref)
-            except self.ray.exceptions.RayActorError as err:
-                outcome = self._worker_died(i, task, attempts, err)
+            wait = max(0.0, min(self._probe_at.values()) - time.monotonic()) if self._probe_at else None
+            if not refs:
+                time.sleep(wait or 0.0)
+                continue
+            done, _ = self.ray.wait(refs, num_returns=1, timeout=wait)
+            for ref in done:
+                if ref in self._probes:
+                    self._probe_done(ref)
+                    continue
+                i, task = running.pop(ref)
+                outcome = self._collect(ref, i, task, attempts)
                 if outcome is None:
                     pending.appendleft(task)
-            if self._actors[i] is not None:
-                idle.append(i)
-            if outcome is not None:
-                yield outcome
+                else:
+                    yield outcome
+
+    def _collect(self, ref: Any, i: int, task: Task, attempts: dict[Task, int]) -> Optional[Outcome]:
+        """The task's Outcome; after a worker death, None (train it again) or a failed Outcome."""
+        try:
+            outcome = self.ray.get(ref)
+        except self.ray.exceptions.RayActorError as err:
+            return self._worker_died(i, task, attempts, err)
+        self._idle.append(i)
+        return outcome
 
     def _worker_died(self, i: int, task: Task, attempts: dict[Task, int],
                      err: Exception) -> Optional[Outcome]:
@@ -222,6 +178,8 @@ class RayExecutor:
         self._deaths[i] += 1
         if self._deaths[i] > limit:
             self._actors[i] = None  # Ray does not restart it any more
+        else:
+            self._probe_at[i] = time.monotonic()  # reuse it once Ray has restarted it
         attempts[task] = attempts.get(task, 0) + 1
         log.warning("Ray worker %d died while training %s (%s); %s", i, list(task.compact),
                     _first_line(err), "training it again" if attempts[task] <= limit
@@ -231,6 +189,30 @@ class RayExecutor:
         return Outcome(task.compact, failed_evaluation(), status="failed",
                        error=f"its Ray worker died {attempts[task]} times "
                              f"(executor.max_restarts={limit})")
+
+    def _send_probes(self) -> None:
+        """Ask each restarting worker whose time has come whether it is ready again."""
+        now = time.monotonic()
+        for i, at in list(self._probe_at.items()):
+            if at <= now:
+                del self._probe_at[i]
+                self._probes[self._actors[i].ready.remote()] = i
+
+    def _probe_done(self, ref: Any) -> None:
+        i = self._probes.pop(ref)
+        try:
+            info = self.ray.get(ref)
+        except self.ray.exceptions.ActorUnavailableError:  # still restarting: ask again soon
+            self._probe_at[i] = time.monotonic() + PROBE_INTERVAL_S
+            return
+        except self.ray.exceptions.RayActorError as err:
+            info = err
+        if isinstance(info, Exception):
+            log.warning("Ray worker %d did not come back: %s", i, _first_line(info))
+            self._actors[i] = None
+        else:
+            log.info("Ray worker %d is back (pid %d)", i, info["pid"])
+            self._idle.append(i)
 
     def close(self) -> None:
         """Shut down the Ray instance this executor started (or just its workers otherwise)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ from conftest import ROOT, TINY
 from galstm_torch.app import run, to_config
 from galstm_torch.config import register_configs
 from galstm_torch.errors import ConfigError
-from galstm_torch.ray_executor import RayOptions, plan_workers
+from galstm_torch.ray_resources import RayOptions, plan_workers
 
 register_configs()
 
@@ -93,16 +94,20 @@ def test_ray_gives_the_same_evaluations_and_best_as_serial(serial_outputs, tmp_p
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds workers in /proc")
 def test_killed_worker_is_restarted_and_the_run_equals_serial(serial_outputs, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="galstm_torch.ray_executor")
     stop, killed = threading.Event(), []
     killer = threading.Thread(target=kill_first_training, args=(stop, killed), daemon=True)
     killer.start()
     try:
-        run(compose_cfg(*SEARCH, *RAY, "executor.max_restarts=1"), out_dir=tmp_path)
+        # One worker: the run can only finish if Ray restarts it and it trains the genome again.
+        run(compose_cfg(*SEARCH, "executor=ray", "executor.num_workers=1",
+                        "executor.max_restarts=1"), out_dir=tmp_path)
     finally:
         stop.set()
         killer.join()
     assert killed, "no worker was seen training"
-    assert "died while training" in caplog.text and "training it again" in caplog.text
+    assert "Ray worker 0 died while training" in caplog.text and "training it again" in caplog.text
+    assert "Ray worker 0 is back" in caplog.text
     assert outputs(tmp_path) == serial_outputs
 
 
