@@ -13,15 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from conftest import ROOT, TINY
+from conftest import TINY, compose_cfg
 from galstm_torch.app import run, to_config
-from galstm_torch.config import register_configs
 from galstm_torch.errors import ConfigError
 from galstm_torch.ray_resources import RayOptions, plan_workers
-
-register_configs()
 
 # Big enough that fitnesses differ between genomes and a training lasts a few tenths of a second.
 SEARCH = [*TINY, "data.train_samples=1500", "trainer.lr=0.01", "trainer.num_threads=1",
@@ -30,11 +26,6 @@ RAY = ["executor=ray", "executor.num_workers=2"]
 # Everything but the timings.
 COMPARED = ("generation", "index", "genome", "fitness", "val_acc", "test_acc", "loss", "params",
             "cache_hit", "status", "error")
-
-
-def compose_cfg(*overrides: str):
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
-        return compose(config_name="config", overrides=list(overrides))
 
 
 def outputs(out: Path) -> tuple[list[dict], dict]:
