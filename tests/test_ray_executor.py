@@ -10,14 +10,18 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from conftest import TINY, compose_cfg
+from conftest import SAMPLE_ROOT, TINY, compose_cfg
 from galstm_torch.app import run, to_config
-from galstm_torch.errors import ConfigError
+from galstm_torch.errors import ConfigError, DataError
+from galstm_torch.executor import Task
+from galstm_torch.ray_executor import GenomeWorker
 from galstm_torch.ray_resources import RayOptions, plan_workers
+from galstm_torch.trainer import TrainSettings
 
 # Big enough that fitnesses differ between genomes and a training lasts a few tenths of a second.
 SEARCH = [*TINY, "data.train_samples=1500", "trainer.lr=0.01", "trainer.num_threads=1",
@@ -163,3 +167,26 @@ def test_plan_uses_what_the_cluster_has():
     assert busy.count == 6  # another job holds the rest
     with pytest.raises(ConfigError, match="trainer.device=cuda asks for a GPU"):
         plan_workers({"CPU": 2.0}, RayOptions(), "cuda")
+
+
+def worker_spec(root: Path, **settings) -> dict:
+    """What the driver sends a worker: plain data only."""
+    data = {"name": "mnist", "root": str(root), "download": False, "train_samples": 300,
+            "test_samples": 100, "val_fraction": 0.1}
+    return {"data": data, "settings": {**asdict(TrainSettings()), **settings}, "device": "cpu",
+            "threads": 1}
+
+
+def test_worker_returns_a_failed_genome_as_an_outcome_not_an_error():
+    # The worker class is plain Python: Ray only wraps it, so its contract is tested without Ray.
+    worker = GenomeWorker(worker_spec(SAMPLE_ROOT, lr=1e30))
+    assert worker.ready()["sizes"] == {"train": 270, "val": 30, "test": 100}
+    outcome = worker.run(Task((1, 1, 16, 16), seed=3))
+    assert outcome.status == "failed" and "loss became" in outcome.error  # so it is not retried
+    ok = GenomeWorker(worker_spec(SAMPLE_ROOT)).run(Task((1, 1, 16, 16), seed=3))
+    assert ok.status == "ok" and 0.0 <= ok.evaluation.fitness <= 1.0
+
+
+def test_worker_reports_missing_data_as_the_one_line_data_error(tmp_path):
+    error = GenomeWorker(worker_spec(tmp_path / "nowhere")).ready()
+    assert isinstance(error, DataError) and "mnist data not found under" in str(error)
