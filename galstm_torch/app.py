@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -12,16 +13,20 @@ from omegaconf import DictConfig, OmegaConf
 from . import checkpoint
 from .architecture import format_compact
 from .config import Config, validate
-from .data import load_data
+from .data import DataSplits, load_data
 from .errors import ConfigError, GalstmError
 from .evaluator import Evaluator
 from .executor import Executor, SerialExecutor
 from .genome import SearchSpace
+from .observers import Observers
+from .outputs import evaluate_genome, export_best, train_final
+from .progress import Progress, bars_enabled
 from .records import RunRecorder
 from .resume import config_hash, resumed_config, save_config
 from .runtime import graceful_termination, pick_device, set_threads
 from .search import Search, SearchResult
-from .trainer import TrainSettings
+from .tb import Board
+from .trainer import Evaluation, TrainingDiverged, TrainingObserver, TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,22 @@ def _summary(result: SearchResult, out_dir: Path) -> str:
     ])
 
 
+def _evaluation_lines(genome: str, e: Evaluation, out_dir: Path) -> str:
+    return "\n".join([
+        f"genome       {genome}",
+        f"val acc      {e.val_acc:.4f}   test acc {e.test_acc:.4f}   params {e.params:,}",
+        f"seconds      {e.seconds:.1f}   samples/s {e.samples_per_s:,.0f}   loss {e.loss:.4f}",
+        f"outputs      {out_dir}",
+    ])
+
+
+def _output_dir(out_dir: "str | Path | None") -> Path:
+    hydra = _hydra()
+    if out_dir is None and hydra is None:
+        raise ConfigError("run(cfg) outside Hydra needs out_dir: pass run(cfg, out_dir=...)")
+    return Path(out_dir) if out_dir is not None else Path(hydra.runtime.output_dir)
+
+
 def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None"
              ) -> tuple[Config, Path, Optional[checkpoint.SearchState], str]:
     """The config to run, its run directory, the checkpoint to continue (if resuming)."""
@@ -86,10 +107,7 @@ def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None"
             raise ConfigError(f"ga.generations={config.ga.generations} is below the "
                               f"{state.generation + 1} generations this run already reached")
         return config, run_dir, state, digest
-    hydra = _hydra()
-    if out_dir is None and hydra is None:
-        raise ConfigError("run(cfg) outside Hydra needs out_dir: pass run(cfg, out_dir=...)")
-    out = Path(out_dir) if out_dir is not None else Path(hydra.runtime.output_dir)
+    out = _output_dir(out_dir)
     if (out / "checkpoint" / checkpoint.STATE).exists():
         raise ConfigError(f"{out} already holds a run: continue it with resume={out} "
                           "or choose another hydra.run.dir")
@@ -104,15 +122,22 @@ def data_desc(config: Config) -> dict[str, Any]:
             "val_fraction": config.trainer.val_fraction}
 
 
-def serial_executor(config: Config, settings: TrainSettings) -> SerialExecutor:
-    """Load the data onto this process's device and train here."""
+def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
+    """Load the data onto this process's device (to train here, export or retrain)."""
     device = pick_device(config.trainer.device)
     set_threads(config.trainer.num_threads)
     d, t = config.data, config.trainer
     data = load_data(d.name, d.root, download=d.download, train_samples=d.train_samples,
                      test_samples=d.test_samples, val_fraction=t.val_fraction).to(device)
     log.info("data %s on %s: %s", d.name, device, data.sizes)
-    return SerialExecutor(data, settings, device)
+    return data, device
+
+
+def serial_executor(config: Config, settings: TrainSettings,
+                    observer: Optional[TrainingObserver] = None) -> SerialExecutor:
+    """Train here; an observer (progress bar, training curves) watches each training."""
+    data, device = driver_data(config)
+    return SerialExecutor(data, settings, device, observer=observer)
 
 
 def ray_executor(config: Config, settings: TrainSettings) -> Executor:
@@ -132,42 +157,104 @@ def ray_executor(config: Config, settings: TrainSettings) -> Executor:
     return RayExecutor(options, {"data": data, "settings": asdict(settings)}, config.trainer.device)
 
 
-def make_executor(config: Config, settings: TrainSettings) -> Executor:
+def make_executor(config: Config, settings: TrainSettings,
+                  observer: Optional[TrainingObserver] = None) -> Executor:
+    """Ray workers train remotely: no inner progress bar or training curves there."""
     if config.executor.name == "ray":
         return ray_executor(config, settings)
-    return serial_executor(config, settings)
+    return serial_executor(config, settings, observer)
 
 
-def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState],
-            digest: str) -> SearchResult:
+@contextmanager
+def _bars_above_logs(progress: Progress) -> Iterator[None]:
+    """Log lines go above the bars instead of through them."""
+    if not progress.enabled:
+        yield
+        return
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm():
+        yield
+
+
+def _board(config: Config, out: Path, space: SearchSpace) -> Optional[Board]:
+    if not config.tensorboard.enabled:
+        return None
+    return Board(out, config.tensorboard, space, OmegaConf.to_yaml(OmegaConf.structured(config)))
+
+
+def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], digest: str,
+            progress: Progress) -> tuple[SearchResult, Evaluator, Optional[SerialExecutor]]:
     settings = train_settings(config)
-    executor = make_executor(config, settings)
+    m = config.model
+    space = SearchSpace(m.max_lstm_layers, m.max_dense_layers, m.min_units, m.max_units)
+    board = _board(config, out, space)
+    watchers = [o for o in (progress if progress.enabled else None,
+                            board.curves if board is not None else None) if o is not None]
+    executor = make_executor(config, settings, Observers(*watchers) if watchers else None)
     try:
         evaluator = Evaluator(executor, settings, run_seed=config.seed,
                               data_desc=data_desc(config))
-        m = config.model
-        space = SearchSpace(m.max_lstm_layers, m.max_dense_layers, m.min_units, m.max_units)
         start = 0 if state is None else state.generation + (state.phase == "evaluated")
-        search = Search(space, config.ga, evaluator, RunRecorder(out, start_generation=start),
+        search = Search(space, config.ga, evaluator,
+                        RunRecorder(out, space, board, start_generation=start),
                         generator=torch.Generator().manual_seed(config.seed),
-                        checkpoint_dir=out / "checkpoint", config_hash=digest)
+                        checkpoint_dir=out / "checkpoint", config_hash=digest, progress=progress)
         if state is not None:
             search.restore(state)
             log.info("resuming %s at generation %d (%s)", out, state.generation, state.phase)
-        return search.run()
+        serial = executor if isinstance(executor, SerialExecutor) else None
+        return search.run(), evaluator, serial
     finally:
         executor.close()  # shuts down a Ray instance it started, so multirun jobs do not leak
 
 
-def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None) -> float:
-    """Validate, start the executor, search (or resume), write outputs; return the best
-    fitness."""
-    config, out, state, digest = _prepare(cfg, out_dir)
+def _after_search(config: Config, result: SearchResult, evaluator: Evaluator,
+                  serial: Optional[SerialExecutor], out: Path) -> None:
+    """The model export and, with final.epochs > 0, the final training, in this process
+    (with Ray, the driver loads the data for them only now)."""
+    data, device = (serial.data, serial.device) if serial is not None else driver_data(config)
+    settings = train_settings(config)
+    exported = export_best(result.best, evaluator, data, settings, device, out)
+    print(f"exported     best_model.pt (test acc {exported.test_acc:.4f}; "
+          "galstm_torch.load_model(path) rebuilds it)", flush=True)
+    if config.final.epochs > 0:
+        e = train_final(result.best.result.arch, data, settings, config.final.epochs,
+                        run_seed=config.seed, device=device, out=out)
+        print(f"final        {config.final.epochs} epochs on train+val: test acc {e.test_acc:.4f}"
+              f"   ({e.seconds:.1f}s, final_model.pt)", flush=True)
+
+
+def _evaluate_mode(config: Config, out: Path) -> float:
+    """mode=evaluate: train exactly config.genome once, in this process; no search, no
+    checkpoint."""
+    assert config.genome is not None  # validate() requires it in this mode
+    genome, progress = format_compact(config.genome), Progress(bars_enabled(config.progress))
+    data, device = driver_data(config)
     try:
-        with graceful_termination():
-            result = _search(config, out, state, digest)
+        with _bars_above_logs(progress):
+            e = evaluate_genome(list(config.genome), data, train_settings(config),
+                                run_seed=config.seed, device=device, out=out, observer=progress)
+    except TrainingDiverged as err:
+        raise GalstmError(f"genome {genome} did not train: {err}; try a lower trainer.lr") from None
+    print(_evaluation_lines(genome, e, out), flush=True)
+    return float(e.fitness)
+
+
+def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None) -> float:
+    """Validate, start the executor, search (or resume) and write outputs, or with
+    mode=evaluate train one genome; return the best fitness."""
+    config = to_config(cfg)
+    if config.mode == "evaluate":
+        return _evaluate_mode(config, _output_dir(out_dir))
+    config, out, state, digest = _prepare(cfg, out_dir)
+    progress = Progress(bars_enabled(config.progress))
+    try:
+        with graceful_termination(), _bars_above_logs(progress):
+            result, evaluator, serial = _search(config, out, state, digest, progress)
+            print(_summary(result, out), flush=True)
+            _after_search(config, result, evaluator, serial, out)
     except KeyboardInterrupt:
         raise SearchInterrupted(f"interrupted; the state is saved in {out}/checkpoint. "
                                 f"Continue with: python train.py resume={out}") from None
-    print(_summary(result, out), flush=True)
     return float(result.best.result.evaluation.fitness)

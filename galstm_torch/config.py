@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, List, Optional
 
+from .architecture import Architecture
 from .errors import ConfigError
 from .model import INITS
 from .operators import SELECTIONS
@@ -78,12 +79,35 @@ class ExecutorConfig:
 
 
 @dataclass
+class FinalConfig:
+    epochs: int = 0  # retrain the best genome from scratch on train+val for N epochs; 0 = skip
+
+
+@dataclass
+class TensorBoardConfig:
+    enabled: bool = True
+    histograms: bool = True
+    hparams: bool = True     # one HParams session per evaluated genome under tb/hparams/
+    figures: bool = True     # also saved as PNG files in the run directory
+    curves: bool = False     # per-genome training curves (many series; serial executor only)
+    curve_every: int = 10    # optimizer steps averaged into one curve point
+
+
+MODES = ("search", "evaluate")
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     ga: GAConfig = field(default_factory=GAConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    final: FinalConfig = field(default_factory=FinalConfig)
+    tensorboard: TensorBoardConfig = field(default_factory=TensorBoardConfig)
+    mode: str = "search"                 # search | evaluate (train exactly `genome` once)
+    genome: Optional[List[int]] = None   # compact genome for mode=evaluate
+    progress: bool = True                # progress bars (only ever on a terminal)
     seed: int = 0
     resume: Optional[str] = None  # a run directory to continue in place
 
@@ -123,8 +147,26 @@ def _validate_executor(ex: ExecutorConfig) -> None:
            ex.address, "use null (a local Ray), auto, host:port or ray://host:port")
 
 
+def _check_outputs(cfg: Config) -> None:
+    _one_of("mode", cfg.mode, MODES)
+    if cfg.mode == "evaluate":
+        if cfg.resume:
+            raise ConfigError("resume continues a search; drop mode=evaluate (or resume)")
+        if cfg.genome is None:
+            raise ConfigError("mode=evaluate needs a genome: add genome=[3,1,135,41,126,47] "
+                              "([n_lstm, n_dense, lstm units..., dense units...])")
+        try:
+            Architecture.from_compact(cfg.genome)
+        except ValueError as err:
+            raise ConfigError(f"genome={list(cfg.genome)} is not a genome: {err}") from None
+    _check(cfg.final.epochs >= 0, "final.epochs", cfg.final.epochs, "must be >= 0 (0 = skip)")
+    _check(cfg.tensorboard.curve_every >= 1, "tensorboard.curve_every",
+           cfg.tensorboard.curve_every, "must be >= 1")
+
+
 def validate(cfg: Config) -> None:
     """Raise ConfigError with one line naming the first bad key and its allowed range."""
+    _check_outputs(cfg)
     ga, model, trainer = cfg.ga, cfg.model, cfg.trainer
     _check(ga.pop_size >= 2, "ga.pop_size", ga.pop_size, "must be at least 2")
     _check(ga.generations >= 1, "ga.generations", ga.generations, "must be at least 1")

@@ -10,13 +10,14 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Iterator, Optional, Protocol
 
 import torch
 
 from .architecture import Architecture, format_compact
 from .data import DataSplits
-from .trainer import Evaluation, TrainSettings, TrainingDiverged, train_and_evaluate
+from .trainer import (Evaluation, TrainingDiverged, TrainingObserver, TrainSettings,
+                      train_and_evaluate)
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +60,16 @@ def _is_oom(err: BaseException) -> bool:
     return isinstance(err, torch.OutOfMemoryError) or "out of memory" in str(err).lower()
 
 
-def run_task(task: Task, data: DataSplits, settings: TrainSettings,
-             device: torch.device) -> Outcome:
+def run_task(task: Task, data: DataSplits, settings: TrainSettings, device: torch.device,
+             observer: Optional[TrainingObserver] = None) -> Outcome:
     """Train one genome; a failure is recorded, not raised. An out-of-memory error is retried
     once with half the batch size before it counts as a failure."""
     arch = Architecture.from_compact(task.compact)
     retried = False
     while True:
         try:
-            evaluation = train_and_evaluate(arch, data, settings, seed=task.seed, device=device)
+            evaluation = train_and_evaluate(arch, data, settings, seed=task.seed, device=device,
+                                            observer=observer)
             return Outcome(task.compact, evaluation, retried=retried)
         except Exception as err:  # noqa: BLE001 - any failure of one genome must not stop the search
             if _is_oom(err) and not retried and settings.batch_size > 1:
@@ -85,14 +87,17 @@ def run_task(task: Task, data: DataSplits, settings: TrainSettings,
 
 
 class SerialExecutor:
-    """Trains the tasks one after another on one device, in this process."""
+    """Trains the tasks one after another on one device, in this process. An optional
+    observer (progress bar, training curves) watches each training from this process."""
 
-    def __init__(self, data: DataSplits, settings: TrainSettings, device: torch.device) -> None:
+    def __init__(self, data: DataSplits, settings: TrainSettings, device: torch.device,
+                 observer: Optional[TrainingObserver] = None) -> None:
         self.data, self.settings, self.device = data, settings, device
+        self.observer = observer
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
         for task in tasks:
-            yield run_task(task, self.data, self.settings, self.device)
+            yield run_task(task, self.data, self.settings, self.device, self.observer)
 
     def close(self) -> None:
         pass

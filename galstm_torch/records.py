@@ -1,4 +1,5 @@
-"""What a search writes to its run directory: evaluations.csv, best.json and TensorBoard."""
+"""What a search writes to its run directory: evaluations.csv, population.csv,
+generations.csv, best.json, and (through tb.Board) TensorBoard."""
 from __future__ import annotations
 
 import csv
@@ -7,12 +8,17 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 import torch
 
 from .architecture import format_compact
 from .evaluator import Result
 from .fileio import atomic_write
+from .genome import SearchSpace
+
+if TYPE_CHECKING:
+    from .tb import Board
 
 CSV_FIELDS = ("generation", "index", "genome", "fitness", "val_acc", "test_acc", "loss",
               "params", "seconds", "samples_per_s", "cache_hit", "status", "error")
@@ -31,6 +37,66 @@ class Best:
                 "params": e.params, "generation": self.generation}
 
 
+@dataclass(frozen=True)
+class GenerationInfo:
+    """What the search loop measured around one generation's evaluation."""
+
+    generation: int
+    seconds: float
+    trained: int      # cumulative trainings in this run
+    cache_hits: int   # cumulative cache hits in this run
+
+
+def _finite(x: float) -> "float | None":
+    return x if math.isfinite(x) else None  # JSON has no NaN
+
+
+def generation_scalars(results: list[Result], fitness: torch.Tensor, best: Best,
+                       info: GenerationInfo) -> dict[str, float]:
+    """The population-level figures of one generation, keyed by their TensorBoard tag."""
+    top = results[int(fitness.argmax())].evaluation
+    so_far = best.result.evaluation
+    ok = [r.evaluation.params for r in results if r.outcome.status == "ok"]
+    trained = [r.evaluation for r in results if not r.cache_hit]
+    samples = sum(e.samples_per_s * e.seconds for e in trained if math.isfinite(e.samples_per_s))
+    return {
+        "fitness/best": fitness.max().item(), "fitness/mean": fitness.mean().item(),
+        "fitness/min": fitness.min().item(),
+        "fitness/std": fitness.std().item() if len(fitness) > 1 else 0.0,
+        "fitness/best_so_far": so_far.fitness,
+        "accuracy/val_best": top.val_acc, "accuracy/test_best": top.test_acc,
+        "accuracy/val_best_so_far": so_far.val_acc, "accuracy/test_best_so_far": so_far.test_acc,
+        "population/unique_genomes": float(len({r.arch.compact for r in results})),
+        "population/mean_params": sum(ok) / len(ok) if ok else 0.0,
+        "evaluations/trained": float(info.trained),
+        "evaluations/cache_hits": float(info.cache_hits),
+        "time/generation_seconds": info.seconds,
+        "time/samples_per_second": samples / info.seconds if info.seconds > 0 else 0.0,
+    }
+
+
+class _CsvFile:
+    """An appended CSV table. On resume (``keep_before`` > 0) the rows of that generation and
+    later, written before an interruption, are dropped rather than duplicated."""
+
+    def __init__(self, path: Path, fields: "tuple[str, ...] | list[str]", keep_before: int) -> None:
+        self.kept = _rows_before(path, keep_before) if keep_before else []
+        table = io.StringIO()
+        header = csv.DictWriter(table, fieldnames=list(fields))
+        header.writeheader()
+        header.writerows(self.kept)
+        atomic_write(path, table.getvalue().encode())
+        self._file = path.open("a", newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=list(fields))
+
+    def write(self, rows: list[dict]) -> None:
+        self._writer.writerows(rows)
+        self._file.flush()  # readable while the search runs
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def _rows_before(path: Path, generation: int) -> list[dict]:
     if not path.exists():
         return []
@@ -38,53 +104,68 @@ def _rows_before(path: Path, generation: int) -> list[dict]:
         return [row for row in csv.DictReader(f) if int(row["generation"]) < generation]
 
 
-def _finite(x: float) -> "float | None":
-    return x if math.isfinite(x) else None  # JSON has no NaN
+def population_fields(space: SearchSpace) -> list[str]:
+    return (["generation", "index", "n_lstm", "n_dense"]
+            + [f"lstm_{i + 1}" for i in range(space.max_lstm_layers)]
+            + [f"dense_{i + 1}" for i in range(space.max_dense_layers)] + ["fitness"])
+
+
+GENERATION_FIELDS = ["generation", "fitness/best", "fitness/mean", "fitness/min", "fitness/std",
+                     "fitness/best_so_far", "accuracy/val_best", "accuracy/test_best",
+                     "accuracy/val_best_so_far", "accuracy/test_best_so_far",
+                     "population/unique_genomes", "population/mean_params",
+                     "evaluations/trained", "evaluations/cache_hits", "time/generation_seconds",
+                     "time/samples_per_second"]
 
 
 class RunRecorder:
-    """Appends one CSV row per genome per generation and logs population-level TensorBoard
-    scalars with step = generation. Only the search loop writes through it."""
+    """Appends CSV rows as each generation ends and drives the TensorBoard board, if any.
+    Only the search loop writes through it."""
 
-    def __init__(self, out_dir: Path, *, start_generation: int = 0) -> None:
+    def __init__(self, out_dir: Path, space: "SearchSpace | None" = None,
+                 board: "Optional[Board]" = None, *, start_generation: int = 0) -> None:
         """``start_generation`` > 0 continues a run: rows and TensorBoard events of that
         generation and later (written before an interruption) are dropped, not duplicated."""
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.out_dir = out_dir
+        self.out_dir, self.space, self.board = out_dir, space or SearchSpace(), board
         out_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = out_dir / "evaluations.csv"
-        kept = _rows_before(self.csv_path, start_generation) if start_generation else []
-        table = io.StringIO()
-        header = csv.DictWriter(table, fieldnames=CSV_FIELDS)
-        header.writeheader()
-        header.writerows(kept)
-        atomic_write(self.csv_path, table.getvalue().encode())
-        self._csv_file = self.csv_path.open("a", newline="")
-        self._csv = csv.DictWriter(self._csv_file, fieldnames=CSV_FIELDS)
-        self.writer = SummaryWriter(log_dir=str(out_dir / "tb"),
-                                    purge_step=start_generation or None)
+        self._evaluations = _CsvFile(self.csv_path, CSV_FIELDS, start_generation)
+        self._population = _CsvFile(out_dir / "population.csv", population_fields(self.space),
+                                    start_generation)
+        self._generations = _CsvFile(out_dir / "generations.csv", GENERATION_FIELDS,
+                                     start_generation)
+        if board is not None:
+            board.open(start_generation, self._generations.kept, self._evaluations.kept)
 
-    def generation(self, generation: int, results: list[Result], fitness: torch.Tensor,
-                   best: Best) -> None:
-        for index, r in enumerate(results):
-            e = r.evaluation
-            self._csv.writerow({
-                "generation": generation, "index": index, "genome": format_compact(r.arch.compact),
-                "fitness": e.fitness, "val_acc": e.val_acc, "test_acc": e.test_acc, "loss": e.loss,
-                "params": e.params, "seconds": round(e.seconds, 4),
-                "samples_per_s": round(e.samples_per_s, 1), "cache_hit": int(r.cache_hit),
-                "status": r.outcome.status + ("+retried" if r.outcome.retried else ""),
-                "error": r.outcome.error})
-        self._csv_file.flush()
-        w = self.writer
-        w.add_scalar("fitness/best", fitness.max().item(), generation)
-        w.add_scalar("fitness/mean", fitness.mean().item(), generation)
-        w.add_scalar("fitness/min", fitness.min().item(), generation)
-        w.add_scalar("fitness/best_so_far", best.result.evaluation.fitness, generation)
-        w.flush()
+    def generation(self, results: list[Result], fitness: torch.Tensor, best: Best,
+                   info: GenerationInfo, population: torch.Tensor) -> dict[str, float]:
+        g = info.generation
+        self._evaluations.write([_evaluation_row(g, i, r) for i, r in enumerate(results)])
+        fields = population_fields(self.space)
+        self._population.write([dict(zip(fields, [g, i, *row.tolist(), fitness[i].item()]))
+                                for i, row in enumerate(population)])
+        scalars = generation_scalars(results, fitness, best, info)
+        self._generations.write([{"generation": g, **scalars}])
+        if self.board is not None:
+            self.board.generation(results, fitness, best, info, population, scalars)
+        return scalars
 
     def finish(self, best: Best) -> None:
         atomic_write(self.out_dir / "best.json", (json.dumps(best.to_json(), indent=2) + "\n").encode())
-        self.writer.close()
-        self._csv_file.close()
+        self.close()
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
+        for f in (self._evaluations, self._population, self._generations):
+            f.close()
+
+
+def _evaluation_row(generation: int, index: int, r: Result) -> dict:
+    e = r.evaluation
+    return {"generation": generation, "index": index, "genome": format_compact(r.arch.compact),
+            "fitness": e.fitness, "val_acc": e.val_acc, "test_acc": e.test_acc, "loss": e.loss,
+            "params": e.params, "seconds": round(e.seconds, 4),
+            "samples_per_s": round(e.samples_per_s, 1), "cache_hit": int(r.cache_hit),
+            "status": r.outcome.status + ("+retried" if r.outcome.retried else ""),
+            "error": r.outcome.error}

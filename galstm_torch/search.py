@@ -19,9 +19,11 @@ from .checkpoint import SearchState
 from .config import GAConfig
 from .errors import GalstmError
 from .evaluator import Evaluator, Result
+from .executor import Outcome
 from .genome import SearchSpace, check_population, decode, random_population
 from .operators import next_generation
-from .records import Best, RunRecorder
+from .progress import Progress
+from .records import Best, GenerationInfo, RunRecorder
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +46,12 @@ class Search:
 
     def __init__(self, space: SearchSpace, ga: GAConfig, evaluator: Evaluator,
                  recorder: RunRecorder, *, generator: torch.Generator, checkpoint_dir: Path,
-                 config_hash: str) -> None:
+                 config_hash: str, progress: Optional[Progress] = None) -> None:
         self.space, self.ga, self.evaluator, self.recorder = space, ga, evaluator, recorder
         self.generator, self.checkpoint_dir = generator, checkpoint_dir
+        self.progress = progress or Progress(enabled=False)
+        self._bar_best: Optional[float] = None
+        self._bar_hits = 0
         self.state = SearchState(0, "evaluating", random_population(
             ga.pop_size, space, generator=generator), generator.get_state(), config_hash)
         self.best: Optional[Best] = None
@@ -69,25 +74,41 @@ class Search:
             s.best = {"generation": self.best.generation, "key": ev.key(self.best.result.arch)}
         checkpoint.save(self.checkpoint_dir, s)
 
-    def _on_outcome(self, key: str, _outcome) -> None:
+    def _on_outcome(self, key: str, outcome: Outcome) -> None:
         self.state.trained_in_generation.append(key)
         self.save()
+        fitness = outcome.evaluation.fitness
+        self._bar_best = fitness if self._bar_best is None else max(self._bar_best, fitness)
+        self.progress.genome_done(self._bar_hits, self._bar_best)
+
+    def _start_bar(self, archs: list[Architecture]) -> None:
+        """Open the generation's bar; genomes already known count as done (cache hits)."""
+        keys = [self.evaluator.key(a) for a in archs]
+        fresh = {k for k in keys if k not in self.evaluator.cache}
+        self._bar_hits = len(keys) - len(fresh)
+        self._bar_best = None if self.best is None else self.best.result.fitness
+        self.progress.start_generation(self.state.generation, self.ga.generations, len(keys),
+                                       self._bar_hits, self._bar_best)
 
     def _evaluate_generation(self) -> None:
         s = self.state
         check_population(s.population, self.space)
-        start = time.perf_counter()
+        start, hits_before = time.perf_counter(), self.evaluator.cache_hits
         archs = [decode(row, self.space) for row in s.population]
+        self._start_bar(archs)
         results = self.evaluator.evaluate(archs, trained_before=set(s.trained_in_generation),
                                           on_outcome=self._on_outcome)
         fitness = torch.tensor([r.fitness for r in results], dtype=torch.float64)
         top = int(fitness.argmax())
         if self.best is None or results[top].fitness > self.best.result.fitness:
             self.best = Best(results[top], s.generation)
-        self.recorder.generation(s.generation, results, fitness, self.best)
+        seconds = time.perf_counter() - start
+        self.progress.end_generation(self.evaluator.cache_hits - hits_before, self.best.result.fitness)
+        info = GenerationInfo(s.generation, seconds, self.evaluator.trained, self.evaluator.cache_hits)
+        self.recorder.generation(results, fitness, self.best, info, s.population)
         s.phase, s.trained_in_generation = "evaluated", []
         self.save()
-        self._log(results, fitness, time.perf_counter() - start)
+        self._log(results, fitness, seconds)
         if all(r.outcome.status == "failed" for r in results):
             raise SearchFailed(f"every genome of generation {s.generation} failed (first: "
                                f"{results[0].outcome.error}); see evaluations.csv and fix the "

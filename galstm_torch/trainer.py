@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Optional, Protocol
 
 import torch
 from torch import nn
@@ -48,6 +49,20 @@ class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
+class TrainingObserver(Protocol):
+    """Watches one training in the process that runs it (progress bars, training curves).
+
+    ``step`` receives device tensors and must not force a host sync on every call; with no
+    observer the hot loop computes nothing extra.
+    """
+
+    def start(self, arch: Architecture, total_steps: int) -> None: ...
+
+    def step(self, loss: torch.Tensor, correct: torch.Tensor, batch: int) -> None: ...
+
+    def end(self) -> None: ...
+
+
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
     """Accuracy in eval mode; NaN for an empty split."""
@@ -61,8 +76,15 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct.item() / len(y)
 
 
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimizer steps per epoch: a trailing single-sample batch is skipped (BatchNorm)."""
+    full, rest = divmod(n_train, batch_size)
+    return full + (rest >= 2)
+
+
 def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, data: DataSplits,
-                 settings: TrainSettings, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+                 settings: TrainSettings, generator: torch.Generator,
+                 observer: "Optional[TrainingObserver]" = None) -> tuple[torch.Tensor, int]:
     """One pass over shuffled batches; returns the summed loss (on device) and samples seen."""
     model.train()
     n, device = len(data.y_train), data.y_train.device
@@ -72,7 +94,10 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, data: DataSplits,
         idx = perm[start : start + settings.batch_size]
         if len(idx) < 2:  # BatchNorm cannot train on a single sample: skip that last batch
             continue
-        loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
+        logits, target = model(data.x_train[idx]), data.y_train[idx]
+        loss = F.cross_entropy(logits, target)
+        if observer is not None:  # tensors only: the observer decides when to sync
+            observer.step(loss.detach(), (logits.detach().argmax(1) == target).sum(), len(idx))
         if settings.l2:
             loss = loss + settings.l2 * model.l2_penalty()
         opt.zero_grad(set_to_none=True)
@@ -84,20 +109,34 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, data: DataSplits,
 
 
 def train_and_evaluate(arch: Architecture, data: DataSplits, settings: TrainSettings, *,
-                       seed: int, device: torch.device) -> Evaluation:
+                       seed: int, device: torch.device,
+                       observer: "Optional[TrainingObserver]" = None) -> Evaluation:
     """Build, train and measure one architecture; the result depends only on the arguments.
 
     ``seed`` fixes the initial weights, the batch order and dropout. On CPU the result is
     bit-for-bit reproducible; CUDA's cuDNN LSTM kernels may differ in the last bits.
     """
+    return train_model(arch, data, settings, seed=seed, device=device, observer=observer)[1]
+
+
+def train_model(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: int,
+                device: torch.device, observer: "Optional[TrainingObserver]" = None,
+                ) -> tuple[nn.Module, Evaluation]:
+    """``train_and_evaluate`` that also returns the trained model (in eval mode)."""
     torch.manual_seed(seed)  # weights and dropout masks (also seeds CUDA)
     shuffle = torch.Generator().manual_seed(seed)
     model = build_model(arch, dropout=settings.dropout, init=settings.init).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, eps=settings.adam_eps)
+    if observer is not None:
+        observer.start(arch, settings.epochs * steps_per_epoch(len(data.y_train), settings.batch_size))
     start, total, seen = time.perf_counter(), torch.zeros((), device=device), 0
-    for _ in range(settings.epochs):
-        epoch_total, epoch_seen = _train_epoch(model, opt, data, settings, shuffle)
-        total, seen = total + epoch_total, seen + epoch_seen
+    try:
+        for _ in range(settings.epochs):
+            epoch_total, epoch_seen = _train_epoch(model, opt, data, settings, shuffle, observer)
+            total, seen = total + epoch_total, seen + epoch_seen
+    finally:
+        if observer is not None:
+            observer.end()
     loss = total.item() / max(seen, 1)  # the one host sync of the training
     seconds = time.perf_counter() - start
     if not math.isfinite(loss):
@@ -105,6 +144,6 @@ def train_and_evaluate(arch: Architecture, data: DataSplits, settings: TrainSett
     val_acc = accuracy(model, data.x_val, data.y_val, settings.eval_batch_size)
     test_acc = accuracy(model, data.x_test, data.y_test, settings.eval_batch_size)
     fitness = val_acc if settings.fitness_split == "val" else test_acc
-    return Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc, loss=loss,
-                      params=count_parameters(model), seconds=seconds,
-                      samples_per_s=seen / seconds if seconds > 0 else math.inf)
+    return model, Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc, loss=loss,
+                             params=count_parameters(model), seconds=seconds,
+                             samples_per_s=seen / seconds if seconds > 0 else math.inf)

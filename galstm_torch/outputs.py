@@ -1,0 +1,90 @@
+"""What a run produces beyond the search: the best model's export, the final training on
+train+val, and the single-genome evaluation of mode=evaluate."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from .architecture import Architecture, format_compact
+from .data import DataSplits
+from .evaluator import Evaluator
+from .export import finite_metrics, save_model
+from .records import Best
+from .runtime import derive_seed
+from .trainer import Evaluation, TrainingObserver, TrainSettings, train_model
+
+log = logging.getLogger(__name__)
+
+
+def _metrics(e: Evaluation) -> dict[str, float]:
+    return {"fitness": e.fitness, "val_acc": e.val_acc, "test_acc": e.test_acc, "loss": e.loss,
+            "params": float(e.params), "seconds": e.seconds, "samples_per_s": e.samples_per_s}
+
+
+def _save(path: Path, model: torch.nn.Module, arch: Architecture, settings: TrainSettings,
+          evaluation: Evaluation, **extra: object) -> None:
+    save_model(path, model, arch, dropout=settings.dropout, init=settings.init,
+               metrics=_metrics(evaluation),
+               extra={"settings": dataclasses.asdict(settings), **extra})
+
+
+def export_best(best: Best, evaluator: Evaluator, data: DataSplits, settings: TrainSettings,
+                device: torch.device, out: Path) -> Evaluation:
+    """Retrain the best genome with its own seed and save it as best_model.pt.
+
+    Why retrain rather than keep weights from the search: executors return plain outcomes
+    (no weights to ship between processes or hold in the fitness cache), a resumed run has
+    no weights for genomes trained before the restart, and the cost is one training out of
+    pop_size x generations. On CPU the retraining is bit-for-bit the search's training; on
+    CUDA it may differ in the last digits, and the export stores what this model measures.
+    """
+    arch, outcome = best.result.arch, best.result.outcome
+    if outcome.retried:  # the search trained it with half the batch after running out of memory
+        settings = dataclasses.replace(settings, batch_size=max(1, settings.batch_size // 2))
+    seed = evaluator.task(arch).seed
+    model, e = train_model(arch, data, settings, seed=seed, device=device)
+    recorded = outcome.evaluation
+    if (e.fitness, e.test_acc) != (recorded.fitness, recorded.test_acc):
+        log.warning("retrained best genome %s measures fitness %.6f, test acc %.6f; the search "
+                    "recorded %.6f, %.6f (CUDA kernels are not bit-for-bit deterministic)",
+                    format_compact(arch.compact), e.fitness, e.test_acc, recorded.fitness,
+                    recorded.test_acc)
+    _save(out / "best_model.pt", model, arch, settings, e, seed=seed, generation=best.generation)
+    return e
+
+
+def train_final(arch: Architecture, data: DataSplits, settings: TrainSettings, epochs: int, *,
+                run_seed: int, device: torch.device, out: Path) -> Evaluation:
+    """Retrain from scratch on train+val for ``epochs`` epochs; save final_model.pt and
+    final.json. There is no validation split left, so fitness is the test accuracy."""
+    merged = DataSplits(torch.cat([data.x_train, data.x_val]), torch.cat([data.y_train, data.y_val]),
+                        data.x_val[:0], data.y_val[:0], data.x_test, data.y_test)
+    final = dataclasses.replace(settings, epochs=epochs, fitness_split="test")
+    seed = derive_seed(run_seed, format_compact(arch.compact))
+    model, e = train_model(arch, merged, final, seed=seed, device=device)
+    _save(out / "final_model.pt", model, arch, final, e, seed=seed)
+    summary = {"genome": format_compact(arch.compact), "epochs": epochs,
+               "train_samples": len(merged.y_train), **finite_metrics(_metrics(e))}
+    (out / "final.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return e
+
+
+def evaluate_genome(compact: "list[int]", data: DataSplits, settings: TrainSettings, *,
+                    run_seed: int, device: torch.device, out: Path,
+                    observer: Optional[TrainingObserver] = None) -> Evaluation:
+    """mode=evaluate: train exactly this genome once, with the seed the search would use;
+    write evaluation.json and best_model.pt."""
+    arch = Architecture.from_compact(compact)
+    seed = derive_seed(run_seed, format_compact(arch.compact))
+    model, e = train_model(arch, data, settings, seed=seed, device=device, observer=observer)
+    out.mkdir(parents=True, exist_ok=True)
+    _save(out / "best_model.pt", model, arch, settings, e, seed=seed)
+    record = {"genome": format_compact(arch.compact), "compact": list(arch.compact),
+              "epochs": settings.epochs, "seed": seed, **finite_metrics(_metrics(e))}
+    (out / "evaluation.json").write_text(json.dumps(record, indent=2) + "\n")
+    return e

@@ -1,0 +1,77 @@
+"""Matplotlib figures of a search, drawn without pyplot (no global state, no display)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+
+@dataclass(frozen=True)
+class GenerationPoint:
+    generation: int
+    best: float
+    mean: float
+    low: float
+    high: float
+    best_so_far: float
+
+
+@dataclass(frozen=True)
+class GenomePoint:
+    genome: str
+    params: int
+    val_acc: float
+    test_acc: float
+    fitness: float
+
+
+def new_figure() -> Figure:
+    """A figure on the Agg canvas, without pyplot: no global backend switch, no window."""
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_png(fig: Figure, path: Path) -> None:
+    """Write through a temporary file, so a viewer never sees half a PNG."""
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, format="png", dpi=100)
+    tmp.replace(path)
+
+
+def fitness_figure(history: list[GenerationPoint]) -> Figure:
+    """Best and mean fitness per generation, a min-max band and the best so far."""
+    fig = new_figure()
+    ax = fig.subplots()
+    gens = [p.generation for p in history]
+    ax.fill_between(gens, [p.low for p in history], [p.high for p in history], alpha=0.2,
+                    label="min to max")
+    ax.plot(gens, [p.mean for p in history], marker=".", label="mean")
+    ax.plot(gens, [p.best for p in history], marker="o", label="best")
+    ax.plot(gens, [p.best_so_far for p in history], linestyle="--", label="best so far")
+    ax.set(xlabel="generation", ylabel="fitness", title="Fitness per generation")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def accuracy_params_figure(points: list[GenomePoint]) -> Figure:
+    """Validation and test accuracy against parameter count, one point per genome."""
+    fig = new_figure()
+    ax = fig.subplots()
+    params = [p.params for p in points]
+    ax.scatter(params, [p.val_acc for p in points], s=16, label="val accuracy")
+    ax.scatter(params, [p.test_acc for p in points], s=16, marker="x", label="test accuracy")
+    best = max(points, key=lambda p: p.fitness, default=None)
+    if best is not None:
+        ax.annotate(best.genome, (best.params, best.fitness), fontsize=8,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.set(xscale="log", xlabel="parameters", ylabel="accuracy",
+           title=f"Accuracy against size ({len(points)} genomes)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return fig

@@ -1,0 +1,149 @@
+"""Summarise a finished (or running) run directory, or one row per job of a sweep.
+
+    python -m galstm_torch.report outputs/2026-01-01/12-00-00          # a run: top-k genomes
+    python -m galstm_torch.report multirun/2026-01-01/12-00-00 --top 3 # a sweep: one row per job
+
+It reads only the files a run writes (evaluations.csv, best.json, final.json,
+evaluation.json, .hydra/overrides.yaml), so it works without TensorBoard.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .errors import GalstmError
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A plain-text table, numbers right-aligned."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    numeric = [all(isinstance(row[i], (int, float)) for row in rows) for i in range(len(headers))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w)
+                         for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return "-" if not math.isfinite(v) else (f"{v:.4f}" if abs(v) <= 1 else f"{v:,.1f}")
+    if isinstance(v, int):
+        return f"{v:,}"
+    return "-" if v is None else str(v)
+
+
+def _json(path: Path) -> Optional[dict]:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _rows(run: Path) -> list[dict[str, str]]:
+    with (run / "evaluations.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def run_stats(run: Path) -> dict[str, Any]:
+    """Totals of one run from its files; wall time only once the run has finished."""
+    rows = _rows(run)
+    best = _json(run / "best.json") or {}
+    search = best.get("search", {})
+    trained = sum(r["cache_hit"] == "0" for r in rows)
+    return {"best": best, "rows": rows, "trained": trained, "cache_hits": len(rows) - trained,
+            "generations": len({r["generation"] for r in rows}),
+            "seconds": search.get("seconds"), "final": _json(run / "final.json"),
+            "finished": bool(best)}
+
+
+def top_genomes(rows: list[dict[str, str]], k: int) -> list[list[Any]]:
+    """The k best distinct genomes, each with the generation it was first evaluated in."""
+    first: dict[str, dict[str, str]] = {}
+    for r in rows:
+        first.setdefault(r["genome"], r)
+    ranked = sorted(first.values(), key=lambda r: -float(r["fitness"]))[:k]
+    return [[i + 1, r["genome"], float(r["fitness"]), float(r["val_acc"]), float(r["test_acc"]),
+             int(r["params"]), float(r["seconds"]), int(r["generation"])]
+            for i, r in enumerate(ranked)]
+
+
+def report_run(run: Path, k: int = 5) -> str:
+    evaluation = _json(run / "evaluation.json")
+    if evaluation is not None and not (run / "evaluations.csv").exists():
+        keys = ["genome", "val_acc", "test_acc", "params", "seconds", "samples_per_s", "epochs"]
+        return f"{run} (mode=evaluate)\n" + table(keys, [[evaluation.get(k) for k in keys]])
+    s = run_stats(run)
+    status = "" if s["finished"] else "   (no best.json: running or stopped)"
+    wall = "-" if s["seconds"] is None else f"{s['seconds']:.1f}s"
+    lines = [f"{run}{status}",
+             f"generations {s['generations']}   trainings {s['trained']}   "
+             f"cache hits {s['cache_hits']}   wall time {wall}", "",
+             table(["rank", "genome", "fitness", "val_acc", "test_acc", "params", "seconds",
+                    "generation"], top_genomes(s["rows"], k))]
+    if s["final"]:
+        f = s["final"]
+        lines.append(f"\nfinal training: {f['genome']} for {f['epochs']} epochs on train+val, "
+                     f"test acc {f['test_acc']:.4f}")
+    return "\n".join(lines)
+
+
+def _overrides(job: Path) -> list[str]:
+    path = job / ".hydra" / "overrides.yaml"
+    return list(yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+
+
+def report_sweep(jobs: list[Path]) -> str:
+    """One row per job; the overrides column shows only what differs between jobs."""
+    overrides = {job: _overrides(job) for job in jobs}
+    common = set.intersection(*(set(o) for o in overrides.values())) if jobs else set()
+    rows = []
+    for job in jobs:
+        s = run_stats(job)
+        best = s["best"] or {}
+        rows.append([job.name, " ".join(o for o in overrides[job] if o not in common) or "-",
+                     best.get("genome"), best.get("fitness"), best.get("val_acc"),
+                     best.get("test_acc"), best.get("params"), s["trained"], s["cache_hits"],
+                     s["seconds"]])
+    return table(["job", "overrides", "best genome", "fitness", "val_acc", "test_acc", "params",
+                  "trainings", "cache_hits", "wall_s"], rows)
+
+
+def _job_key(path: Path) -> tuple[int, str]:
+    return (int(path.name), "") if path.name.isdigit() else (sys.maxsize, path.name)
+
+
+def report(path: Path, k: int = 5) -> str:
+    if (path / "evaluations.csv").is_file() or (path / "evaluation.json").is_file():
+        return report_run(path, k)
+    jobs = sorted((p for p in path.iterdir() if (p / "evaluations.csv").is_file()), key=_job_key) \
+        if path.is_dir() else []
+    if not jobs:
+        raise GalstmError(f"{path} is neither a run directory (with evaluations.csv) nor a "
+                          "sweep directory (with job folders holding one): pass a Hydra output dir")
+    return f"{path}: {len(jobs)} jobs\n" + report_sweep(jobs)
+
+
+def main(argv: "list[str] | None" = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m galstm_torch.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", type=Path, help="a run directory or a multirun sweep directory")
+    parser.add_argument("--top", type=int, default=5, help="genomes to list for a run (default 5)")
+    args = parser.parse_args(argv)
+    try:
+        print(report(args.path, max(1, args.top)))
+    except GalstmError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The run's TensorBoard board: one writer under <run dir>/tb/, step = generation, driven
+only by the search loop (never by workers)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.tensorboard import SummaryWriter
+
+from .architecture import format_compact
+from .config import TensorBoardConfig
+from .evaluator import Result
+from .genome import SearchSpace, active_mask
+from .observers import CurveCollector
+from .plots import (GenerationPoint, GenomePoint, accuracy_params_figure, fitness_figure,
+                    save_png)
+from .records import Best, GenerationInfo
+from .tb_hparams import HParamsLog
+
+FIGURES = {"figures/fitness": "fitness.png", "figures/accuracy_vs_params": "accuracy_vs_params.png"}
+
+
+def best_table(best: Best) -> str:
+    """The best genome so far as a small markdown table."""
+    e = best.result.evaluation
+    return ("| genome | fitness | val acc | test acc | params | generation |\n"
+            "| --- | --- | --- | --- | --- | --- |\n"
+            f"| `{format_compact(best.result.arch.compact)}` | {e.fitness:.4f} | {e.val_acc:.4f} "
+            f"| {e.test_acc:.4f} | {e.params:,} | {best.generation} |")
+
+
+class Board:
+    """Scalars, histograms, text, HParams sessions, figures and optional training curves."""
+
+    def __init__(self, out_dir: Path, settings: TensorBoardConfig, space: SearchSpace,
+                 config_yaml: str = "") -> None:
+        self.out_dir, self.settings, self.space = out_dir, settings, space
+        self.config_yaml = config_yaml
+        self.writer: "SummaryWriter | None" = None
+        self.hparams = HParamsLog(out_dir / "tb" / "hparams", space) if settings.hparams else None
+        self.curves = CurveCollector(settings.curve_every) if settings.curves else None
+        self.history: list[GenerationPoint] = []
+        self.genomes: dict[str, GenomePoint] = {}
+
+    def open(self, start_generation: int = 0, generation_rows: "list[dict] | None" = None,
+             evaluation_rows: "list[dict] | None" = None) -> None:
+        """Start writing. On resume, events from ``start_generation`` on are purged and the
+        figures' history is rebuilt from the CSV rows kept before it."""
+        self.writer = SummaryWriter(log_dir=str(self.out_dir / "tb"),
+                                    purge_step=start_generation or None)
+        if self.config_yaml:
+            # Four-space indent: TensorBoard renders it as a code block, keeping the layout.
+            self.writer.add_text("config", "    " + self.config_yaml.replace("\n", "\n    "),
+                                 start_generation)
+        for row in generation_rows or []:
+            v = {k: float(x) for k, x in row.items()}
+            self.history.append(GenerationPoint(int(v["generation"]), v["fitness/best"],
+                                                v["fitness/mean"], v["fitness/min"],
+                                                v["fitness/best"], v["fitness/best_so_far"]))
+        for row in evaluation_rows or []:
+            if row["status"].startswith("ok"):
+                self.genomes.setdefault(row["genome"], GenomePoint(
+                    row["genome"], int(row["params"]), float(row["val_acc"]),
+                    float(row["test_acc"]), float(row["fitness"])))
+
+    def generation(self, results: list[Result], fitness: torch.Tensor, best: Best,
+                   info: GenerationInfo, population: torch.Tensor,
+                   scalars: dict[str, float]) -> None:
+        g, w = info.generation, self.writer
+        assert w is not None, "Board.open() first"
+        for tag, value in scalars.items():
+            w.add_scalar(tag, value, g)
+        if self.settings.histograms:
+            self._histograms(results, fitness, population, g)
+        w.add_text("best/genome", best_table(best), g)
+        for r in results:
+            if self.hparams is not None:
+                self.hparams.add(r, g)
+            if r.outcome.status == "ok":
+                e = r.evaluation
+                self.genomes.setdefault(format_compact(r.arch.compact), GenomePoint(
+                    format_compact(r.arch.compact), e.params, e.val_acc, e.test_acc, e.fitness))
+        self.history.append(GenerationPoint(g, scalars["fitness/best"], scalars["fitness/mean"],
+                                            scalars["fitness/min"], scalars["fitness/best"],
+                                            scalars["fitness/best_so_far"]))
+        if self.settings.figures:
+            self._figures(g)
+        if self.curves is not None:
+            self._curves()
+        w.flush()
+
+    def _histograms(self, results: list[Result], fitness: torch.Tensor,
+                    population: torch.Tensor, step: int) -> None:
+        w, space = self.writer, self.space
+        w.add_histogram("population/fitness", fitness, step)
+        w.add_histogram("population/n_lstm", population[:, 0], step)
+        w.add_histogram("population/n_dense", population[:, 1], step)
+        params = [r.evaluation.params for r in results if r.outcome.status == "ok"]
+        if params:
+            w.add_histogram("population/params", torch.tensor(params), step)
+        active = active_mask(population, space)
+        names = ([f"lstm_{i + 1}" for i in range(space.max_lstm_layers)]
+                 + [f"dense_{i + 1}" for i in range(space.max_dense_layers)])
+        for column, name in enumerate(names, start=2):
+            units = population[active[:, column], column]
+            if len(units):  # a slot no genome uses has no histogram this generation
+                w.add_histogram(f"population/units/{name}", units, step)
+
+    def _figures(self, step: int) -> None:
+        figures = {"figures/fitness": fitness_figure(self.history),
+                   "figures/accuracy_vs_params": accuracy_params_figure(list(self.genomes.values()))}
+        for tag, fig in figures.items():
+            save_png(fig, self.out_dir / FIGURES[tag])
+            self.writer.add_figure(tag, fig, step, close=False)
+
+    def _curves(self) -> None:
+        assert self.curves is not None
+        for genome, curve in self.curves.pop().items():
+            for step, loss, acc in zip(curve.steps, curve.loss, curve.accuracy):
+                self.writer.add_scalar(f"genomes/{genome}/loss", loss, step)
+                self.writer.add_scalar(f"genomes/{genome}/accuracy", acc, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
