@@ -1,0 +1,83 @@
+"""Progress bars appear only on terminals; observers never change what a training measures."""
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from conftest import SAMPLE_ROOT
+from galstm_torch.architecture import Architecture
+from galstm_torch.data import load_data
+from galstm_torch.observers import CurveCollector, Observers
+from galstm_torch.progress import Progress, bars_enabled
+from galstm_torch.trainer import TrainSettings, steps_per_epoch, train_and_evaluate
+
+CPU = torch.device("cpu")
+
+
+class Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_bars_only_when_asked_and_every_stream_is_a_terminal():
+    assert bars_enabled(True, Stream(True), Stream(True))
+    assert not bars_enabled(True, Stream(True), Stream(False))
+    assert not bars_enabled(False, Stream(True), Stream(True))
+    assert not bars_enabled(True, object())  # no isatty at all: a pipe or a log file
+
+
+def drive(progress: Progress) -> None:
+    progress.start_generation(0, 2, total=3, cached=1, best=None)
+    progress.start(Architecture((32,), (16,)), total_steps=30)
+    for _ in range(30):
+        progress.step(torch.tensor(0.5), torch.tensor(3), 4)
+    progress.end()
+    progress.genome_done(1, 0.75)
+    progress.end_generation(1, 0.75)
+
+
+def test_enabled_progress_draws_bars_and_disabled_draws_nothing():
+    shown, hidden = Stream(True), Stream(False)
+    drive(Progress(True, file=shown))
+    drive(Progress(False, file=hidden))
+    text = shown.getvalue()
+    assert "generation 1/2" in text and "3/3" in text and "best so far 0.7500" in text
+    assert "[1,1,32,16]" in text and "batch" in text  # the inner bar of the genome
+    assert hidden.getvalue() == ""
+
+
+def test_curve_points_average_each_window_of_steps():
+    curves = CurveCollector(every=2)
+    curves.start(Architecture((32,), (16,)), total_steps=3)
+    for loss, correct in ((1.0, 2), (3.0, 4), (5.0, 1)):
+        curves.step(torch.tensor(loss), torch.tensor(correct), 4)
+    curves.end()
+    curve = curves.pop()["[1,1,32,16]"]
+    assert curve.steps == [2, 3]
+    assert curve.loss == pytest.approx([2.0, 5.0])
+    assert curve.accuracy == pytest.approx([6 / 8, 1 / 4])
+    assert curves.pop() == {}
+
+
+def test_observers_see_every_step_and_do_not_change_the_result():
+    data = load_data("mnist", SAMPLE_ROOT, train_samples=300, test_samples=100)
+    arch, settings = Architecture((32,), (16,)), TrainSettings(batch_size=32, l2=0.0)
+    plain = train_and_evaluate(arch, data, settings, seed=7, device=CPU)
+    curves, bar = CurveCollector(every=1), Progress(True, file=Stream(True))
+    watched = train_and_evaluate(arch, data, settings, seed=7, device=CPU,
+                                 observer=Observers(curves, bar))
+    assert (watched.fitness, watched.test_acc, watched.loss) == (plain.fitness, plain.test_acc, plain.loss)
+    curve = curves.pop()["[1,1,32,16]"]
+    assert len(curve.steps) == steps_per_epoch(len(data.y_train), 32) == 9  # 270 images
+    assert sum(l * n for l, n in zip(curve.loss, [32] * 8 + [14])) / 270 == pytest.approx(plain.loss)
+
+
+@pytest.mark.parametrize("n, batch, steps", [(270, 32, 9), (33, 32, 1), (34, 32, 2), (65, 32, 2), (64, 32, 2)])
+def test_steps_per_epoch_skips_a_single_sample_batch(n, batch, steps):
+    assert steps_per_epoch(n, batch) == steps
