@@ -3,6 +3,7 @@ training (batches, loss). Shown only on a terminal, so logs and CI never get bar
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, Optional
 
 import torch
@@ -10,7 +11,7 @@ from tqdm import tqdm
 
 from .architecture import Architecture, format_compact
 
-LOSS_EVERY = 25  # steps between loss read-outs: each one is a host sync on CUDA
+LOSS_EVERY_S = 0.5  # seconds between loss read-outs: each one is a host sync on CUDA
 
 
 def bars_enabled(flag: bool, *streams: IO) -> bool:
@@ -27,7 +28,7 @@ class Progress:
         self.enabled, self.file = enabled, file if file is not None else sys.stderr
         self._gen: "Optional[tqdm]" = None
         self._train: "Optional[tqdm]" = None
-        self._steps = 0
+        self._loss_at = 0.0
 
     def start_generation(self, generation: int, generations: int, total: int, cached: int,
                          best: "float | None") -> None:
@@ -57,14 +58,15 @@ class Progress:
     # TrainingObserver: the inner bar of one genome's training
     def start(self, arch: Architecture, total_steps: int) -> None:
         if self.enabled:
-            self._steps = 0
+            self._loss_at = 0.0
             self._train = tqdm(total=total_steps, desc=format_compact(arch.compact), unit="batch",
                                file=self.file, leave=False, dynamic_ncols=True)
 
     def step(self, loss: torch.Tensor, correct: torch.Tensor, batch: int) -> None:
         if self._train is not None:
-            self._steps += 1
-            if self._steps % LOSS_EVERY == 1:
+            now = time.monotonic()
+            if now - self._loss_at >= LOSS_EVERY_S:
+                self._loss_at = now
                 self._train.set_postfix_str(f"loss {loss.item():.4f}", refresh=False)
             self._train.update(1)
 
