@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.plugins.hparams import api_pb2
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
@@ -37,6 +40,14 @@ def genome_hparams(arch: Architecture, space: SearchSpace) -> dict:
             **{f"dense_{i + 1}": u for i, u in enumerate(dense)}}
 
 
+def _set_status(session_end: Summary, status: int) -> None:
+    """torch's hparams() always ends a session with success; rewrite its plugin data."""
+    plugin_data = session_end.value[0].metadata.plugin_data
+    content = HParamsPluginData.FromString(plugin_data.content)
+    content.session_end_info.status = status
+    plugin_data.content = content.SerializeToString()
+
+
 class HParamsLog:
     """Writes each genome's session once, the first time it is evaluated."""
 
@@ -47,7 +58,8 @@ class HParamsLog:
         # The same declared domains in every folder, so every session's experiment summary
         # is identical (the plugin reads whichever it finds first).
         self.domains = {"n_lstm": list(range(1, space.max_lstm_layers + 1)),
-                        "n_dense": list(range(1, space.max_dense_layers + 1))}
+                        "n_dense": list(range(1, space.max_dense_layers + 1)),
+                        "status": ["ok", "failed"]}
 
     def add(self, result: Result, generation: int) -> None:
         name = session_name(result.arch.compact)
@@ -57,8 +69,10 @@ class HParamsLog:
         e = result.evaluation
         values = (e.fitness, e.val_acc, e.test_acc, float(e.params), e.seconds)
         metrics = dict(zip(METRICS, values))
-        experiment, start, end = hparams(genome_hparams(result.arch, self.space), metrics,
-                                         hparam_domain_discrete=self.domains)
+        values = {**genome_hparams(result.arch, self.space), "status": result.outcome.status}
+        experiment, start, end = hparams(values, metrics, hparam_domain_discrete=self.domains)
+        if result.outcome.status != "ok":  # the dashboard can then filter failed trials out
+            _set_status(end, api_pb2.STATUS_FAILURE)
         with SummaryWriter(log_dir=str(self.root / name)) as writer:
             file_writer = writer._get_file_writer()  # the summaries go in this very folder
             for summary in (experiment, start, end):

@@ -1,0 +1,57 @@
+"""TensorBoard pieces on hand-made results: no training needed."""
+from __future__ import annotations
+
+import math
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import api_pb2, metadata
+
+from galstm_torch.architecture import Architecture
+from galstm_torch.evaluator import Result
+from galstm_torch.executor import Outcome, failed_evaluation
+from galstm_torch.genome import SearchSpace
+from galstm_torch.tb_hparams import HParamsLog, genome_hparams, session_name
+from galstm_torch.trainer import Evaluation
+
+
+def result(arch: Architecture, fitness: "float | None") -> Result:
+    if fitness is None:
+        return Result(arch, Outcome(arch.compact, failed_evaluation(), "failed", "diverged"), False)
+    e = Evaluation(fitness, fitness, fitness - 0.01, 0.5, 1234, 2.0, 100.0)
+    return Result(arch, Outcome(arch.compact, e), False)
+
+
+def session(folder) -> tuple[dict, int, EventAccumulator]:
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    content = acc.PluginTagToContent(metadata.PLUGIN_NAME)
+    start = metadata.parse_session_start_info_plugin_data(content[metadata.SESSION_START_INFO_TAG])
+    end = metadata.parse_session_end_info_plugin_data(content[metadata.SESSION_END_INFO_TAG])
+    return dict(start.hparams), end.status, acc
+
+
+def test_each_genome_gets_one_session_folder_and_failures_are_marked(tmp_path):
+    good, bad = Architecture((40, 32), (48,)), Architecture((32,), (40,))
+    log = HParamsLog(tmp_path, SearchSpace())
+    log.add(result(good, 0.9), 0)
+    log.add(result(good, 0.9), 1)  # the same genome again: already has its session
+    log.add(result(bad, None), 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1-1-32-40", "2-1-40-32-48"]
+    hparams, status, acc = session(tmp_path / "2-1-40-32-48")
+    assert hparams["genome"].string_value == "[2,1,40,32,48]"
+    assert [hparams[k].number_value for k in ("n_lstm", "lstm_1", "lstm_2", "lstm_3", "dense_1")] \
+        == [2, 40, 32, 0, 48]
+    assert status == api_pb2.STATUS_SUCCESS
+    assert [(e.step, round(e.value, 4)) for e in acc.Scalars("hparam/fitness")] == [(0, 0.9)]
+    hparams, status, acc = session(tmp_path / "1-1-32-40")
+    assert hparams["status"].string_value == "failed" and status == api_pb2.STATUS_FAILURE
+    assert math.isnan(acc.Scalars("hparam/val_acc")[0].value)
+
+
+def test_session_names_and_hparams_cover_every_slot():
+    space = SearchSpace(max_lstm_layers=2, max_dense_layers=3)
+    arch = Architecture((100,), (50, 60))
+    assert session_name(arch.compact) == "1-2-100-50-60"
+    assert genome_hparams(arch, space) == {"genome": "[1,2,100,50,60]", "n_lstm": 1, "n_dense": 2,
+                                           "lstm_1": 100, "lstm_2": 0, "dense_1": 50,
+                                           "dense_2": 60, "dense_3": 0}
