@@ -58,10 +58,13 @@ def run_stats(run: Path) -> dict[str, Any]:
     best = _json(run / "best.json") or {}
     search = best.get("search", {})
     trained = sum(r["cache_hit"] == "0" for r in rows)
+    seconds = search.get("seconds")
+    if seconds is None and (run / "generations.csv").is_file():  # still running: time so far
+        with (run / "generations.csv").open(newline="") as f:
+            seconds = sum(float(g["time/generation_seconds"]) for g in csv.DictReader(f)) or None
     return {"best": best, "rows": rows, "trained": trained, "cache_hits": len(rows) - trained,
-            "generations": len({r["generation"] for r in rows}),
-            "seconds": search.get("seconds"), "final": _json(run / "final.json"),
-            "finished": bool(best)}
+            "generations": len({r["generation"] for r in rows}), "seconds": seconds,
+            "final": _json(run / "final.json"), "finished": bool(best)}
 
 
 def top_genomes(rows: list[dict[str, str]], k: int) -> list[list[Any]]:
