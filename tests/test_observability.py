@@ -182,3 +182,21 @@ def test_sweep_has_one_tensorboard_run_per_job_and_one_report_row_per_job(tmp_pa
     assert lines[0].endswith("2 jobs")
     assert [line.split()[:2] for line in lines[3:]] == [["0", "ga.mutation_rate=0.05"],
                                                        ["1", "ga.mutation_rate=0.1"]]
+
+
+def test_extended_run_continues_csvs_and_tensorboard_without_duplicates(tmp_path):
+    short = run_train(*FAST, "ga.pop_size=3", "ga.tournament_size=2", "ga.generations=2",
+                      f"hydra.run.dir={tmp_path / 'run'}")
+    assert short.returncode == 0, short.stderr
+    more = run_train(f"resume={tmp_path / 'run'}", "ga.generations=3", "trainer.num_threads=1",
+                     f"hydra.run.dir={tmp_path / 'log'}")
+    assert more.returncode == 0, more.stderr
+    out = tmp_path / "run"
+    assert [int(g["generation"]) for g in rows(out, "generations.csv")] == [0, 1, 2]
+    assert [int(p["generation"]) for p in rows(out, "population.csv")] == [0] * 3 + [1] * 3 + [2] * 3
+    acc = events(out / "tb")
+    for tag in SCALARS:
+        assert [e.step for e in acc.Scalars(tag)] == [0, 1, 2], tag
+    sessions = {p.name for p in (out / "tb" / "hparams").iterdir()}
+    genomes = {r["genome"] for r in rows(out)}
+    assert len(sessions) == len(genomes)
