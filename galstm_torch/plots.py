@@ -70,8 +70,10 @@ def accuracy_params_figure(points: list[GenomePoint]) -> Figure:
     if best is not None:
         ax.annotate(best.genome, (best.params, best.fitness), fontsize=8,
                     xytext=(4, 4), textcoords="offset points")
-    ax.set(xscale="log", xlabel="parameters", ylabel="accuracy",
+    ax.set(xlabel="parameters", ylabel="accuracy",
            title=f"Accuracy against size ({len(points)} genomes)")
+    if points:  # a log axis needs positive data: none yet when every genome failed
+        ax.set_xscale("log")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     return fig

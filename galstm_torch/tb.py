@@ -2,6 +2,7 @@
 only by the search loop (never by workers)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from .plots import (GenerationPoint, GenomePoint, accuracy_params_figure, fitnes
 from .records import Best, GenerationInfo
 from .tb_hparams import HParamsLog
 
+log = logging.getLogger(__name__)
 FIGURES = {"figures/fitness": "fitness.png", "figures/accuracy_vs_params": "accuracy_vs_params.png"}
 
 
@@ -84,7 +86,10 @@ class Board:
                                             scalars["fitness/min"], scalars["fitness/best"],
                                             scalars["fitness/best_so_far"]))
         if self.settings.figures:
-            self._figures(g)
+            try:
+                self._figures(g)
+            except Exception as err:  # noqa: BLE001 - a plot must never stop a search
+                log.warning("figures of generation %d not drawn: %s: %s", g, type(err).__name__, err)
         if self.curves is not None:
             self._curves()
         w.flush()

@@ -55,3 +55,10 @@ def test_session_names_and_hparams_cover_every_slot():
     assert genome_hparams(arch, space) == {"genome": "[1,2,100,50,60]", "n_lstm": 1, "n_dense": 2,
                                            "lstm_1": 100, "lstm_2": 0, "dense_1": 50,
                                            "dense_2": 60, "dense_3": 0}
+
+
+def test_accuracy_figure_draws_with_no_genome_yet(tmp_path):
+    from galstm_torch.plots import accuracy_params_figure, save_png
+
+    save_png(accuracy_params_figure([]), tmp_path / "empty.png")  # every genome failed so far
+    assert (tmp_path / "empty.png").stat().st_size > 0

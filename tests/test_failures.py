@@ -91,7 +91,7 @@ def test_out_of_memory_is_retried_once_with_half_the_batch(monkeypatch):
     seen = []
     real = executor.train_and_evaluate
 
-    def flaky(arch, data, settings, *, seed, device):
+    def flaky(arch, data, settings, *, seed, device, observer=None):
         seen.append(settings.batch_size)
         if settings.batch_size > 16:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
