@@ -16,6 +16,7 @@ from .config import Config, validate
 from .data import DataSplits, load_data
 from .errors import ConfigError, GalstmError
 from .evaluator import Evaluator
+from .batched_executor import BatchedExecutor
 from .executor import Executor, SerialExecutor
 from .genome import SearchSpace
 from .observers import Observers
@@ -26,7 +27,8 @@ from .resume import config_hash, resumed_config, save_config
 from .runtime import graceful_termination, pick_device, set_threads
 from .search import Search, SearchResult
 from .tb import Board
-from .trainer import Evaluation, TrainingDiverged, TrainingObserver, TrainSettings
+from .trainer import (Evaluation, TrainingDiverged, TrainingObserver, TrainSettings,
+                      check_precision)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,29 @@ def train_settings(cfg: Config) -> TrainSettings:
     t, m = cfg.trainer, cfg.model
     return TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, adam_eps=t.adam_eps,
                          dropout=m.dropout, l2=m.l2, init=m.init, fitness_split=t.fitness_split,
-                         eval_batch_size=t.eval_batch_size)
+                         eval_batch_size=t.eval_batch_size, precision=t.precision)
+
+
+def resolve_engine(engine: str, device: torch.device) -> str:
+    """auto: batched on CUDA, sequential on CPU, as measured in BENCHMARKS.md."""
+    if engine == "auto":
+        return "batched" if device.type == "cuda" else "sequential"
+    return engine
+
+
+def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
+                   observer: Optional[TrainingObserver] = None) -> Executor:
+    """The in-process executor trainer.engine asks for, after checking the precision fits
+    the device. The batched engine trains a group at once: it reports no per-step progress."""
+    try:
+        check_precision(settings.precision, device)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    engine = resolve_engine(config.trainer.engine, device)
+    log.info("training engine: %s on %s (%s)", engine, device, settings.precision)
+    if engine == "batched":
+        return BatchedExecutor(data, settings, device, max_group=config.trainer.max_group)
+    return SerialExecutor(data, settings, device, observer=observer)
 
 
 def _hydra() -> "Any | None":
@@ -134,10 +158,11 @@ def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
 
 
 def serial_executor(config: Config, settings: TrainSettings,
-                    observer: Optional[TrainingObserver] = None) -> SerialExecutor:
-    """Train here; an observer (progress bar, training curves) watches each training."""
+                    observer: Optional[TrainingObserver] = None) -> Executor:
+    """Train here (sequential or batched engine); an observer (progress bar, training curves)
+    watches each training of the sequential engine."""
     data, device = driver_data(config)
-    return SerialExecutor(data, settings, device, observer=observer)
+    return local_executor(config, data, settings, device, observer)
 
 
 def ray_executor(config: Config, settings: TrainSettings) -> Executor:

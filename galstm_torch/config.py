@@ -13,7 +13,9 @@ from .architecture import Architecture
 from .errors import ConfigError
 from .model import INITS
 from .operators import SELECTIONS
-from .trainer import FITNESS_SPLITS
+from .trainer import FITNESS_SPLITS, PRECISIONS
+
+ENGINES = ("sequential", "batched", "auto")
 
 
 @dataclass
@@ -63,6 +65,9 @@ class TrainerConfig:
     eval_batch_size: int = 1000
     device: str = "auto"
     num_threads: Optional[int] = None
+    precision: str = "fp32"          # fp32 | bf16 | fp16 (CUDA only)
+    engine: str = "auto"             # sequential | batched | auto (batched on CUDA, else sequential)
+    max_group: Optional[int] = None  # batched engine: most genomes trained at once; null = all
 
 
 @dataclass
@@ -164,6 +169,13 @@ def _check_outputs(cfg: Config) -> None:
            cfg.tensorboard.curve_every, "must be >= 1")
 
 
+def _engine_checks(trainer: TrainerConfig) -> None:
+    _one_of("trainer.precision", trainer.precision, PRECISIONS)
+    _one_of("trainer.engine", trainer.engine, ENGINES)
+    if trainer.max_group is not None:
+        _check(trainer.max_group >= 1, "trainer.max_group", trainer.max_group, "must be >= 1 or null")
+
+
 def validate(cfg: Config) -> None:
     """Raise ConfigError with one line naming the first bad key and its allowed range."""
     _check_outputs(cfg)
@@ -193,6 +205,10 @@ def validate(cfg: Config) -> None:
     if trainer.fitness_split == "val" and trainer.val_fraction == 0:
         raise ConfigError("trainer.fitness_split=val needs trainer.val_fraction > 0 "
                           "(or use trainer.fitness_split=test)")
+    _engine_checks(trainer)
+    if cfg.executor.name == "ray" and trainer.engine == "batched":
+        raise ConfigError("trainer.engine=batched trains in this process: use executor=serial "
+                          "(Ray workers train one genome at a time)")
     if trainer.num_threads is not None:
         _check(trainer.num_threads >= 1, "trainer.num_threads", trainer.num_threads, "must be >= 1 or null")
     for key in ("train_samples", "test_samples"):

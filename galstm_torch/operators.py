@@ -13,18 +13,36 @@ from .genome import N_DENSE, N_LSTM, SearchSpace, active_mask, random_units, uni
 SELECTIONS = ("roulette", "tournament", "rank")
 
 
-def _rand(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    return torch.rand(shape, generator=generator, device=device)
+_RESOLUTION = 1 << 24  # probabilities are applied in steps of 2**-24
+
+
+def _chance(shape: tuple[int, ...], p: float, generator: torch.Generator,
+            device: torch.device) -> torch.Tensor:
+    """Boolean tensor, each entry True with probability p (to 2**-24). Integer draws are
+    several times cheaper than float uniforms on CPU, and GA operators draw millions."""
+    draws = torch.randint(0, _RESOLUTION, shape, generator=generator, device=device, dtype=torch.int32)
+    return draws < round(p * _RESOLUTION)
 
 
 def roulette_select(population: torch.Tensor, fitness: torch.Tensor, *, n: int,
                     generator: torch.Generator) -> torch.Tensor:
-    """Fitness-proportional sampling with replacement (negative fitness counts as 0)."""
+    """Fitness-proportional sampling with replacement (negative fitness counts as 0).
+
+    n independent spins of the wheel, returned in wheel order: the uniforms are drawn already
+    sorted (normalised cumulative sums of exponentials), so the wheel lookup and the row
+    gather walk memory in order. The multiset of parents has exactly the distribution of n
+    independent spins; only the row order differs, and no later operator depends on it.
+    """
     weights = fitness.clamp(min=0).to(torch.float64)
     if not bool((weights > 0).any()):  # all-zero fitness: every genome equally likely
         weights = torch.ones_like(weights)
-    idx = torch.multinomial(weights, n, replacement=True, generator=generator)
-    return population[idx]
+    wheel = weights.cumsum(0)
+    # Exponential gaps as -log(uniform): cheaper than exponential_() on CPU.
+    gaps = torch.rand(n + 1, dtype=torch.float64, device=fitness.device, generator=generator)
+    spins = gaps.log_().neg_().cumsum(0)
+    spins = spins[:-1] * (wheel[-1] / spins[-1])  # n sorted uniforms on [0, total)
+    idx = torch.searchsorted(wheel, spins, right=True).clamp_(max=len(wheel) - 1)
+    return population.index_select(0, idx)
 
 
 def rank_select(population: torch.Tensor, fitness: torch.Tensor, *, n: int,
@@ -34,7 +52,7 @@ def rank_select(population: torch.Tensor, fitness: torch.Tensor, *, n: int,
     ranks[fitness.argsort(stable=True)] = torch.arange(
         1, len(fitness) + 1, dtype=torch.float64, device=fitness.device)
     idx = torch.multinomial(ranks, n, replacement=True, generator=generator)
-    return population[idx]
+    return population.index_select(0, idx)
 
 
 def tournament_select(population: torch.Tensor, fitness: torch.Tensor, *, n: int,
@@ -61,9 +79,9 @@ def crossover(population: torch.Tensor, space: SearchSpace, *, crossover_rate: f
     """
     n, device = population.shape[0], population.device
     partners = torch.randint(0, n, (n,), generator=generator, device=device)
-    partner_rows = population[partners]
-    crossing = _rand((n, 1), generator, device) < crossover_rate
-    coin = _rand(tuple(population.shape), generator, device) < 0.5
+    partner_rows = population.index_select(0, partners)
+    crossing = _chance((n, 1), crossover_rate, generator, device)
+    coin = _chance(tuple(population.shape), 0.5, generator, device)
     both_active = active_mask(population, space) & active_mask(partner_rows, space)
     swap = crossing & coin & both_active
     return torch.where(swap, partner_rows, population)
@@ -73,9 +91,11 @@ def mutate_units(population: torch.Tensor, space: SearchSpace, *, mutation_rate:
                  generator: torch.Generator) -> torch.Tensor:
     """Redraw each active unit gene uniformly in [min_units, max_units] with probability mutation_rate."""
     device = population.device
-    hit = _rand(tuple(population.shape), generator, device) < mutation_rate
-    fresh = random_units(tuple(population.shape), space, generator=generator, device=device)
-    return torch.where(hit & active_mask(population, space), fresh, population)
+    hit = _chance(tuple(population.shape), mutation_rate, generator, device) & active_mask(population, space)
+    where = hit.nonzero(as_tuple=True)  # ~mutation_rate of the genes: draw only those
+    out = population.clone()
+    out[where] = random_units((len(where[0]),), space, generator=generator, device=device).to(out.dtype)
+    return out
 
 
 def mutate_layers(population: torch.Tensor, space: SearchSpace, *, layer_mutation_rate: float,
@@ -85,18 +105,20 @@ def mutate_layers(population: torch.Tensor, space: SearchSpace, *, layer_mutatio
     A count at a bound moves inward instead (a space with a single allowed count never
     changes). A slot that becomes active gets random units; one that becomes inactive is zeroed.
     """
+    if layer_mutation_rate == 0:  # the article's setting: nothing to draw
+        return population.clone()
     n, device = population.shape[0], population.device
     counts = population[:, [N_LSTM, N_DENSE]]
     upper = torch.tensor([space.max_lstm_layers, space.max_dense_layers], device=device)
-    hit = _rand((n, 2), generator, device) < layer_mutation_rate
-    step = torch.where(_rand((n, 2), generator, device) < 0.5, -1, 1)
+    hit = _chance((n, 2), layer_mutation_rate, generator, device)
+    step = torch.where(_chance((n, 2), 0.5, generator, device), -1, 1)
     step = torch.where(counts + step < 1, 1, step)
     step = torch.where(counts + step > upper, -1, step)
     new_counts = torch.where(hit & (upper > 1), counts + step, counts)
     out = population.clone()
-    out[:, [N_LSTM, N_DENSE]] = new_counts
+    out[:, [N_LSTM, N_DENSE]] = new_counts.to(out.dtype)
     old_active, new_active = active_mask(population, space), active_mask(out, space)
-    fresh = random_units(tuple(out.shape), space, generator=generator, device=device)
+    fresh = random_units(tuple(out.shape), space, generator=generator, device=device).to(out.dtype)
     out = torch.where(new_active & ~old_active, fresh, out)
     return out.masked_fill(~new_active & unit_mask(space, device), 0)
 
@@ -119,12 +141,15 @@ def next_generation(population: torch.Tensor, fitness: torch.Tensor, space: Sear
                     layer_mutation_rate: float, tournament_size: int,
                     generator: torch.Generator) -> torch.Tensor:
     """One GA step: elites first, unchanged; then select -> crossover -> mutate for the rest."""
+    # Genes fit in int16 (units <= 32767): a quarter of int64's memory traffic per operator.
+    small = space.max_units <= torch.iinfo(torch.int16).max and population.dtype == torch.long
+    original, population = population, population.to(torch.int16) if small else population
     n_children = population.shape[0] - elitism
-    elites = population[elite_indices(fitness, elitism)]
+    elites = population[elite_indices(fitness, elitism)] if elitism else population[:0]
     parents = select(population, fitness, method=selection, n=n_children,
                      tournament_size=tournament_size, generator=generator)
     children = crossover(parents, space, crossover_rate=crossover_rate, generator=generator)
     children = mutate_units(children, space, mutation_rate=mutation_rate, generator=generator)
     children = mutate_layers(children, space, layer_mutation_rate=layer_mutation_rate,
                              generator=generator)
-    return torch.cat([elites, children])
+    return torch.cat([elites, children.to(population.dtype)]).to(original.dtype)

@@ -1,10 +1,11 @@
 """Train one architecture for a few epochs on device-resident tensors and measure it."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import ContextManager, Optional, Protocol
 
 import torch
 from torch import nn
@@ -15,6 +16,8 @@ from .data import DataSplits
 from .model import build_model, count_parameters
 
 FITNESS_SPLITS = ("val", "test")
+PRECISIONS = ("fp32", "bf16", "fp16")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,9 @@ class TrainSettings:
     init: str = "torch"
     fitness_split: str = "val"
     eval_batch_size: int = 1000
+    precision: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + loss scaling, CUDA only)
+    compile: bool = False    # torch.compile: for `bench train --compile` only; it did not pay
+                             # on CPU (BENCHMARKS.md), so no config key exposes it
 
 
 @dataclass(frozen=True)
@@ -63,15 +69,42 @@ class TrainingObserver(Protocol):
     def end(self) -> None: ...
 
 
+def check_precision(precision: str, device: torch.device) -> None:
+    """Raise ValueError when the precision cannot run on the device."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"trainer.precision={precision} is unknown; choose one of {', '.join(PRECISIONS)}")
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("trainer.precision=fp16 needs CUDA: use fp32 or bf16 on CPU")
+
+
+def autocast(device: torch.device, precision: str) -> ContextManager:
+    """Mixed precision for the forward pass; fp32 is a no-op."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
+
+
+def full_precision(logits: torch.Tensor) -> torch.Tensor:
+    """Half-precision logits to fp32 for the loss; fp32 and fp64 pass unchanged."""
+    return logits.float() if logits.dtype in (torch.bfloat16, torch.float16) else logits
+
+
+def grad_scaler(device: torch.device, precision: str) -> "torch.amp.GradScaler":
+    """Loss scaling for fp16 only (it syncs with the host once per step); a no-op otherwise."""
+    return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+
 @torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+             precision: str = "fp32") -> float:
     """Accuracy in eval mode; NaN for an empty split."""
     if len(y) == 0:
         return math.nan
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=y.device)
     for start in range(0, len(y), batch_size):
-        logits = model(x[start : start + batch_size])
+        with autocast(y.device, precision):
+            logits = model(x[start : start + batch_size])
         correct += (logits.argmax(dim=1) == y[start : start + batch_size]).sum()
     return correct.item() / len(y)
 
@@ -84,28 +117,72 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
 
 def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, data: DataSplits,
                  settings: TrainSettings, generator: torch.Generator,
+                 scaler: "torch.amp.GradScaler",
                  observer: "Optional[TrainingObserver]" = None) -> tuple[torch.Tensor, int]:
-    """One pass over shuffled batches; returns the summed loss (on device) and samples seen."""
+    """One pass over shuffled batches; returns the summed loss (on device) and samples seen.
+    Batching is an index gather on the device; nothing here waits for the device."""
     model.train()
     n, device = len(data.y_train), data.y_train.device
+    l2_penalty = getattr(model, "_orig_mod", model).l2_penalty  # also under torch.compile
     perm = torch.randperm(n, generator=generator).to(device)
     total, seen = torch.zeros((), device=device), 0
     for start in range(0, n, settings.batch_size):
         idx = perm[start : start + settings.batch_size]
         if len(idx) < 2:  # BatchNorm cannot train on a single sample: skip that last batch
             continue
-        logits, target = model(data.x_train[idx]), data.y_train[idx]
-        loss = F.cross_entropy(logits, target)
+        target = data.y_train[idx]
+        with autocast(device, settings.precision):
+            logits = model(data.x_train[idx])
+        loss = F.cross_entropy(full_precision(logits), target)
         if observer is not None:  # tensors only: the observer decides when to sync
             observer.step(loss.detach(), (logits.detach().argmax(1) == target).sum(), len(idx))
         if settings.l2:
-            loss = loss + settings.l2 * model.l2_penalty()
+            loss = loss + settings.l2 * l2_penalty()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         total += loss.detach() * len(idx)  # summed on device: no host sync per step
         seen += len(idx)
     return total, seen
+
+
+@dataclass
+class Fitted:
+    """A trained model and what its training measured (loss is the mean training loss)."""
+
+    model: nn.Module
+    loss: float
+    seen: int
+    seconds: float
+    params: int
+
+
+def fit(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: int,
+        device: torch.device, observer: "Optional[TrainingObserver]" = None) -> Fitted:
+    """Build and train one architecture. ``seed`` fixes the initial weights, the batch order
+    and dropout. ``Fitted.model`` is the plain module, also when it was trained compiled."""
+    torch.manual_seed(seed)  # weights and dropout masks (also seeds CUDA)
+    shuffle = torch.Generator().manual_seed(seed)
+    check_precision(settings.precision, device)
+    model = build_model(arch, dropout=settings.dropout, init=settings.init).to(device)
+    params = count_parameters(model)
+    opt = torch.optim.Adam(model.parameters(), lr=settings.lr, eps=settings.adam_eps)
+    if observer is not None:
+        observer.start(arch, settings.epochs * steps_per_epoch(len(data.y_train), settings.batch_size))
+    start, total, seen = time.perf_counter(), torch.zeros((), device=device), 0
+    trained = torch.compile(model) if settings.compile else model  # compile time is counted
+    scaler = grad_scaler(device, settings.precision)
+    try:
+        for _ in range(settings.epochs):
+            epoch_total, epoch_seen = _train_epoch(trained, opt, data, settings, shuffle, scaler,
+                                                   observer)
+            total, seen = total + epoch_total, seen + epoch_seen
+    finally:
+        if observer is not None:
+            observer.end()
+    loss = total.item() / max(seen, 1)  # the one host sync of the training
+    return Fitted(model, loss, seen, time.perf_counter() - start, params)
 
 
 def train_and_evaluate(arch: Architecture, data: DataSplits, settings: TrainSettings, *,
@@ -123,27 +200,14 @@ def train_model(arch: Architecture, data: DataSplits, settings: TrainSettings, *
                 device: torch.device, observer: "Optional[TrainingObserver]" = None,
                 ) -> tuple[nn.Module, Evaluation]:
     """``train_and_evaluate`` that also returns the trained model (in eval mode)."""
-    torch.manual_seed(seed)  # weights and dropout masks (also seeds CUDA)
-    shuffle = torch.Generator().manual_seed(seed)
-    model = build_model(arch, dropout=settings.dropout, init=settings.init).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=settings.lr, eps=settings.adam_eps)
-    if observer is not None:
-        observer.start(arch, settings.epochs * steps_per_epoch(len(data.y_train), settings.batch_size))
-    start, total, seen = time.perf_counter(), torch.zeros((), device=device), 0
-    try:
-        for _ in range(settings.epochs):
-            epoch_total, epoch_seen = _train_epoch(model, opt, data, settings, shuffle, observer)
-            total, seen = total + epoch_total, seen + epoch_seen
-    finally:
-        if observer is not None:
-            observer.end()
-    loss = total.item() / max(seen, 1)  # the one host sync of the training
-    seconds = time.perf_counter() - start
-    if not math.isfinite(loss):
-        raise TrainingDiverged(f"training loss became {loss} for {arch}")
-    val_acc = accuracy(model, data.x_val, data.y_val, settings.eval_batch_size)
-    test_acc = accuracy(model, data.x_test, data.y_test, settings.eval_batch_size)
+    fitted = fit(arch, data, settings, seed=seed, device=device, observer=observer)
+    if not math.isfinite(fitted.loss):
+        raise TrainingDiverged(f"training loss became {fitted.loss} for {arch}")
+    model, p, bs = fitted.model, settings.precision, settings.eval_batch_size
+    val_acc = accuracy(model, data.x_val, data.y_val, bs, p)
+    test_acc = accuracy(model, data.x_test, data.y_test, bs, p)
     fitness = val_acc if settings.fitness_split == "val" else test_acc
-    return model, Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc, loss=loss,
-                             params=count_parameters(model), seconds=seconds,
-                             samples_per_s=seen / seconds if seconds > 0 else math.inf)
+    seconds = fitted.seconds
+    return model, Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc, loss=fitted.loss,
+                             params=fitted.params, seconds=seconds,
+                             samples_per_s=fitted.seen / seconds if seconds > 0 else math.inf)

@@ -1,0 +1,160 @@
+"""python -m galstm_torch.bench {ga-ops,train,search,agree} [options] [--json]"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Optional
+
+import torch
+
+from ..architecture import Architecture, parse_compact
+from ..data import load_data
+from ..errors import GalstmError
+from ..runtime import pick_device, set_threads
+from . import agreement, ga_ops, search, training
+from .common import describe_machine, emit_json, peak_matmul_gflops, print_table
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.replace("_", "").split(",") if v]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats (median, min and max shown)")
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-root", default=os.environ.get("GALSTM_DATA_ROOT", "data"),
+                   help="folder holding MNIST/raw (default $GALSTM_DATA_ROOT or ./data)")
+    p.add_argument("--train-samples", type=int, default=None, help="first N MNIST training images")
+    p.add_argument("--test-samples", type=int, default=2000)
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m galstm_torch.bench", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("ga-ops", help="one GA generation: vectorized vs the article's loops")
+    _common(g)
+    g.add_argument("--sizes", type=_ints, default=[20, 10_000, 1_000_000])
+    g.add_argument("--loop-cap", type=int, default=20_000,
+                   help="time the loop reference on at most this many genomes, scaled linearly")
+    t = sub.add_parser("train", help="training throughput and fraction of the matmul peak")
+    _common(t)
+    _data_args(t)
+    t.add_argument("--genomes", default=";".join(training.REFERENCE_GENOMES),
+                   help="';'-separated compact genomes")
+    t.add_argument("--batch-sizes", type=_ints, default=[32, 128, 512])
+    t.add_argument("--steps", type=int, default=20, help="training steps per timed run")
+    t.add_argument("--precision", default="fp32", help="comma list of fp32, bf16, fp16")
+    t.add_argument("--engine", default="sequential", choices=["sequential", "batched"],
+                   help="batched: both engines on --population random genomes")
+    t.add_argument("--population", type=int, default=20)
+    t.add_argument("--max-group", type=int, default=None)
+    t.add_argument("--max-units", type=int, default=256, help="units bound of the random genomes")
+    t.add_argument("--compile", action="store_true", help="torch.compile each model (time included)")
+    t.add_argument("--accuracy", type=int, default=0, metavar="N",
+                   help="also train each genome 1 epoch on N images per precision; report accuracy")
+    t.add_argument("--profile", action="store_true", help="print the top operators of one run")
+    s = sub.add_parser("search", help="a small real search and 20x40 training projections")
+    _common(s)
+    _data_args(s)
+    s.add_argument("--pop-size", type=int, default=10)
+    s.add_argument("--generations", type=int, default=5)
+    s.add_argument("--projection-seeds", type=int, default=5)
+    s.add_argument("--max-units", type=int, default=256, help="units bound of the real search")
+    s.set_defaults(train_samples=1000, test_samples=500)
+    g = sub.add_parser("agree", help="one epoch of 3 genomes with both engines, side by side")
+    _common(g)
+    _data_args(g)
+    g.add_argument("--float64", action="store_true", help="train in float64 (both engines)")
+    g.add_argument("--dropout", type=float, default=0.2)
+    g.set_defaults(train_samples=6000)
+    return ap
+
+
+def _peak(device: torch.device, repeats: int) -> Any:
+    return peak_matmul_gflops(device, repeats=max(3, repeats))
+
+
+def cmd_ga_ops(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    rows = ga_ops.run(a.sizes, device=device, repeats=a.repeats, loop_cap=a.loop_cap)
+    if not a.json:
+        print(f"One generation (roulette, crossover 0.5, mutation 0.01) on {describe_machine(device)}")
+        print_table(ga_ops.table_rows(rows), ga_ops.COLUMNS)
+    return rows
+
+
+def cmd_train(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    data = load_data("mnist", a.data_root, train_samples=a.train_samples,
+                     test_samples=a.test_samples).to(device)
+    peak = _peak(device, a.repeats)
+    precisions = [p for p in a.precision.split(",") if p]
+    genomes = [Architecture.from_compact(parse_compact(g)) for g in a.genomes.split(";") if g.strip()]
+    if a.engine == "batched":
+        rows = training.population_rows(a.population, a.batch_sizes, precisions[0], data, a.steps,
+                                         device, a.repeats, peak, a.max_group, a.max_units)
+    else:
+        rows = training.reference_rows(genomes, a.batch_sizes, precisions, data, a.steps, device,
+                                       a.repeats, peak, a.compile)
+    acc = training.accuracy_rows(genomes, precisions, training.take_train(data, a.accuracy), device) \
+        if a.accuracy else []
+    if not a.json:
+        print(f"{describe_machine(device)}; fp32 torch.mm peak {peak.median:.1f} GFLOP/s "
+              f"[{peak.min:.1f}-{peak.max:.1f}]; {a.steps} steps per run, {a.repeats} runs")
+        print_table(training.table_rows(rows), training.COLUMNS)
+        for r in acc:
+            print(f"accuracy {r['genome']} {r['precision']}: test {r['test_acc']:.4f} val "
+                  f"{r['val_acc']:.4f} loss {r['loss']:.4f} ({r['train_samples']} images, {r['seconds']:.1f}s)")
+        if a.profile:
+            settings = training.TrainSettings(batch_size=a.batch_sizes[0], precision=precisions[0])
+            sub = training.take_train(data, a.steps * a.batch_sizes[0])
+            print(training.profile(genomes[0], sub, settings, device))
+    return rows + acc
+
+
+def cmd_search(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    data = load_data("mnist", a.data_root, train_samples=a.train_samples,
+                     test_samples=a.test_samples).to(device)
+    seeds = list(range(a.projection_seeds))
+    rows = [search.real_search(data, device, pop_size=a.pop_size, generations=a.generations,
+                               max_units=a.max_units),
+            search.projection("article", seeds), search.projection("default", seeds)]
+    if not a.json:
+        print(f"{describe_machine(device)}; real search on {len(data.y_train)} MNIST images; "
+              f"projections use a synthetic fitness (they count trainings only)")
+        print_table(search.table_rows(rows), search.COLUMNS)
+    return rows
+
+
+def cmd_agree(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    data = load_data("mnist", a.data_root, train_samples=a.train_samples,
+                     test_samples=a.test_samples).to(device)
+    rows = agreement.run(data, device, float64=a.float64, dropout=a.dropout)
+    if not a.json:
+        print(f"{describe_machine(device)}; one epoch on {len(data.y_train)} images, dropout {a.dropout}")
+        print_table(agreement.table_rows(rows), agreement.COLUMNS)
+    return rows
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    a = parser().parse_args(argv)
+    try:
+        device = pick_device(a.device)
+        set_threads(a.threads)
+        command = {"ga-ops": cmd_ga_ops, "train": cmd_train, "search": cmd_search,
+                   "agree": cmd_agree}[a.command]
+        rows = command(a, device)
+    except (GalstmError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if a.json:
+        emit_json(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

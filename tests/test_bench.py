@@ -1,0 +1,109 @@
+"""The benchmark commands run on tiny sizes and print the keys the issue names."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import random
+import pytest
+import torch
+
+from conftest import SAMPLE_ROOT
+from galstm_torch.architecture import Architecture
+from galstm_torch.bench.__main__ import main
+from galstm_torch.bench.ga_ops import reference_generation
+from galstm_torch.bench.training import flops_per_sample
+from galstm_torch.genome import SearchSpace, invalid_rows, random_population
+
+# One thread: on the shared 2-core CI machine, two threads per process are many times slower.
+DATA = ["--data-root", str(SAMPLE_ROOT), "--device", "cpu", "--repeats", "1", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def run_json(capsys, *argv: str) -> list[dict]:
+    assert main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_ga_ops_reports_both_sides_and_scales_a_capped_loop(capsys):
+    rows = run_json(capsys, "ga-ops", "--sizes", "20,500", "--repeats", "1", "--loop-cap", "200")
+    assert [r["pop_size"] for r in rows] == [20, 500]
+    for r in rows:
+        assert {"pop_size", "vectorized_s", "loop_s", "speedup"} <= set(r)
+        assert r["speedup"] == pytest.approx(r["loop_s"] / r["vectorized_s"])
+        assert r["vectorized_min_s"] <= r["vectorized_s"] <= r["vectorized_max_s"]
+    assert (rows[0]["loop_scaled"], rows[1]["loop_scaled"], rows[1]["loop_measured_on"]) == (False, True, 200)
+    assert main(["ga-ops", "--sizes", "20", "--repeats", "1"]) == 0
+    assert "speed-up" in capsys.readouterr().out
+
+
+def test_reference_generation_keeps_the_article_rules():
+    space = SearchSpace()
+    pop = random_population(300, space, generator=torch.Generator().manual_seed(0)).numpy()
+    fitness = np.random.default_rng(0).random(300)
+    children = reference_generation(pop, fitness, space, random.Random(0))
+    assert not invalid_rows(torch.from_numpy(children), space).any()
+    parents_counts = {tuple(r[:2]) for r in pop.tolist()}
+    assert {tuple(r[:2]) for r in children.tolist()} <= parents_counts  # counts never change
+
+
+def test_flops_formula_for_a_reference_genome():
+    lstm = 28 * 2 * 4 * 151 * (28 + 151)
+    dense, head = 2 * 151 * 248, 2 * 248 * 10
+    assert flops_per_sample(Architecture((151,), (248,))) == 3 * (lstm + dense + head)
+
+
+def test_train_reports_throughput_and_fraction_of_peak(capsys):
+    rows = run_json(capsys, "train", *DATA, "--train-samples", "300", "--test-samples", "100",
+                    "--batch-sizes", "16", "--steps", "2", "--genomes", "[1,1,40,32];[2,1,33,32,40]")
+    assert [r["genome"] for r in rows] == ["[1,1,40,32]", "[2,1,33,32,40]"]
+    for r in rows:
+        assert {"genome", "batch_size", "engine", "samples_per_s", "gflops", "peak_gflops",
+                "fraction_of_peak"} <= set(r)
+        assert r["engine"] == "sequential" and r["batch_size"] == 16
+        assert r["fraction_of_peak"] == pytest.approx(r["gflops"] / r["peak_gflops"])
+        assert r["epoch_s"] == pytest.approx(54_000 / r["samples_per_s"])
+
+
+def test_train_batched_compares_engines_on_the_same_population(capsys):
+    rows = run_json(capsys, "train", *DATA, "--train-samples", "300", "--test-samples", "100",
+                    "--batch-sizes", "8", "--steps", "2", "--engine", "batched", "--population", "3",
+                    "--max-units", "40")
+    assert [r["engine"] for r in rows] == ["sequential", "batched"]
+    seq, bat = rows
+    assert bat["speedup_vs_sequential"] == pytest.approx(bat["samples_per_s"] / seq["samples_per_s"])
+    assert bat["generation_s"] == pytest.approx(3 * 54_000 / bat["samples_per_s"])
+    assert bat["padded_flops_ratio"] >= 1.0
+
+
+def test_search_counts_trainings_and_time_outside_training(capsys):
+    rows = run_json(capsys, "search", *DATA, "--train-samples", "120", "--test-samples", "50",
+                    "--pop-size", "3", "--generations", "2", "--projection-seeds", "1",
+                    "--max-units", "40")
+    real, article, default = rows
+    assert real["kind"] == "real" and real["requested"] == 6
+    assert 1 <= real["trainings"] <= 6 and real["trainings"] + real["cache_hits"] == 6
+    assert 0 < real["outside_training_share"] < 1
+    assert (article["preset"], default["preset"]) == ("article", "default")
+    assert article["requested"] == default["requested"] == 800
+    assert 0 < default["trainings"] <= 800 and 0 < article["trainings"] <= 800
+
+
+def test_bad_input_is_one_line_and_exit_2(capsys):
+    assert main(["train", "--data-root", "/nonexistent", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.startswith("error: mnist data not found")
+
+
+def test_agree_trains_both_engines_side_by_side(capsys):
+    rows = run_json(capsys, "agree", *DATA, "--train-samples", "120", "--test-samples", "50")
+    assert len(rows) == 3
+    for r in rows:  # three steps in float32 with the same dropout masks: still very close
+        assert r["dtype"] == "float32" and r["train_samples"] == 108
+        assert r["loss_batched"] == pytest.approx(r["loss_sequential"], rel=1e-4)
+        assert r["test_batched"] == r["test_sequential"]

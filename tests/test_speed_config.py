@@ -1,0 +1,75 @@
+"""The speed settings are typed, range-checked and reach the trainer."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import SAMPLE_ROOT
+from galstm_torch.app import local_executor, resolve_engine, to_config, train_settings
+from galstm_torch.architecture import Architecture
+from galstm_torch.batched_executor import BatchedExecutor
+from galstm_torch.config import Config
+from galstm_torch.data import load_data
+from galstm_torch.errors import ConfigError
+from galstm_torch.executor import SerialExecutor
+from galstm_torch.trainer import TrainSettings, train_and_evaluate
+
+
+def config(**trainer) -> Config:
+    cfg = Config()
+    for key, value in trainer.items():
+        setattr(cfg.trainer, key, value)
+    return cfg
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("precision", "fp8", "trainer.precision=fp8 is out of range: choose one of fp32, bf16, fp16"),
+    ("engine", "gpu", "trainer.engine=gpu is out of range: choose one of sequential, batched, auto"),
+    ("max_group", 0, "trainer.max_group=0 is out of range: must be >= 1 or null"),
+])
+def test_bad_speed_settings_are_rejected(key, value, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        to_config(config(**{key: value}))
+
+
+def test_batched_engine_is_refused_on_ray():
+    cfg = config(engine="batched")
+    cfg.executor.name = "ray"
+    with pytest.raises(ConfigError, match="trainer.engine=batched trains in this process"):
+        to_config(cfg)
+
+
+def test_fp16_needs_cuda():
+    cfg = to_config(config(precision="fp16"))
+    with pytest.raises(ConfigError, match="fp16 needs CUDA"):
+        local_executor(cfg, None, train_settings(cfg), torch.device("cpu"))
+
+
+def test_engine_choice():
+    cpu = torch.device("cpu")
+    assert resolve_engine("auto", cpu) == "sequential"
+    assert resolve_engine("auto", torch.device("cuda")) == "batched"
+    cfg = to_config(config(engine="batched", max_group=4, precision="bf16"))
+    settings = train_settings(cfg)
+    assert settings.precision == "bf16"
+    executor = local_executor(cfg, None, settings, cpu)
+    assert isinstance(executor, BatchedExecutor) and executor.max_group == 4
+    assert isinstance(local_executor(to_config(config()), None, settings, cpu), SerialExecutor)
+
+
+def test_bf16_changes_the_arithmetic_but_not_the_outcome_much():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # a shared 2-core machine: one thread is many times faster
+    try:
+        _compare_bf16_with_fp32()
+    finally:
+        torch.set_num_threads(before)
+
+
+def _compare_bf16_with_fp32() -> None:
+    data = load_data("mnist", SAMPLE_ROOT, train_samples=300, test_samples=100)
+    arch, cpu = Architecture((40,), (32,)), torch.device("cpu")
+    fp32 = train_and_evaluate(arch, data, TrainSettings(), seed=0, device=cpu)
+    bf16 = train_and_evaluate(arch, data, TrainSettings(precision="bf16"), seed=0, device=cpu)
+    assert bf16.loss != fp32.loss  # autocast really ran in bfloat16
+    assert bf16.loss == pytest.approx(fp32.loss, rel=0.05)
