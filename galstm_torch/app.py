@@ -240,6 +240,15 @@ def _after_search(config: Config, result: SearchResult, evaluator: Evaluator,
     (with Ray, the driver loads the data for them only now)."""
     data, device = (serial.data, serial.device) if serial is not None else driver_data(config)
     settings = train_settings(config)
+    try:
+        _export_and_final(config, result, evaluator, data, settings, device, out)
+    except (TrainingDiverged, ValueError, RuntimeError) as err:
+        raise GalstmError(f"the search finished and its results are saved in {out}, but the "
+                          f"export or final training failed: {err}") from None
+
+
+def _export_and_final(config: Config, result: SearchResult, evaluator: Evaluator, data: Any,
+                      settings: TrainSettings, device: torch.device, out: Path) -> None:
     exported = export_best(result.best, evaluator, data, settings, device, out)
     print(f"exported     best_model.pt (test acc {exported.test_acc:.4f}; "
           "galstm_torch.load_model(path) rebuilds it)", flush=True)
@@ -262,6 +271,10 @@ def _evaluate_mode(config: Config, out: Path) -> float:
                                 run_seed=config.seed, device=device, out=out, observer=progress)
     except TrainingDiverged as err:
         raise GalstmError(f"genome {genome} did not train: {err}; try a lower trainer.lr") from None
+    except ValueError as err:  # e.g. a precision this device does not support
+        raise GalstmError(f"genome {genome} could not be evaluated: {err}") from None
+    except KeyboardInterrupt:
+        raise SearchInterrupted(f"interrupted while training {genome}; nothing saved") from None
     print(_evaluation_lines(genome, e, out), flush=True)
     return float(e.fitness)
 
@@ -280,6 +293,9 @@ def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None) -> floa
             print(_summary(result, out), flush=True)
             _after_search(config, result, evaluator, serial, out)
     except KeyboardInterrupt:
+        if not (out / "checkpoint" / checkpoint.STATE).exists():
+            raise SearchInterrupted("interrupted before the first checkpoint; nothing to "
+                                    "resume, start the run again") from None
         raise SearchInterrupted(f"interrupted; the state is saved in {out}/checkpoint. "
                                 f"Continue with: python train.py resume={out}") from None
     return float(result.best.result.evaluation.fitness)

@@ -34,8 +34,9 @@ class Result:
 
 def settings_fingerprint(settings: TrainSettings, run_seed: int, data_desc: dict[str, Any]) -> str:
     """A short hash of everything besides the genome that changes a training's outcome."""
-    blob = json.dumps({"train": asdict(settings), "seed": run_seed, "data": data_desc},
-                      sort_keys=True)
+    train = asdict(settings)
+    train.pop("eval_batch_size")  # evaluation in eval mode: the batch size changes no result
+    blob = json.dumps({"train": train, "seed": run_seed, "data": data_desc}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -58,3 +58,12 @@ def test_evaluator_caches_and_is_independent_of_order():
     # Different training settings are a different cache key.
     other = evaluator(TrainSettings(batch_size=16))
     assert other.key(archs[0]) != first.key(archs[0])
+
+
+def test_eval_batch_size_is_not_part_of_the_cache_key():
+    # It may change on resume, so it must not change the fitness cache's keys.
+    from galstm_torch.evaluator import settings_fingerprint
+
+    a = settings_fingerprint(TrainSettings(eval_batch_size=1000), 0, {})
+    assert a == settings_fingerprint(TrainSettings(eval_batch_size=10), 0, {})
+    assert a != settings_fingerprint(TrainSettings(batch_size=16), 0, {})
