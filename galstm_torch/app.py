@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -13,22 +12,20 @@ from omegaconf import DictConfig, OmegaConf
 from . import checkpoint
 from .architecture import format_compact
 from .config import Config, validate
-from .data import DataSplits, load_data
 from .errors import ConfigError, GalstmError
 from .evaluator import Evaluator
-from .batched_executor import BatchedExecutor
-from .executor import Executor, SerialExecutor
+from .executor import SerialExecutor
+from .launch import data_desc, driver_data, make_executor
 from .genome import SearchSpace
 from .observers import Observers
 from .outputs import evaluate_genome, export_best, train_final
 from .progress import Progress, bars_enabled
 from .records import RunRecorder
 from .resume import config_hash, resumed_config, save_config
-from .runtime import graceful_termination, pick_device, set_threads
+from .runtime import graceful_termination
 from .search import Search, SearchResult
 from .tb import Board
-from .trainer import (Evaluation, TrainingDiverged, TrainingObserver, TrainSettings,
-                      check_precision)
+from .trainer import Evaluation, TrainingDiverged, TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,28 +49,6 @@ def train_settings(cfg: Config) -> TrainSettings:
     return TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, adam_eps=t.adam_eps,
                          dropout=m.dropout, l2=m.l2, init=m.init, fitness_split=t.fitness_split,
                          eval_batch_size=t.eval_batch_size, precision=t.precision)
-
-
-def resolve_engine(engine: str, device: torch.device) -> str:
-    """auto: batched on CUDA, sequential on CPU, as measured in BENCHMARKS.md."""
-    if engine == "auto":
-        return "batched" if device.type == "cuda" else "sequential"
-    return engine
-
-
-def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
-                   observer: Optional[TrainingObserver] = None) -> Executor:
-    """The in-process executor trainer.engine asks for, after checking the precision fits
-    the device. The batched engine trains a group at once: it reports no per-step progress."""
-    try:
-        check_precision(settings.precision, device)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-    engine = resolve_engine(config.trainer.engine, device)
-    log.info("training engine: %s on %s (%s)", engine, device, settings.precision)
-    if engine == "batched":
-        return BatchedExecutor(data, settings, device, max_group=config.trainer.max_group)
-    return SerialExecutor(data, settings, device, observer=observer)
 
 
 def _hydra() -> "Any | None":
@@ -137,57 +112,6 @@ def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None"
                           "or choose another hydra.run.dir")
     save_config(plain, out / "checkpoint")
     return config, out, None, config_hash(plain)
-
-
-def data_desc(config: Config) -> dict[str, Any]:
-    """The data settings that change a training's outcome (part of the cache fingerprint)."""
-    d = config.data
-    return {"name": d.name, "train_samples": d.train_samples, "test_samples": d.test_samples,
-            "val_fraction": config.trainer.val_fraction}
-
-
-def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
-    """Load the data onto this process's device (to train here, export or retrain)."""
-    device = pick_device(config.trainer.device)
-    set_threads(config.trainer.num_threads)
-    d, t = config.data, config.trainer
-    data = load_data(d.name, d.root, download=d.download, train_samples=d.train_samples,
-                     test_samples=d.test_samples, val_fraction=t.val_fraction).to(device)
-    log.info("data %s on %s: %s", d.name, device, data.sizes)
-    return data, device
-
-
-def serial_executor(config: Config, settings: TrainSettings,
-                    observer: Optional[TrainingObserver] = None) -> Executor:
-    """Train here (sequential or batched engine); an observer (progress bar, training curves)
-    watches each training of the sequential engine."""
-    data, device = driver_data(config)
-    return local_executor(config, data, settings, device, observer)
-
-
-def ray_executor(config: Config, settings: TrainSettings) -> Executor:
-    """Start Ray workers; they receive plain data and load the data themselves."""
-    from .ray_executor import RayExecutor
-    from .ray_resources import RayOptions
-
-    ex, d = config.executor, config.data
-    options = RayOptions(address=ex.address, num_workers=ex.num_workers,
-                         threads_per_worker=ex.threads_per_worker or config.trainer.num_threads or 1,
-                         gpus_per_worker=ex.gpus_per_worker, max_restarts=ex.max_restarts,
-                         start_timeout_s=ex.start_timeout_s)
-    # An absolute root: a worker's working directory is not the driver's.
-    data = {"name": d.name, "root": str(Path(d.root).expanduser().resolve()),
-            "download": d.download, "train_samples": d.train_samples,
-            "test_samples": d.test_samples, "val_fraction": config.trainer.val_fraction}
-    return RayExecutor(options, {"data": data, "settings": asdict(settings)}, config.trainer.device)
-
-
-def make_executor(config: Config, settings: TrainSettings,
-                  observer: Optional[TrainingObserver] = None) -> Executor:
-    """Ray workers train remotely: no inner progress bar or training curves there."""
-    if config.executor.name == "ray":
-        return ray_executor(config, settings)
-    return serial_executor(config, settings, observer)
 
 
 @contextmanager

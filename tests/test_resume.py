@@ -73,6 +73,12 @@ def assert_same_run(resumed: Path, reference: Path) -> None:
     assert torch.equal(final_population(resumed), final_population(reference))
 
 
+def resume_and_compare(run_dir: Path, tmp_path: Path, reference: Path) -> None:
+    resumed = run_train(*TINY, f"resume={run_dir}", f"hydra.run.dir={tmp_path / 'resume-log'}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(run_dir, reference)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("after_trained", [1, 4])
 def test_kill_9_then_resume_equals_uninterrupted_run(tmp_path, reference, after_trained):
@@ -80,9 +86,7 @@ def test_kill_9_then_resume_equals_uninterrupted_run(tmp_path, reference, after_
     killed = start_and_stop(run_dir, after_trained, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     assert not (run_dir / "best.json").exists()  # it really died before the end
-    resumed = run_train(*TINY, f"resume={run_dir}", f"hydra.run.dir={tmp_path / 'resume-log'}")
-    assert resumed.returncode == 0, resumed.stderr
-    assert_same_run(run_dir, reference)
+    resume_and_compare(run_dir, tmp_path, reference)
 
 
 @pytest.mark.slow
@@ -91,9 +95,7 @@ def test_sigterm_checkpoints_and_says_how_to_resume(tmp_path, reference):
     stopped = start_and_stop(run_dir, 3, signal.SIGTERM)
     assert stopped.returncode == 130
     assert f"resume={run_dir}" in stopped.stderr and "Traceback" not in stopped.stderr
-    resumed = run_train(*TINY, f"resume={run_dir}", f"hydra.run.dir={tmp_path / 'resume-log'}")
-    assert resumed.returncode == 0, resumed.stderr
-    assert_same_run(run_dir, reference)
+    resume_and_compare(run_dir, tmp_path, reference)
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from conftest import SAMPLE_ROOT
-from galstm_torch.app import local_executor, resolve_engine, to_config, train_settings
+from galstm_torch.app import to_config, train_settings
+from galstm_torch.launch import local_executor, resolve_engine
 from galstm_torch.architecture import Architecture
 from galstm_torch.batched_executor import BatchedExecutor
 from galstm_torch.config import Config

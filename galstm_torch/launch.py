@@ -1,0 +1,92 @@
+"""Build the executor a config asks for: in-process (sequential or batched engine) or Ray."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from .batched_executor import BatchedExecutor
+from .config import Config
+from .data import DataSplits, load_data
+from .errors import ConfigError
+from .executor import Executor, SerialExecutor
+from .runtime import pick_device, set_threads
+from .trainer import TrainingObserver, TrainSettings, check_precision
+
+log = logging.getLogger(__name__)
+
+
+def resolve_engine(engine: str, device: torch.device) -> str:
+    """auto: batched on CUDA, sequential on CPU, as measured in BENCHMARKS.md."""
+    if engine == "auto":
+        return "batched" if device.type == "cuda" else "sequential"
+    return engine
+
+
+def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
+                   observer: Optional[TrainingObserver] = None) -> Executor:
+    """The in-process executor trainer.engine asks for, after checking the precision fits
+    the device. The batched engine trains a group at once: it reports no per-step progress."""
+    try:
+        check_precision(settings.precision, device)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    engine = resolve_engine(config.trainer.engine, device)
+    log.info("training engine: %s on %s (%s)", engine, device, settings.precision)
+    if engine == "batched":
+        return BatchedExecutor(data, settings, device, max_group=config.trainer.max_group)
+    return SerialExecutor(data, settings, device, observer=observer)
+
+
+def data_desc(config: Config) -> dict[str, Any]:
+    """The data settings that change a training's outcome (part of the cache fingerprint)."""
+    d = config.data
+    return {"name": d.name, "train_samples": d.train_samples, "test_samples": d.test_samples,
+            "val_fraction": config.trainer.val_fraction}
+
+
+def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
+    """Load the data onto this process's device (to train here, export or retrain)."""
+    device = pick_device(config.trainer.device)
+    set_threads(config.trainer.num_threads)
+    d, t = config.data, config.trainer
+    data = load_data(d.name, d.root, download=d.download, train_samples=d.train_samples,
+                     test_samples=d.test_samples, val_fraction=t.val_fraction).to(device)
+    log.info("data %s on %s: %s", d.name, device, data.sizes)
+    return data, device
+
+
+def serial_executor(config: Config, settings: TrainSettings,
+                    observer: Optional[TrainingObserver] = None) -> Executor:
+    """Train here (sequential or batched engine); an observer (progress bar, training curves)
+    watches each training of the sequential engine."""
+    data, device = driver_data(config)
+    return local_executor(config, data, settings, device, observer)
+
+
+def ray_executor(config: Config, settings: TrainSettings) -> Executor:
+    """Start Ray workers; they receive plain data and load the data themselves."""
+    from .ray_executor import RayExecutor
+    from .ray_resources import RayOptions
+
+    ex, d = config.executor, config.data
+    options = RayOptions(address=ex.address, num_workers=ex.num_workers,
+                         threads_per_worker=ex.threads_per_worker or config.trainer.num_threads or 1,
+                         gpus_per_worker=ex.gpus_per_worker, max_restarts=ex.max_restarts,
+                         start_timeout_s=ex.start_timeout_s)
+    # An absolute root: a worker's working directory is not the driver's.
+    data = {"name": d.name, "root": str(Path(d.root).expanduser().resolve()),
+            "download": d.download, "train_samples": d.train_samples,
+            "test_samples": d.test_samples, "val_fraction": config.trainer.val_fraction}
+    return RayExecutor(options, {"data": data, "settings": asdict(settings)}, config.trainer.device)
+
+
+def make_executor(config: Config, settings: TrainSettings,
+                  observer: Optional[TrainingObserver] = None) -> Executor:
+    """Ray workers train remotely: no inner progress bar or training curves there."""
+    if config.executor.name == "ray":
+        return ray_executor(config, settings)
+    return serial_executor(config, settings, observer)
