@@ -1,6 +1,7 @@
 """`run(cfg)`: one search from a composed config, returning the best fitness for sweepers."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,7 +49,8 @@ def train_settings(cfg: Config) -> TrainSettings:
     t, m = cfg.trainer, cfg.model
     return TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, adam_eps=t.adam_eps,
                          dropout=m.dropout, l2=m.l2, init=m.init, fitness_split=t.fitness_split,
-                         eval_batch_size=t.eval_batch_size, precision=t.precision)
+                         eval_batch_size=t.eval_batch_size, precision=t.precision,
+                         lr_schedule=t.lr_schedule)
 
 
 def _hydra() -> "Any | None":
@@ -86,16 +88,20 @@ def _output_dir(out_dir: "str | Path | None") -> Path:
     return Path(out_dir) if out_dir is not None else Path(hydra.runtime.output_dir)
 
 
-def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None"
+def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None",
+             overrides: Optional[list[str]] = None,
              ) -> tuple[Config, Path, Optional[checkpoint.SearchState], str]:
-    """The config to run, its run directory, the checkpoint to continue (if resuming)."""
+    """The config to run, its run directory, the checkpoint to continue (if resuming).
+    On resume, the overrides applied on top of the saved config are Hydra's command line, or
+    outside Hydra the ``overrides`` list (the composed config alone cannot tell what the
+    caller set from what a preset set)."""
     config = to_config(cfg)
     plain = OmegaConf.structured(config)
     if config.resume:
         run_dir = Path(config.resume).expanduser()
         hydra = _hydra()
-        overrides = list(hydra.overrides.task) if hydra else []
-        plain = resumed_config(run_dir / "checkpoint", plain, overrides)
+        given = list(hydra.overrides.task) if hydra else list(overrides or [])
+        plain = resumed_config(run_dir / "checkpoint", plain, given)
         config = to_config(plain)
         state = checkpoint.load(run_dir / "checkpoint")
         digest = config_hash(plain)
@@ -177,7 +183,8 @@ def _export_and_final(config: Config, result: SearchResult, evaluator: Evaluator
     print(f"exported     best_model.pt (test acc {exported.test_acc:.4f}; "
           "galstm_torch.load_model(path) rebuilds it)", flush=True)
     if config.final.epochs > 0:
-        e = train_final(result.best.result.arch, data, settings, config.final.epochs,
+        final = dataclasses.replace(settings, lr_schedule=config.final.lr_schedule)
+        e = train_final(result.best.result.arch, data, final, config.final.epochs,
                         run_seed=config.seed, device=device, out=out)
         print(f"final        {config.final.epochs} epochs on train+val: test acc {e.test_acc:.4f}"
               f"   ({e.seconds:.1f}s, final_model.pt)", flush=True)
@@ -203,13 +210,15 @@ def _evaluate_mode(config: Config, out: Path) -> float:
     return float(e.fitness)
 
 
-def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None) -> float:
+def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None, *,
+        overrides: Optional[list[str]] = None) -> float:
     """Validate, start the executor, search (or resume) and write outputs, or with
-    mode=evaluate train one genome; return the best fitness."""
+    mode=evaluate train one genome; return the best fitness. Outside Hydra, a resume takes
+    the overrides it may apply (e.g. ``["ga.generations=20"]``) from ``overrides``."""
     config = to_config(cfg)
     if config.mode == "evaluate":
         return _evaluate_mode(config, _output_dir(out_dir))
-    config, out, state, digest = _prepare(cfg, out_dir)
+    config, out, state, digest = _prepare(cfg, out_dir, overrides)
     progress = Progress(bars_enabled(config.progress))
     try:
         with graceful_termination(), _bars_above_logs(progress):

@@ -11,16 +11,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch.nn import functional as F
+from torch.optim.lr_scheduler import LambdaLR
 
 from .architecture import Architecture
 from .batched import BatchedClassifier
 from .data import DataSplits
 from .model import build_model, count_parameters
 from .trainer import (Evaluation, TrainingDiverged, TrainSettings, autocast, check_precision,
-                      full_precision, grad_scaler)
+                      full_precision, grad_scaler, lr_scheduler, steps_per_epoch)
 
 
 def _dropout_generator(seed: int, device: torch.device) -> torch.Generator:
@@ -64,7 +66,8 @@ def build_group(archs: list[Architecture], seeds: list[int], settings: TrainSett
 
 def _train_epoch(net: BatchedClassifier, opt: torch.optim.Optimizer, data: DataSplits,
                  settings: TrainSettings, shuffles: list[torch.Generator],
-                 gens: list[torch.Generator], scaler: "torch.amp.GradScaler") -> tuple[torch.Tensor, int]:
+                 gens: list[torch.Generator], scaler: "torch.amp.GradScaler",
+                 schedule: Optional[LambdaLR] = None) -> tuple[torch.Tensor, int]:
     """One epoch for every genome, each in its own batch order; the summed loss per genome [P]."""
     net.train()
     n, device, pop = len(data.y_train), data.y_train.device, len(shuffles)
@@ -86,6 +89,8 @@ def _train_epoch(net: BatchedClassifier, opt: torch.optim.Optimizer, data: DataS
         scaler.scale(loss.sum()).backward()
         scaler.step(opt)
         scaler.update()
+        if schedule is not None:
+            schedule.step()
         total += loss.detach() * batch
         seen += batch
     return total, seen
@@ -123,11 +128,14 @@ def fit_group(archs: list[Architecture], data: DataSplits, settings: TrainSettin
     check_precision(settings.precision, device)
     net, gens, params = build_group(archs, seeds, settings, device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr, eps=settings.adam_eps)
+    schedule = lr_scheduler(opt, settings.lr_schedule,
+                            settings.epochs * steps_per_epoch(len(data.y_train), settings.batch_size))
     shuffles = [torch.Generator().manual_seed(s) for s in seeds]
     scaler = grad_scaler(device, settings.precision)
     start, total, seen = time.perf_counter(), torch.zeros(len(archs), device=device), 0
     for _ in range(settings.epochs):
-        epoch_total, epoch_seen = _train_epoch(net, opt, data, settings, shuffles, gens, scaler)
+        epoch_total, epoch_seen = _train_epoch(net, opt, data, settings, shuffles, gens, scaler,
+                                               schedule)
         total, seen = total + epoch_total, seen + epoch_seen
     losses = (total / max(seen, 1)).tolist()  # the one host sync of the training
     return FittedGroup(net, losses, seen, time.perf_counter() - start, params)

@@ -13,7 +13,7 @@ from .architecture import Architecture
 from .errors import ConfigError
 from .model import INITS
 from .operators import SELECTIONS
-from .trainer import FITNESS_SPLITS, PRECISIONS
+from .trainer import FITNESS_SPLITS, LR_SCHEDULES, PRECISIONS
 
 ENGINES = ("sequential", "batched", "auto")
 
@@ -59,6 +59,7 @@ class TrainerConfig:
     epochs: int = 1
     batch_size: int = 32
     lr: float = 0.001
+    lr_schedule: str = "constant"    # constant (the article) | cosine (per-step decay to 0)
     adam_eps: float = 1e-7
     val_fraction: float = 0.1
     fitness_split: str = "val"
@@ -72,7 +73,8 @@ class TrainerConfig:
 
 @dataclass
 class ExecutorConfig:
-    """Where trainings run: serial (this process) or ray (persistent workers on a Ray cluster)."""
+    """Where trainings run: serial (this process), pool (worker processes on this machine) or
+    ray (persistent workers on a Ray cluster)."""
 
     name: str = "serial"
     address: Optional[str] = None  # null = start a local Ray; auto | host:port | ray://host:port
@@ -86,6 +88,7 @@ class ExecutorConfig:
 @dataclass
 class FinalConfig:
     epochs: int = 0  # retrain the best genome from scratch on train+val for N epochs; 0 = skip
+    lr_schedule: str = "cosine"  # a long training gains from decaying the rate (RESULTS.md)
 
 
 @dataclass
@@ -135,7 +138,7 @@ def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
     _check(value in choices, key, value, f"choose one of {', '.join(choices)}")
 
 
-EXECUTORS = ("serial", "ray")
+EXECUTORS = ("serial", "ray", "pool")
 _ADDRESS = re.compile(r"auto|ray://\S+|[\w.\-\[\]:]+:\d+")
 
 
@@ -165,12 +168,14 @@ def _check_outputs(cfg: Config) -> None:
         except ValueError as err:
             raise ConfigError(f"genome={list(cfg.genome)} is not a genome: {err}") from None
     _check(cfg.final.epochs >= 0, "final.epochs", cfg.final.epochs, "must be >= 0 (0 = skip)")
+    _one_of("final.lr_schedule", cfg.final.lr_schedule, LR_SCHEDULES)
     _check(cfg.tensorboard.curve_every >= 1, "tensorboard.curve_every",
            cfg.tensorboard.curve_every, "must be >= 1")
 
 
 def _engine_checks(trainer: TrainerConfig) -> None:
     _one_of("trainer.precision", trainer.precision, PRECISIONS)
+    _one_of("trainer.lr_schedule", trainer.lr_schedule, LR_SCHEDULES)
     _one_of("trainer.engine", trainer.engine, ENGINES)
     if trainer.max_group is not None:
         _check(trainer.max_group >= 1, "trainer.max_group", trainer.max_group, "must be >= 1 or null")
@@ -206,9 +211,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError("trainer.fitness_split=val needs trainer.val_fraction > 0 "
                           "(or use trainer.fitness_split=test)")
     _engine_checks(trainer)
-    if cfg.executor.name == "ray" and trainer.engine == "batched":
+    if cfg.executor.name in ("ray", "pool") and trainer.engine == "batched":
         raise ConfigError("trainer.engine=batched trains in this process: use executor=serial "
-                          "(Ray workers train one genome at a time)")
+                          f"({cfg.executor.name} workers train one genome at a time)")
     if trainer.num_threads is not None:
         _check(trainer.num_threads >= 1, "trainer.num_threads", trainer.num_threads, "must be >= 1 or null")
     for key in ("train_samples", "test_samples"):

@@ -72,21 +72,45 @@ def ray_executor(config: Config, settings: TrainSettings) -> Executor:
     from .ray_executor import RayExecutor
     from .ray_resources import RayOptions
 
-    ex, d = config.executor, config.data
+    ex = config.executor
     options = RayOptions(address=ex.address, num_workers=ex.num_workers,
                          threads_per_worker=ex.threads_per_worker or config.trainer.num_threads or 1,
                          gpus_per_worker=ex.gpus_per_worker, max_restarts=ex.max_restarts,
                          start_timeout_s=ex.start_timeout_s)
-    # An absolute root: a worker's working directory is not the driver's.
-    data = {"name": d.name, "root": str(Path(d.root).expanduser().resolve()),
+    return RayExecutor(options, {"data": worker_data(config), "settings": asdict(settings)},
+                       config.trainer.device)
+
+
+def worker_data(config: Config) -> dict[str, Any]:
+    """The data config a worker process loads (an absolute root: a worker's working
+    directory may not be the driver's)."""
+    d = config.data
+    return {"name": d.name, "root": str(Path(d.root).expanduser().resolve()),
             "download": d.download, "train_samples": d.train_samples,
             "test_samples": d.test_samples, "val_fraction": config.trainer.val_fraction}
-    return RayExecutor(options, {"data": data, "settings": asdict(settings)}, config.trainer.device)
+
+
+def pool_executor(config: Config, settings: TrainSettings) -> Executor:
+    """Local worker processes, several per GPU or one per few CPU cores."""
+    from .pool_executor import PoolExecutor, default_workers, pool_device
+
+    ex, t = config.executor, config.trainer
+    device = pool_device(t.device)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.device={t.device} but this machine has no CUDA GPU: "
+                          "use trainer.device=cpu (or auto)")
+    threads = ex.threads_per_worker or t.num_threads or 1
+    workers = ex.num_workers or default_workers(device, threads)
+    return PoolExecutor({"data": worker_data(config), "settings": asdict(settings),
+                         "device": device, "threads": threads}, workers)
 
 
 def make_executor(config: Config, settings: TrainSettings,
                   observer: Optional[TrainingObserver] = None) -> Executor:
-    """Ray workers train remotely: no inner progress bar or training curves there."""
+    """Ray and pool workers train in other processes: no inner progress bar or training
+    curves there."""
     if config.executor.name == "ray":
         return ray_executor(config, settings)
+    if config.executor.name == "pool":
+        return pool_executor(config, settings)
     return serial_executor(config, settings, observer)

@@ -69,6 +69,7 @@ def train_final(arch: Architecture, data: DataSplits, settings: TrainSettings, e
     model, e = train_model(arch, merged, final, seed=seed, device=device)
     _save(out / "final_model.pt", model, arch, final, e, seed=seed)
     summary = {"genome": format_compact(arch.compact), "epochs": epochs,
+               "lr_schedule": final.lr_schedule,
                "train_samples": len(merged.y_train), **finite_metrics(_metrics(e))}
     (out / "final.json").write_text(json.dumps(summary, indent=2) + "\n")
     return e

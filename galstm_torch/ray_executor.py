@@ -9,18 +9,14 @@ The driver keeps the search, the cache, checkpoints and logging; a worker receiv
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import deque
 from typing import Any, Iterator, Optional
 
-import torch
-
-from .data import load_data
-from .errors import ClusterError, ConfigError, GalstmError
-from .executor import Outcome, Task, failed_evaluation, run_task
+from .errors import ClusterError, ConfigError
+from .executor import Outcome, Task, failed_evaluation
 from .ray_resources import RayOptions, plan_workers
-from .trainer import TrainSettings
+from .worker import GenomeWorker
 
 log = logging.getLogger(__name__)
 
@@ -34,36 +30,6 @@ def import_ray() -> Any:
     except ImportError:
         raise ConfigError(INSTALL_HINT) from None
     return ray
-
-
-class GenomeWorker:
-    """One Ray actor: loads the data onto its device once, then trains the tasks it is sent.
-
-    A start-up error is kept and reported by ``ready`` rather than raised, so that it reaches
-    the driver as one line and Ray does not restart a worker that can never start."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.error: Optional[Exception] = None
-        try:
-            torch.set_num_threads(spec["threads"])
-            self.device = torch.device(spec["device"])
-            self.settings = TrainSettings(**spec["settings"])
-            d = spec["data"]
-            self.data = load_data(d["name"], d["root"], download=d["download"],
-                                  train_samples=d["train_samples"], test_samples=d["test_samples"],
-                                  val_fraction=d["val_fraction"]).to(self.device)
-        except Exception as err:  # noqa: BLE001 - reported to the driver by ready()
-            self.error = err if isinstance(err, GalstmError) else ClusterError(
-                f"a Ray worker could not start: {type(err).__name__}: {err}")
-
-    def ready(self) -> "dict[str, Any] | Exception":
-        if self.error is not None:
-            return self.error
-        return {"pid": os.getpid(), "device": str(self.device), "sizes": self.data.sizes,
-                "threads": torch.get_num_threads()}
-
-    def run(self, task: Task) -> Outcome:
-        return run_task(task, self.data, self.settings, self.device)
 
 
 def _first_line(err: BaseException) -> str:

@@ -17,6 +17,7 @@ from .model import build_model, count_parameters
 
 FITNESS_SPLITS = ("val", "test")
 PRECISIONS = ("fp32", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "cosine")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -34,6 +35,7 @@ class TrainSettings:
     fitness_split: str = "val"
     eval_batch_size: int = 1000
     precision: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + loss scaling, CUDA only)
+    lr_schedule: str = "constant"  # constant (the article's Adam) | cosine (decay to 0 per step)
     compile: bool = False    # torch.compile: for `bench train --compile` only; it did not pay
                              # on CPU (BENCHMARKS.md), so no config key exposes it
 
@@ -89,6 +91,19 @@ def full_precision(logits: torch.Tensor) -> torch.Tensor:
     return logits.float() if logits.dtype in (torch.bfloat16, torch.float16) else logits
 
 
+def lr_scheduler(opt: torch.optim.Optimizer, schedule: str,
+                 total_steps: int) -> "Optional[torch.optim.lr_scheduler.LambdaLR]":
+    """None for a constant rate; cosine decays the rate from lr to 0 over all optimizer steps
+    (stepped once per step, so the curve does not depend on the epoch count's granularity)."""
+    if schedule == "constant":
+        return None
+    if schedule != "cosine":
+        raise ValueError(f"lr_schedule={schedule} is unknown; choose one of {', '.join(LR_SCHEDULES)}")
+    steps = max(total_steps, 1)
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps)))
+
+
 def grad_scaler(device: torch.device, precision: str) -> "torch.amp.GradScaler":
     """Loss scaling for fp16 only (it syncs with the host once per step); a no-op otherwise."""
     return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
@@ -118,7 +133,9 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
 def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, data: DataSplits,
                  settings: TrainSettings, generator: torch.Generator,
                  scaler: "torch.amp.GradScaler",
-                 observer: "Optional[TrainingObserver]" = None) -> tuple[torch.Tensor, int]:
+                 observer: "Optional[TrainingObserver]" = None,
+                 schedule: "Optional[torch.optim.lr_scheduler.LambdaLR]" = None,
+                 ) -> tuple[torch.Tensor, int]:
     """One pass over shuffled batches; returns the summed loss (on device) and samples seen.
     Batching is an index gather on the device; nothing here waits for the device."""
     model.train()
@@ -142,6 +159,8 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, data: DataSplits,
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
+        if schedule is not None:
+            schedule.step()
         total += loss.detach() * len(idx)  # summed on device: no host sync per step
         seen += len(idx)
     return total, seen
@@ -168,15 +187,17 @@ def fit(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: 
     model = build_model(arch, dropout=settings.dropout, init=settings.init).to(device)
     params = count_parameters(model)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, eps=settings.adam_eps)
+    total_steps = settings.epochs * steps_per_epoch(len(data.y_train), settings.batch_size)
+    schedule = lr_scheduler(opt, settings.lr_schedule, total_steps)
     if observer is not None:
-        observer.start(arch, settings.epochs * steps_per_epoch(len(data.y_train), settings.batch_size))
+        observer.start(arch, total_steps)
     start, total, seen = time.perf_counter(), torch.zeros((), device=device), 0
     trained = torch.compile(model) if settings.compile else model  # compile time is counted
     scaler = grad_scaler(device, settings.precision)
     try:
         for _ in range(settings.epochs):
             epoch_total, epoch_seen = _train_epoch(trained, opt, data, settings, shuffle, scaler,
-                                                   observer)
+                                                   observer, schedule)
             total, seen = total + epoch_total, seen + epoch_seen
     finally:
         if observer is not None:

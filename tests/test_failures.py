@@ -48,6 +48,9 @@ def test_a_generation_where_every_genome_fails_stops_with_a_clear_error(tmp_path
     ("trainer.epochs=-1", "trainer.epochs=-1 is out of range: must be >= 0"),
     ("trainer.fitness_split=train", "trainer.fitness_split=train is out of range"),
     ("model.init=xavier", "model.init=xavier is out of range: choose one of torch, keras"),
+    ("trainer.lr_schedule=step", "trainer.lr_schedule=step is out of range: choose one of "
+                                 "constant, cosine"),
+    ("final.lr_schedule=linear", "final.lr_schedule=linear is out of range"),
 ])
 def test_out_of_range_values_name_the_key_and_range(override, message):
     with pytest.raises(ConfigError) as err:

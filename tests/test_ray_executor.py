@@ -19,7 +19,7 @@ from conftest import SAMPLE_ROOT, TINY, compose_cfg
 from galstm_torch.app import run, to_config
 from galstm_torch.errors import ConfigError, DataError
 from galstm_torch.executor import Task
-from galstm_torch.ray_executor import GenomeWorker
+from galstm_torch.worker import GenomeWorker
 from galstm_torch.ray_resources import RayOptions, plan_workers
 from galstm_torch.trainer import TrainSettings
 

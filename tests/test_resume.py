@@ -107,6 +107,19 @@ def test_finished_run_can_be_extended_with_more_generations(tmp_path, reference)
     assert_same_run(short, reference)
 
 
+@pytest.mark.slow
+def test_run_api_extends_a_finished_run_with_overrides(tmp_path, reference):
+    """Outside Hydra, run(cfg, overrides=...) applies the allowed overrides on resume."""
+    from conftest import compose_cfg
+    from galstm_torch.app import run
+
+    short = tmp_path / "short"
+    run(compose_cfg(*SEARCH, "ga.generations=2"), out_dir=short)
+    extend = ["ga.generations=3"]
+    run(compose_cfg(*SEARCH, f"resume={short}", *extend), overrides=extend)
+    assert_same_run(short, reference)
+
+
 def test_resume_refuses_a_changed_search_setting(reference, tmp_path):
     before = (reference / "evaluations.csv").read_bytes()
     proc = run_train(f"resume={reference}", "ga.mutation_rate=0.5", f"hydra.run.dir={tmp_path}")

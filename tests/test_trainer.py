@@ -67,3 +67,32 @@ def test_eval_batch_size_is_not_part_of_the_cache_key():
     a = settings_fingerprint(TrainSettings(eval_batch_size=1000), 0, {})
     assert a == settings_fingerprint(TrainSettings(eval_batch_size=10), 0, {})
     assert a != settings_fingerprint(TrainSettings(batch_size=16), 0, {})
+
+
+def test_cosine_schedule_decays_the_rate_to_zero_over_all_steps():
+    from galstm_torch.trainer import lr_scheduler
+
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
+    assert lr_scheduler(opt, "constant", 10) is None
+    schedule = lr_scheduler(opt, "cosine", 10)
+    rates = []
+    for _ in range(10):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step()
+    assert rates[0] == pytest.approx(0.01) and rates[5] == pytest.approx(0.005)
+    assert rates == sorted(rates, reverse=True) and opt.param_groups[0]["lr"] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="lr_schedule=linear is unknown"):
+        lr_scheduler(opt, "linear", 10)
+
+
+def test_cosine_schedule_changes_the_training_and_the_cache_key(sample):
+    small = load_data("mnist", SAMPLE_ROOT, train_samples=600, test_samples=200)
+    arch = Architecture((32,), (32,))
+    constant = train_and_evaluate(arch, small, TrainSettings(), seed=2, device=CPU)
+    cosine = train_and_evaluate(arch, small, TrainSettings(lr_schedule="cosine"), seed=2, device=CPU)
+    assert cosine.loss != constant.loss
+    from galstm_torch.evaluator import settings_fingerprint
+
+    assert (settings_fingerprint(TrainSettings(), 0, {})
+            != settings_fingerprint(TrainSettings(lr_schedule="cosine"), 0, {}))
