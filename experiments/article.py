@@ -103,6 +103,19 @@ def final_part(genome: list[int], args: argparse.Namespace) -> tuple[list[str], 
     return final, json.loads((run_dir / "evaluation.json").read_text())
 
 
+def best_of(run_dir: Path) -> dict[str, Any]:
+    """best.json of a finished run; of an interrupted one, its best evaluated genome so far."""
+    if (run_dir / "best.json").exists():
+        return json.loads((run_dir / "best.json").read_text())
+    with (run_dir / "evaluations.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    top = max(rows, key=lambda r: float(r["fitness"]))  # the first of equals, as the search
+    compact = json.loads(top["genome"])
+    return {"genome": top["genome"], "compact": compact, "fitness": float(top["fitness"]),
+            "val_acc": float(top["val_acc"]), "test_acc": float(top["test_acc"]),
+            "generation": int(top["generation"]), "unfinished": True}
+
+
 def table(run_dir: Path) -> list[dict[str, Any]]:
     """Per generation: best and mean fitness, trainings done against requested, wall time.
     (generations.csv counts trainings and cache hits cumulatively.)"""
@@ -143,10 +156,10 @@ def main() -> None:
     summary: dict[str, Any] = {"generations": args.generations, "seed": args.seed}
     for name in ("article", "default"):
         run_dir = args.out / name
-        if name not in parts and not (run_dir / "best.json").exists():
+        if name not in parts and not (run_dir / "generations.csv").exists():
             continue
         command = search_part(name, args, run=name in parts)
-        summary[name] = {"command": command, "best": json.loads((run_dir / "best.json").read_text()),
+        summary[name] = {"command": command, "best": best_of(run_dir),
                          "per_generation": table(run_dir)}
     if "final" in parts:
         genome = summary[args.final_from]["best"]["compact"]

@@ -25,3 +25,47 @@ def test_compare_strategies_runs_and_summarises(tmp_path):
         for curve in curves:  # best-so-far never decreases
             assert curve == sorted(curve) and all(0.0 <= v <= 1.0 for v in curve)
     assert "mean ± std over 2 seeds" in proc.stdout
+
+
+@pytest.mark.slow
+def test_compare_strategies_gives_every_strategy_the_same_budget(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "compare_strategies.py"), "--tiny",
+         "--data-root", str(SAMPLE_ROOT), "--out", str(tmp_path), "--seeds", "1",
+         "--pop-size", "3", "--budget", "7", "--strategies", "default,random",
+         "--train-samples", "300", "--test-samples", "100", "--threads", "1"],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    # the GA's cache hits cost nothing, so its run was extended until it had trained 7 genomes
+    assert {name: [len(c) for c in curves] for name, curves in summary["curves"].items()} == \
+        {"default": [7], "random": [7]}
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_article_experiment_and_results_run_end_to_end(tmp_path):
+    out, docs = tmp_path / "article", tmp_path / "docs"
+    for final_from in ("article", "default"):
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "experiments" / "article.py"), "--tiny", "--data-root",
+             str(SAMPLE_ROOT), "--out", str(out), "--generations", "2", "--final-epochs", "2",
+             "--threads", "1", "--final-from", final_from], capture_output=True, text=True,
+            timeout=600)
+        assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "results.py"), "--article",
+                           str(out), "--strategies", str(tmp_path / "none"), "--docs", str(docs)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((docs / "results.json").read_text())
+    for name in ("article", "default"):
+        search = results["searches"][name]
+        assert search["generations"] == 2 and search["requested"] == 40
+        assert 0 < search["trainings"] <= 40
+        assert [r["generation"] for r in search["per_generation"]] == [0, 1]
+    assert results["searches"]["article"]["command"].startswith("python train.py ga=article")
+    finals = results["final"]
+    assert finals["article_best"]["genome"] == results["searches"]["article"]["best_genome"]
+    assert finals["default_best"]["genome"] == results["searches"]["default"]["best_genome"]
+    assert finals["article_best"]["epochs"] == 2 and 0 <= finals["article_best"]["test_acc"] <= 1
+    assert (docs / "results_article.png").stat().st_size > 0

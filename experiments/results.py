@@ -1,0 +1,98 @@
+"""Gather the experiments' summaries into docs/results.json and the PNG plots RESULTS.md shows.
+
+    python experiments/results.py --article outputs/results/article \\
+        --strategies outputs/results/strategies --docs docs
+
+Reads what experiments/article.py and experiments/compare_strategies.py wrote (summary*.json)
+and writes <docs>/results.json (keys documented in RESULTS.md), <docs>/results_article.png
+(best and mean fitness per generation) and <docs>/results_ga_vs_random.png (best-so-far
+against trainings).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+def _search(summary: dict[str, Any], name: str) -> dict[str, Any]:
+    part = summary[name]
+    rows = part["per_generation"]
+    return {
+        "best_genome": part["best"]["genome"],
+        "best_fitness": part["best"]["fitness"],
+        "best_val_acc": part["best"]["val_acc"],
+        "best_test_acc_1_epoch": part["best"]["test_acc"],
+        "best_found_in_generation": part["best"]["generation"],
+        "generations": len(rows),
+        "trainings": sum(r["trainings"] for r in rows),
+        "requested": sum(r["requested"] for r in rows),
+        "search_seconds": round(sum(r["seconds"] for r in rows), 1),
+        "per_generation": rows,
+        "command": "python train.py " + " ".join(part["command"] or []),
+    }
+
+
+def _final(summary: dict[str, Any]) -> dict[str, Any]:
+    e = summary["final"]["evaluation"]
+    return {"genome": e["genome"], "epochs": e["epochs"], "test_acc": e["test_acc"],
+            "seconds": round(e["seconds"], 1),
+            "command": "python train.py " + " ".join(summary["final"]["command"])}
+
+
+def _strategies(summary: dict[str, Any]) -> dict[str, Any]:
+    return {"settings": summary["settings"], "budgets": summary["budgets"],
+            "best_val_acc": summary["table"]}
+
+
+def article_plot(article: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, run in article.items():
+        gens = [r["generation"] for r in run["per_generation"]]
+        line, = ax.plot(gens, [r["best_fitness"] for r in run["per_generation"]], marker="o",
+                        label=f"{name}: best")
+        ax.plot(gens, [r["mean_fitness"] for r in run["per_generation"]], linestyle="--",
+                color=line.get_color(), label=f"{name}: mean")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("fitness (article: test acc, default: val acc)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: "list[str] | None" = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--article", type=Path, default=Path("outputs/results/article"))
+    p.add_argument("--strategies", type=Path, default=Path("outputs/results/strategies"))
+    p.add_argument("--docs", type=Path, default=Path("docs"))
+    args = p.parse_args(argv)
+    summary = json.loads((args.article / "summary.json").read_text())
+    default_final = args.article / "summary-default.json"
+    results: dict[str, Any] = {
+        "searches": {name: _search(summary, name) for name in ("article", "default")
+                     if name in summary},
+        "final": {"article_best": _final(summary)} if "final" in summary else {},
+    }
+    if default_final.exists():
+        results["final"]["default_best"] = _final(json.loads(default_final.read_text()))
+    strategies = args.strategies / "summary.json"
+    if strategies.exists():
+        results["ga_vs_random"] = _strategies(json.loads(strategies.read_text()))
+        shutil.copyfile(args.strategies / "curves.png", args.docs / "results_ga_vs_random.png")
+    args.docs.mkdir(parents=True, exist_ok=True)
+    article_plot(results["searches"], args.docs / "results_article.png")
+    (args.docs / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in results["final"].items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
