@@ -69,6 +69,29 @@ def article_plot(article: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The tables RESULTS.md shows, from results.json."""
+    lines = []
+    for name, run in results["searches"].items():
+        lines += [f"{name}: best {run['best_genome']} (generation {run['best_found_in_generation']}),"
+                  f" fitness {run['best_fitness']:.4f}, 1-epoch test acc {run['best_test_acc_1_epoch']:.4f}",
+                  "", "| generation | best fitness | mean fitness | trainings / requested | wall s |",
+                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {r['generation']} | {r['best_fitness']:.4f} | {r['mean_fitness']:.4f} | "
+                  f"{r['trainings']} / {r['requested']} | {r['seconds']:.1f} |"
+                  for r in run["per_generation"]]
+        lines += [f"| all | {max(r['best_fitness'] for r in run['per_generation']):.4f} | | "
+                  f"{run['trainings']} / {run['requested']} | {run['search_seconds']:.1f} |", ""]
+    if "ga_vs_random" in results:
+        table = results["ga_vs_random"]["best_val_acc"]
+        budgets = results["ga_vs_random"]["budgets"]
+        lines += ["| strategy | " + " | ".join(f"B={b}" for b in budgets) + " |",
+                  "| --- |" + " --- |" * len(budgets)]
+        lines += [f"| {name} | " + " | ".join(f"{row[str(b)]['mean']:.4f} ± {row[str(b)]['std']:.4f}"
+                                             for b in budgets) + " |" for name, row in table.items()]
+    return "\n".join(lines)
+
+
 def main(argv: "list[str] | None" = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--article", type=Path, default=Path("outputs/results/article"))
@@ -84,14 +107,15 @@ def main(argv: "list[str] | None" = None) -> None:
     }
     if default_final.exists():
         results["final"]["default_best"] = _final(json.loads(default_final.read_text()))
+    args.docs.mkdir(parents=True, exist_ok=True)
     strategies = args.strategies / "summary.json"
     if strategies.exists():
         results["ga_vs_random"] = _strategies(json.loads(strategies.read_text()))
         shutil.copyfile(args.strategies / "curves.png", args.docs / "results_ga_vs_random.png")
-    args.docs.mkdir(parents=True, exist_ok=True)
     article_plot(results["searches"], args.docs / "results_article.png")
     (args.docs / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in results["final"].items()}, indent=1))
+    print(markdown(json.loads((args.docs / "results.json").read_text())))
+    print(json.dumps(results["final"], indent=1))
 
 
 if __name__ == "__main__":
