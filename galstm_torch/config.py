@@ -67,7 +67,7 @@ class TrainerConfig:
     device: str = "auto"
     num_threads: Optional[int] = None
     precision: str = "fp32"          # fp32 | bf16 | fp16 (CUDA only)
-    engine: str = "auto"             # sequential | batched | auto (batched on CUDA, else sequential)
+    engine: str = "auto"             # sequential | batched | auto (= sequential; BENCHMARKS.md)
     max_group: Optional[int] = None  # batched engine: most genomes trained at once; null = all
 
 

@@ -49,7 +49,8 @@ def test_fp16_needs_cuda():
 def test_engine_choice():
     cpu = torch.device("cpu")
     assert resolve_engine("auto", cpu) == "sequential"
-    assert resolve_engine("auto", torch.device("cuda")) == "batched"
+    assert resolve_engine("auto", torch.device("cuda")) == "sequential"  # batched: opt-in
+    assert resolve_engine("batched", cpu) == "batched"
     cfg = to_config(config(engine="batched", max_group=4, precision="bf16"))
     settings = train_settings(cfg)
     assert settings.precision == "bf16"
