@@ -96,11 +96,15 @@ def final_part(genome: list[int], args: argparse.Namespace) -> tuple[list[str], 
              f"trainer.epochs={args.final_epochs}", "trainer.lr_schedule=cosine",
              "trainer.val_fraction=0", "trainer.fitness_split=test", f"seed={args.seed}",
              *(TINY if args.tiny else [])]
-    if not (run_dir / "evaluation.json").exists():
+    done = run_dir / "evaluation.json"
+    if done.exists() and json.loads(done.read_text())["compact"] != list(genome):
+        # the search was extended and found a new best: this result is another genome's
+        done.rename(run_dir / f"evaluation-{json.loads(done.read_text())['genome']}.json")
+    if not done.exists():
         args.executor, serial = "serial", args.executor  # one training: no pool needed
         train([*final, *common(args), f"hydra.run.dir={run_dir}"], args.out / "final.log")
         args.executor = serial
-    return final, json.loads((run_dir / "evaluation.json").read_text())
+    return final, json.loads(done.read_text())
 
 
 def best_of(run_dir: Path) -> dict[str, Any]:

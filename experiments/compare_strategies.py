@@ -28,6 +28,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from galstm_torch.app import run  # noqa: E402
+from galstm_torch.errors import GalstmError  # noqa: E402
 from galstm_torch.config import register_configs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,11 +50,22 @@ def best_so_far(run_dir: Path) -> list[float]:
     return curve
 
 
+def generations_done(run_dir: Path) -> int:
+    path = run_dir / "generations.csv"
+    if not path.exists():
+        return 0
+    with path.open() as f:
+        return sum(1 for _ in csv.DictReader(f))
+
+
 def _run(overrides: list[str], out: Path, resume: bool = False) -> None:
     """A new run, or with resume=True a resume whose overrides are those given."""
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         cfg = compose(config_name="config", overrides=overrides)
-    run(cfg, out_dir=out, overrides=overrides if resume else None)
+    try:
+        run(cfg, out_dir=out, overrides=overrides if resume else None)
+    except GalstmError as err:  # one line, as train.py gives
+        sys.exit(f"error: {err}")
 
 
 def one_run(name: str, seed: int, args: argparse.Namespace) -> list[float]:
@@ -70,7 +82,9 @@ def one_run(name: str, seed: int, args: argparse.Namespace) -> list[float]:
         overrides += ["model.max_units=48", "model.min_units=16", "ga.tournament_size=2"]
     if not (out / "checkpoint" / "state.json").exists():
         _run(overrides, out)
-    generations = OmegaConf.load(out / "checkpoint" / "config.yaml").ga.generations
+    # config.yaml keeps the first length; an interrupted extension may have gone further
+    generations = max(OmegaConf.load(out / "checkpoint" / "config.yaml").ga.generations,
+                      generations_done(out))
     while not (out / "best.json").exists() or (
             args.budget and len(best_so_far(out)) < args.budget and generations < 5 * first):
         if (out / "best.json").exists():  # finished short of the budget: more generations

@@ -97,9 +97,13 @@ def pool_executor(config: Config, settings: TrainSettings) -> Executor:
 
     ex, t = config.executor, config.trainer
     device = pool_device(t.device)
-    if device == "cuda" and not torch.cuda.is_available():
+    if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.device={t.device} but this machine has no CUDA GPU: "
                           "use trainer.device=cpu (or auto)")
+    try:
+        check_precision(settings.precision, torch.device(device))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     threads = ex.threads_per_worker or t.num_threads or 1
     workers = ex.num_workers or default_workers(device, threads)
     return PoolExecutor({"data": worker_data(config), "settings": asdict(settings),

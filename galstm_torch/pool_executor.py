@@ -13,29 +13,43 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Iterator, Optional
 
 import torch
 
-from .errors import ClusterError, GalstmError
+from .errors import ClusterError
 from .executor import Outcome, Task
 from .worker import GenomeWorker
 
 log = logging.getLogger(__name__)
 
 _worker: Optional[GenomeWorker] = None  # this worker process's GenomeWorker
+_all_started: Any = None  # a Barrier: every worker answers the start-up check once
+START_TIMEOUT_S = 300.0
 
 
-def _start(spec: dict[str, Any], counter: Any) -> None:
+def _exit_with_parent() -> None:
+    """A worker whose driver was killed (kill -9, out of memory) would otherwise wait on its
+    task queue forever, holding a GPU context: end it when the driver ends."""
+    parent = mp.parent_process()
+    if parent is not None:
+        parent.join()
+        os._exit(1)
+
+
+def _start(spec: dict[str, Any], counter: Any, barrier: Any) -> None:
     """Pool initializer: pick this worker's device and load the data onto it. Ctrl-C is the
     driver's to handle (it checkpoints and stops the workers), so workers ignore it."""
-    global _worker
+    global _worker, _all_started
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    _all_started = barrier
     with counter.get_lock():
         index, counter.value = counter.value, counter.value + 1
-    if spec["device"] == "cuda":
+    if spec["device"] == "cuda":  # plain "cuda": spread the workers over every GPU
         spec = {**spec, "device": f"cuda:{index % torch.cuda.device_count()}"}
     _worker = GenomeWorker(spec)
 
@@ -48,7 +62,9 @@ def _train(task: Task) -> Outcome:
 
 
 def _ready(_: int) -> "dict[str, Any]":
+    """The start-up check; the barrier makes each of the n calls run in a different worker."""
     assert _worker is not None
+    _all_started.wait(timeout=START_TIMEOUT_S)
     status = _worker.ready()
     if isinstance(status, Exception):
         raise status
@@ -56,10 +72,11 @@ def _ready(_: int) -> "dict[str, Any]":
 
 
 def pool_device(device: str) -> str:
-    """The workers' device type: auto means cuda when this machine has a GPU."""
+    """The workers' device: auto means cuda (every GPU) when this machine has one; cuda:N
+    keeps every worker on GPU N."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    return "cuda" if device.startswith("cuda") else device
+    return device
 
 
 class PoolExecutor:
@@ -69,17 +86,22 @@ class PoolExecutor:
 
     def __init__(self, spec: dict[str, Any], num_workers: int) -> None:
         ctx = mp.get_context("spawn")  # CUDA cannot be used in a forked child
-        self._pool = ProcessPoolExecutor(num_workers, mp_context=ctx, initializer=_start,
-                                         initargs=(spec, ctx.Value("i", 0)))
+        self._pool = ProcessPoolExecutor(
+            num_workers, mp_context=ctx, initializer=_start,
+            initargs=(spec, ctx.Value("i", 0), ctx.Barrier(num_workers)))
         try:
             # Start every worker now, so that a start-up error is one line before any training.
             statuses = list(self._pool.map(_ready, range(num_workers)))
-        except GalstmError:
-            self.close()
-            raise
         except BrokenProcessPool as err:
             self.close()
             raise ClusterError(f"a pool worker died while starting: {err}") from None
+        except threading.BrokenBarrierError:
+            self.close()
+            raise ClusterError(f"the {num_workers} pool workers did not all start within "
+                               f"{START_TIMEOUT_S:.0f} s; try fewer executor.num_workers") from None
+        except BaseException:  # a start-up error (one line) or Ctrl-C: stop the workers
+            self.close()
+            raise
         log.info("pool of %d workers: %s", num_workers,
                  ", ".join(f"{s['device']}/{s['threads']} threads" for s in statuses[:4]))
 
@@ -109,8 +131,10 @@ class PoolExecutor:
 
 
 def default_workers(device: str, threads: int) -> int:
-    """Four trainings per GPU (small models leave a GPU mostly idle; BENCHMARKS.md), else one
-    worker per `threads` CPU cores."""
+    """Four trainings per GPU used (small models leave a GPU mostly idle; BENCHMARKS.md), else
+    one worker per `threads` CPU cores."""
     if device == "cuda":
         return 4 * torch.cuda.device_count()
+    if device.startswith("cuda:"):
+        return 4
     return max(1, (os.cpu_count() or 1) // threads)

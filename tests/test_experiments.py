@@ -32,14 +32,17 @@ def test_compare_strategies_gives_every_strategy_the_same_budget(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "experiments" / "compare_strategies.py"), "--tiny",
          "--data-root", str(SAMPLE_ROOT), "--out", str(tmp_path), "--seeds", "1",
-         "--pop-size", "3", "--budget", "7", "--strategies", "default,random",
+         "--pop-size", "3", "--budget", "9", "--strategies", "default,random",
          "--train-samples", "300", "--test-samples", "100", "--threads", "1"],
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
-    # the GA's cache hits cost nothing, so its run was extended until it had trained 7 genomes
+    # the GA's cache hits cost nothing (3 generations of 3 with one elite train at most 7
+    # genomes), so its run was extended until it had trained 9
     assert {name: [len(c) for c in curves] for name, curves in summary["curves"].items()} == \
-        {"default": [7], "random": [7]}
+        {"default": [9], "random": [9]}
+    with (tmp_path / "default-seed0" / "generations.csv").open() as f:
+        assert sum(1 for _ in f) - 1 > 3
     assert (tmp_path / "curves.png").stat().st_size > 0
 
 
@@ -69,3 +72,14 @@ def test_article_experiment_and_results_run_end_to_end(tmp_path):
     assert finals["default_best"]["genome"] == results["searches"]["default"]["best_genome"]
     assert finals["article_best"]["epochs"] == 2 and 0 <= finals["article_best"]["test_acc"] <= 1
     assert (docs / "results_article.png").stat().st_size > 0
+
+    # Extending the finished search: one more generation, and the final follows its best.
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "article.py"), "--tiny", "--data-root",
+         str(SAMPLE_ROOT), "--out", str(out), "--generations", "3", "--final-epochs", "2",
+         "--threads", "1", "--parts", "article,final"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "resume=" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["article"]["per_generation"]) == 3
+    assert summary["final"]["evaluation"]["compact"] == summary["article"]["best"]["compact"]

@@ -57,3 +57,51 @@ def test_pool_from_the_command_line(tmp_path):
     proc = run_train(*SEARCH, *POOL, "ga.generations=1", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "best.json").exists()
+
+
+def test_pool_checks_the_precision_before_starting_workers(tmp_path):
+    with pytest.raises(ConfigError, match="fp16 needs CUDA"):
+        run(compose_cfg(*SEARCH, *POOL, "trainer.precision=fp16"), out_dir=tmp_path)
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # the field after the state is the parent pid
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.slow
+def test_workers_exit_when_the_driver_is_killed(tmp_path):
+    """kill -9 of train.py must not leave workers holding memory (or a GPU) forever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *SEARCH, *POOL,
+                             "ga.generations=50", f"hydra.run.dir={tmp_path}"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (tmp_path / "checkpoint" / "state.json").exists():  # workers are training
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    workers = {p for p in _children(proc.pid) if b"multiprocessing" in
+               Path(f"/proc/{p}/cmdline").read_bytes()}
+    assert len(workers) >= 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 30
+    while any(Path(f"/proc/{p}").exists() for p in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    alive = [p for p in workers if Path(f"/proc/{p}").exists()
+             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not alive, f"workers {alive} outlived their driver"
