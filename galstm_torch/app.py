@@ -101,6 +101,9 @@ def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None",
         run_dir = Path(config.resume).expanduser()
         hydra = _hydra()
         given = list(hydra.overrides.task) if hydra else list(overrides or [])
+        if hydra is None and overrides is None:
+            log.warning("resuming outside Hydra without overrides=[...]: the run continues with "
+                        "its saved config; pass e.g. overrides=['ga.generations=20'] to extend it")
         plain = resumed_config(run_dir / "checkpoint", plain, given)
         config = to_config(plain)
         state = checkpoint.load(run_dir / "checkpoint")
