@@ -28,6 +28,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from common import generations_done  # experiments/common.py
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["model.max_units=48", "model.min_units=16", "model.max_lstm_layers=2",
         "model.max_dense_layers=2", "data.train_samples=600", "data.test_samples=200"]
@@ -61,14 +63,6 @@ def train(overrides: list[str], log: Path) -> None:
             sys.exit(f"interrupted; run the same command again to continue ({log})")
     if code != 0:
         sys.exit(f"train.py exited with {code}; see {log}")
-
-
-def generations_done(run_dir: Path) -> int:
-    path = run_dir / "generations.csv"
-    if not path.exists():
-        return 0
-    with path.open() as f:
-        return sum(1 for _ in csv.DictReader(f))
 
 
 def search_part(name: str, args: argparse.Namespace, run: bool = True) -> list[str]:

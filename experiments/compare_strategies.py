@@ -28,8 +28,10 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from galstm_torch.app import run  # noqa: E402
-from galstm_torch.errors import GalstmError  # noqa: E402
 from galstm_torch.config import register_configs  # noqa: E402
+from galstm_torch.errors import GalstmError  # noqa: E402
+
+from common import generations_done, plot  # noqa: E402  (experiments/common.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = {
@@ -48,14 +50,6 @@ def best_so_far(run_dir: Path) -> list[float]:
                 best = max(best, float(row["fitness"]))
                 curve.append(best)
     return curve
-
-
-def generations_done(run_dir: Path) -> int:
-    path = run_dir / "generations.csv"
-    if not path.exists():
-        return 0
-    with path.open() as f:
-        return sum(1 for _ in csv.DictReader(f))
 
 
 def _run(overrides: list[str], out: Path, resume: bool = False) -> None:
@@ -107,27 +101,15 @@ def summarise(curves: dict[str, list[list[float]]], budgets: list[int]) -> dict:
     return table
 
 
-def plot(curves: dict[str, list[list[float]]], path: Path) -> None:
+def plot_curves(curves: dict[str, list[list[float]]], path: Path) -> None:
     """Best-so-far validation accuracy against trainings: mean over seeds, min-max band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, runs in curves.items():
-        n = min(len(c) for c in runs)
-        xs = range(1, n + 1)
-        cols = [[c[i] for c in runs] for i in range(n)]
-        ax.plot(xs, [statistics.mean(v) for v in cols], label=f"{name} (mean of {len(runs)})")
-        ax.fill_between(xs, [min(v) for v in cols], [max(v) for v in cols], alpha=0.2)
-    ax.set_xlabel("trainings (distinct genomes trained)")
-    ax.set_ylabel("best validation accuracy so far")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with plot(path, "trainings (distinct genomes trained)", "best validation accuracy so far") as ax:
+        for name, runs in curves.items():
+            n = min(len(c) for c in runs)
+            xs = range(1, n + 1)
+            cols = [[c[i] for c in runs] for i in range(n)]
+            ax.plot(xs, [statistics.mean(v) for v in cols], label=f"{name} (mean of {len(runs)})")
+            ax.fill_between(xs, [min(v) for v in cols], [max(v) for v in cols], alpha=0.2)
 
 
 def main() -> None:
@@ -164,7 +146,7 @@ def main() -> None:
     settings = {k: v for k, v in vars(args).items() if k not in ("out", "data_root")}
     (args.out / "summary.json").write_text(json.dumps(
         {"settings": settings, "budgets": budgets, "table": table, "curves": curves}, indent=1))
-    plot(curves, args.out / "curves.png")
+    plot_curves(curves, args.out / "curves.png")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from common import plot  # experiments/common.py
+
 
 def _search(summary: dict[str, Any], name: str) -> dict[str, Any]:
     part = summary[name]
@@ -48,25 +50,13 @@ def _strategies(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def article_plot(article: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, run in article.items():
-        gens = [r["generation"] for r in run["per_generation"]]
-        line, = ax.plot(gens, [r["best_fitness"] for r in run["per_generation"]], marker="o",
-                        label=f"{name}: best")
-        ax.plot(gens, [r["mean_fitness"] for r in run["per_generation"]], linestyle="--",
-                color=line.get_color(), label=f"{name}: mean")
-    ax.set_xlabel("generation")
-    ax.set_ylabel("fitness (article: test acc, default: val acc)")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with plot(path, "generation", "fitness (article: test acc, default: val acc)") as ax:
+        for name, run in article.items():
+            gens = [r["generation"] for r in run["per_generation"]]
+            line, = ax.plot(gens, [r["best_fitness"] for r in run["per_generation"]], marker="o",
+                            label=f"{name}: best")
+            ax.plot(gens, [r["mean_fitness"] for r in run["per_generation"]], linestyle="--",
+                    color=line.get_color(), label=f"{name}: mean")
 
 
 def markdown(results: dict[str, Any]) -> str:
