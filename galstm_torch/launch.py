@@ -1,4 +1,5 @@
-"""Build the executor a config asks for: in-process (sequential or batched engine) or Ray."""
+"""Build the executor a config asks for: in-process (sequential or batched engine), a local
+process pool, or Ray."""
 from __future__ import annotations
 
 import logging
@@ -27,14 +28,19 @@ def resolve_engine(engine: str, device: torch.device) -> str:
     return "sequential" if engine == "auto" else engine
 
 
-def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
-                   observer: Optional[TrainingObserver] = None) -> Executor:
-    """The in-process executor trainer.engine asks for, after checking the precision fits
-    the device. The batched engine trains a group at once: it reports no per-step progress."""
+def _check_precision(settings: TrainSettings, device: torch.device) -> None:
+    """A precision the device cannot run is a config error, before any worker starts."""
     try:
         check_precision(settings.precision, device)
     except ValueError as err:
         raise ConfigError(str(err)) from None
+
+
+def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
+                   observer: Optional[TrainingObserver] = None) -> Executor:
+    """The in-process executor trainer.engine asks for, after checking the precision fits
+    the device. The batched engine trains a group at once: it reports no per-step progress."""
+    _check_precision(settings, device)
     engine = resolve_engine(config.trainer.engine, device)
     log.info("training engine: %s on %s (%s)", engine, device, settings.precision)
     if engine == "batched":
@@ -100,10 +106,7 @@ def pool_executor(config: Config, settings: TrainSettings) -> Executor:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.device={t.device} but this machine has no CUDA GPU: "
                           "use trainer.device=cpu (or auto)")
-    try:
-        check_precision(settings.precision, torch.device(device))
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
+    _check_precision(settings, torch.device(device))
     threads = ex.threads_per_worker or t.num_threads or 1
     workers = ex.num_workers or default_workers(device, threads)
     return PoolExecutor({"data": worker_data(config), "settings": asdict(settings),

@@ -10,13 +10,18 @@ import pytest
 from conftest import ROOT, SAMPLE_ROOT
 
 
+def script(name: str, *args: str) -> subprocess.CompletedProcess:
+    """Run experiments/<name> as a user would, on the committed sample where it takes data."""
+    data = ["--tiny", "--data-root", str(SAMPLE_ROOT)] if name != "results.py" else []
+    return subprocess.run([sys.executable, str(ROOT / "experiments" / name), *data, *args],
+                          capture_output=True, text=True, timeout=600)
+
+
 @pytest.mark.slow
 def test_compare_strategies_runs_and_summarises(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "compare_strategies.py"), "--tiny",
-         "--data-root", str(SAMPLE_ROOT), "--out", str(tmp_path), "--seeds", "2",
-         "--pop-size", "3", "--generations", "2", "--train-samples", "300",
-         "--test-samples", "100"], capture_output=True, text=True, timeout=600)
+    proc = script("compare_strategies.py", "--out", str(tmp_path), "--seeds", "2",
+                  "--pop-size", "3", "--generations", "2", "--train-samples", "300",
+                  "--test-samples", "100")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary["table"]) == {"article", "default", "random"}
@@ -29,12 +34,9 @@ def test_compare_strategies_runs_and_summarises(tmp_path):
 
 @pytest.mark.slow
 def test_compare_strategies_gives_every_strategy_the_same_budget(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "compare_strategies.py"), "--tiny",
-         "--data-root", str(SAMPLE_ROOT), "--out", str(tmp_path), "--seeds", "1",
-         "--pop-size", "3", "--budget", "9", "--strategies", "default,random",
-         "--train-samples", "300", "--test-samples", "100", "--threads", "1"],
-        capture_output=True, text=True, timeout=600)
+    proc = script("compare_strategies.py", "--out", str(tmp_path), "--seeds", "1",
+                  "--pop-size", "3", "--budget", "9", "--strategies", "default,random",
+                  "--train-samples", "300", "--test-samples", "100", "--threads", "1")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     # the GA's cache hits cost nothing (3 generations of 3 with one elite train at most 7
@@ -50,15 +52,11 @@ def test_compare_strategies_gives_every_strategy_the_same_budget(tmp_path):
 def test_article_experiment_and_results_run_end_to_end(tmp_path):
     out, docs = tmp_path / "article", tmp_path / "docs"
     for final_from in ("article", "default"):
-        proc = subprocess.run(
-            [sys.executable, str(ROOT / "experiments" / "article.py"), "--tiny", "--data-root",
-             str(SAMPLE_ROOT), "--out", str(out), "--generations", "2", "--final-epochs", "2",
-             "--threads", "1", "--final-from", final_from], capture_output=True, text=True,
-            timeout=600)
+        proc = script("article.py", "--out", str(out), "--generations", "2", "--final-epochs",
+                      "2", "--threads", "1", "--final-from", final_from)
         assert proc.returncode == 0, proc.stderr
-    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "results.py"), "--article",
-                           str(out), "--strategies", str(tmp_path / "none"), "--docs", str(docs)],
-                          capture_output=True, text=True, timeout=120)
+    proc = script("results.py", "--article", str(out), "--strategies", str(tmp_path / "none"),
+                  "--docs", str(docs))
     assert proc.returncode == 0, proc.stderr
     results = json.loads((docs / "results.json").read_text())
     for name in ("article", "default"):
@@ -74,10 +72,8 @@ def test_article_experiment_and_results_run_end_to_end(tmp_path):
     assert (docs / "results_article.png").stat().st_size > 0
 
     # Extending the finished search: one more generation, and the final follows its best.
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "article.py"), "--tiny", "--data-root",
-         str(SAMPLE_ROOT), "--out", str(out), "--generations", "3", "--final-epochs", "2",
-         "--threads", "1", "--parts", "article,final"], capture_output=True, text=True, timeout=600)
+    proc = script("article.py", "--out", str(out), "--generations", "3", "--final-epochs", "2",
+                  "--threads", "1", "--parts", "article,final")
     assert proc.returncode == 0, proc.stderr
     assert "resume=" in proc.stdout
     summary = json.loads((out / "summary.json").read_text())
