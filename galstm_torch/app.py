@@ -24,6 +24,7 @@ from .progress import Progress, bars_enabled
 from .records import RunRecorder
 from .resume import config_hash, resumed_config, save_config
 from .runtime import graceful_termination
+from .rungs import Schedule
 from .search import Search, SearchResult
 from .tb import Board
 from .trainer import Evaluation, TrainingDiverged, TrainSettings
@@ -53,6 +54,13 @@ def train_settings(cfg: Config) -> TrainSettings:
                          lr_schedule=t.lr_schedule)
 
 
+def schedule(cfg: Config) -> Schedule:
+    """The rungs (in epochs) and the seeds policy of a search."""
+    ga = cfg.ga
+    return Schedule(tuple(r * cfg.trainer.epochs for r in ga.rungs), promote=ga.promote,
+                    seeds=ga.seeds, confirm=ga.confirm)
+
+
 def _hydra() -> "Any | None":
     from hydra.core.hydra_config import HydraConfig
 
@@ -60,13 +68,15 @@ def _hydra() -> "Any | None":
 
 
 def _summary(result: SearchResult, out_dir: Path) -> str:
-    e = result.best.result.evaluation
+    e, best = result.best.result.evaluation, result.best
+    spread = f" ± {best.se:.4f} (mean of {best.seeds} seeds)" if best.seeds > 1 else ""
     return "\n".join([
-        f"best genome  {format_compact(result.best.result.arch.compact)} "
-        f"(generation {result.best.generation})",
-        f"fitness      {e.fitness:.4f}   val acc {e.val_acc:.4f}   test acc {e.test_acc:.4f}   "
-        f"params {e.params:,}",
-        f"trainings    {result.trained} (cache hits {result.cache_hits})   "
+        f"best genome  {format_compact(best.result.arch.compact)} "
+        f"(generation {best.generation})",
+        f"fitness      {e.fitness:.4f}{spread}   val acc {e.val_acc:.4f}   "
+        f"test acc {e.test_acc:.4f}   params {e.params:,}",
+        f"trainings    {result.trained} (cache hits {result.cache_hits}, compute "
+        f"{result.compute:.2f} epochs)   "
         f"wall time {result.seconds:.1f}s",
         f"outputs      {out_dir}",
     ])
@@ -152,12 +162,13 @@ def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], 
     executor = make_executor(config, settings, Observers(*watchers) if watchers else None)
     try:
         evaluator = Evaluator(executor, settings, run_seed=config.seed,
-                              data_desc=data_desc(config))
+                              data_desc=data_desc(config), budget=config.ga.budget_epochs)
         start = 0 if state is None else state.generation + (state.phase == "evaluated")
         search = Search(space, config.ga, evaluator,
                         RunRecorder(out, space, board, start_generation=start),
                         generator=torch.Generator().manual_seed(config.seed),
-                        checkpoint_dir=out / "checkpoint", config_hash=digest, progress=progress)
+                        checkpoint_dir=out / "checkpoint", config_hash=digest, progress=progress,
+                        schedule=schedule(config), run_seed=config.seed)
         if state is not None:
             search.restore(state)
             log.info("resuming %s at generation %d (%s)", out, state.generation, state.phase)

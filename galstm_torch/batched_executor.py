@@ -16,7 +16,7 @@ import torch
 from .architecture import Architecture, format_compact
 from .batched_trainer import train_group
 from .data import DataSplits
-from .executor import Outcome, Task, _is_oom, failed_evaluation, run_task
+from .executor import Outcome, Task, _is_oom, failed_outcome, run_task
 from .trainer import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -63,17 +63,17 @@ class BatchedExecutor:
                 yield from self._run_group(group[:half])
                 yield from self._run_group(group[half:])
                 return
-            reason = f"{type(err).__name__}: {err}".replace("\n", " ")[:500]
+            reason = f"{type(err).__name__}: {err}"
             log.warning("group %s failed: %s", [format_compact(t.compact) for t in group], reason)
             for task in group:
-                yield Outcome(task.compact, failed_evaluation(), status="failed", error=reason)
+                yield failed_outcome(task, reason)
             return
         for task, result in zip(group, results):
             if isinstance(result, Exception):
                 log.warning("genome %s failed: %s", format_compact(task.compact), result)
-                yield Outcome(task.compact, failed_evaluation(), status="failed", error=str(result))
+                yield failed_outcome(task, str(result))
             else:
-                yield Outcome(task.compact, result)
+                yield Outcome(task.compact, result, seed=task.seed)
 
     def close(self) -> None:
         pass

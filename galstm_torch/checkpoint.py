@@ -50,6 +50,9 @@ class SearchState:
     best: Optional[dict[str, Any]] = None  # {"generation", "compact", "key"}
     trained: int = 0
     cache_hits: int = 0
+    spent: Optional[float] = None  # compute so far (epochs); None in checkpoints before budgets
+    seen: list[list[int]] = field(default_factory=list)  # [generation, *compact] per genome,
+                                                        # in the order the search met them
 
 
 def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
@@ -60,7 +63,8 @@ def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
 
 def outcome_from_dict(data: dict[str, Any]) -> Outcome:
     return Outcome(compact=tuple(data["compact"]), evaluation=Evaluation(**data["evaluation"]),
-                   status=data["status"], error=data["error"], retried=data["retried"])
+                   status=data["status"], error=data["error"], retried=data["retried"],
+                   seed=data.get("seed"))  # checkpoints before replicates have no seed
 
 
 def save(folder: Path, state: SearchState) -> None:
@@ -76,7 +80,8 @@ def save(folder: Path, state: SearchState) -> None:
         "phase": state.phase, "config_hash": state.config_hash,
         "cache": {k: outcome_to_dict(o) for k, o in state.cache.items()},
         "trained_in_generation": state.trained_in_generation, "best": state.best,
-        "trained": state.trained, "cache_hits": state.cache_hits,
+        "trained": state.trained, "cache_hits": state.cache_hits, "spent": state.spent,
+        "seen": state.seen,
     }
     atomic_write(folder / STATE, json.dumps(meta, indent=1).encode())
     for old in folder.glob("tensors-*.pt"):
@@ -128,7 +133,9 @@ def load(folder: Path) -> SearchState:
             config_hash=str(meta["config_hash"]),
             cache={k: outcome_from_dict(v) for k, v in meta["cache"].items()},
             trained_in_generation=list(meta["trained_in_generation"]), best=meta["best"],
-            trained=int(meta["trained"]), cache_hits=int(meta["cache_hits"]))
+            trained=int(meta["trained"]), cache_hits=int(meta["cache_hits"]),
+            spent=None if meta.get("spent") is None else float(meta["spent"]),
+            seen=[[int(v) for v in item] for item in meta.get("seen", [])])
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint {folder / STATE} is incomplete ({err!r}); "
                               "start a new run") from None

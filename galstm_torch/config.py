@@ -27,14 +27,20 @@ class DataConfig:
     test_samples: Optional[int] = None
 
 
-STRATEGIES = ("ga", "random")
+STRATEGIES = ("ga", "random", "tpe")
 
 
 @dataclass
 class GAConfig:
-    strategy: str = "ga"  # ga | random (a baseline: a fresh random population each generation)
+    strategy: str = "ga"  # ga | random (a fresh random population each generation) | tpe (Optuna)
     pop_size: int = 10
-    generations: int = 5
+    generations: Optional[int] = 5  # null = until ga.budget_epochs is spent
+    budget_epochs: Optional[float] = None  # compute budget in epochs of the training split
+    rungs: List[float] = field(default_factory=lambda: [1.0])  # fidelities, as fractions of
+                                     # trainer.epochs, increasing to 1.0 (successive halving)
+    promote: float = 0.3333333333333333  # share of a rung trained at the next rung
+    seeds: int = 1     # seeds the leaders get at the target fidelity (fitness = their mean)
+    confirm: int = 1   # leaders raced to ga.seeds after each generation
     selection: str = "tournament"
     tournament_size: int = 3
     elitism: int = 1
@@ -181,12 +187,40 @@ def _engine_checks(trainer: TrainerConfig) -> None:
         _check(trainer.max_group >= 1, "trainer.max_group", trainer.max_group, "must be >= 1 or null")
 
 
+def _validate_budget(ga: GAConfig, trainer: TrainerConfig) -> None:
+    """Generations, budget, rungs and seeds: a setting that cannot apply is refused."""
+    _check(ga.generations is None or ga.generations >= 1, "ga.generations", ga.generations,
+           "must be at least 1, or null with ga.budget_epochs set")
+    if ga.generations is None and ga.budget_epochs is None:
+        raise ConfigError("ga.generations=null needs a budget: set ga.budget_epochs (epochs of "
+                          "training) or a number of generations")
+    rungs = list(ga.rungs)
+    _check(bool(rungs) and rungs[-1] == 1.0 and all(0 < a < b for a, b in zip(rungs, rungs[1:]))
+           and rungs[0] > 0, "ga.rungs", rungs,
+           "fractions of trainer.epochs, increasing and ending at 1.0, e.g. [0.111,0.333,1.0]")
+    _check(0 < ga.promote <= 1, "ga.promote", ga.promote, "must be in (0, 1]")
+    _check(ga.seeds >= 1, "ga.seeds", ga.seeds, "must be at least 1")
+    _check(ga.confirm >= 1, "ga.confirm", ga.confirm, "must be at least 1")
+    if ga.budget_epochs is not None:
+        smallest = rungs[0] * trainer.epochs
+        _check(ga.budget_epochs >= smallest, "ga.budget_epochs", ga.budget_epochs,
+               f"must be at least the cheapest training ({smallest:g} epochs)")
+    if trainer.engine == "batched" and len(rungs) > 1:
+        raise ConfigError("trainer.engine=batched trains whole epochs only: use ga.rungs=[1.0] "
+                          "or trainer.engine=sequential")
+    if ga.strategy == "tpe" and (len(rungs) > 1 or ga.seeds > 1):
+        raise ConfigError("ga.strategy=tpe runs at the target fidelity with one seed: set "
+                          "ga.rungs=[1.0] ga.seeds=1")
+
+
 def validate(cfg: Config) -> None:
     """Raise ConfigError with one line naming the first bad key and its allowed range."""
     _check_outputs(cfg)
     ga, model, trainer = cfg.ga, cfg.model, cfg.trainer
     _check(ga.pop_size >= 2, "ga.pop_size", ga.pop_size, "must be at least 2")
-    _check(ga.generations >= 1, "ga.generations", ga.generations, "must be at least 1")
+    _check(trainer.epochs >= 1 or cfg.mode != "search", "trainer.epochs", trainer.epochs,
+           "must be at least 1 in a search (lower fidelities are ga.rungs)")
+    _validate_budget(ga, trainer)
     _check(0 <= ga.elitism < ga.pop_size, "ga.elitism", ga.elitism,
            f"must be in [0, pop_size) = [0, {ga.pop_size - 1}]")
     _one_of("ga.strategy", ga.strategy, STRATEGIES)

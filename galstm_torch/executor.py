@@ -26,10 +26,12 @@ FAILED_FITNESS = 0.0  # the worst possible accuracy: a failed genome is never pr
 
 @dataclass(frozen=True)
 class Task:
-    """One training to run: a genome in compact form and its seed."""
+    """One training to run: a genome in compact form, its seed and, if not the settings'
+    epochs, its fidelity (epochs of the training split; 0.25 = the first quarter of one)."""
 
     compact: tuple[int, ...]
     seed: int
+    fidelity: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,13 @@ class Outcome:
     status: str = "ok"
     error: str = ""
     retried: bool = False
+    seed: Optional[int] = None  # the task's seed: tells apart replicates of one genome
+
+
+def failed_outcome(task: Task, reason: str, *, retried: bool = False) -> Outcome:
+    """The outcome of a training that failed: fitness FAILED_FITNESS, the reason on one line."""
+    return Outcome(task.compact, failed_evaluation(), status="failed",
+                   error=reason.replace("\n", " ")[:500], retried=retried, seed=task.seed)
 
 
 class Executor(Protocol):
@@ -65,12 +74,14 @@ def run_task(task: Task, data: DataSplits, settings: TrainSettings, device: torc
     """Train one genome; a failure is recorded, not raised. An out-of-memory error is retried
     once with half the batch size before it counts as a failure."""
     arch = Architecture.from_compact(task.compact)
+    if task.fidelity is not None:
+        settings = dataclasses.replace(settings, epochs=task.fidelity)
     retried = False
     while True:
         try:
             evaluation = train_and_evaluate(arch, data, settings, seed=task.seed, device=device,
                                             observer=observer)
-            return Outcome(task.compact, evaluation, retried=retried)
+            return Outcome(task.compact, evaluation, retried=retried, seed=task.seed)
         except Exception as err:  # noqa: BLE001 - any failure of one genome must not stop the search
             if _is_oom(err) and not retried and settings.batch_size > 1:
                 retried = True
@@ -82,8 +93,7 @@ def run_task(task: Task, data: DataSplits, settings: TrainSettings, device: torc
                 continue
             reason = str(err) if isinstance(err, TrainingDiverged) else f"{type(err).__name__}: {err}"
             log.warning("genome %s failed: %s", format_compact(task.compact), reason)
-            return Outcome(task.compact, failed_evaluation(), status="failed",
-                           error=reason.replace("\n", " ")[:500], retried=retried)
+            return failed_outcome(task, reason, retried=retried)
 
 
 class SerialExecutor:

@@ -14,7 +14,7 @@ from collections import deque
 from typing import Any, Iterator, Optional
 
 from .errors import ClusterError, ConfigError
-from .executor import Outcome, Task, failed_evaluation
+from .executor import Outcome, Task, failed_outcome
 from .ray_resources import RayOptions, plan_workers
 from .worker import GenomeWorker
 
@@ -152,9 +152,8 @@ class RayExecutor:
                     else "recording it as failed")
         if attempts[task] <= limit:
             return None
-        return Outcome(task.compact, failed_evaluation(), status="failed",
-                       error=f"its Ray worker died {attempts[task]} times "
-                             f"(executor.max_restarts={limit})")
+        return failed_outcome(task, f"its Ray worker died {attempts[task]} times "
+                                    f"(executor.max_restarts={limit})")
 
     def _send_probes(self) -> None:
         """Ask each restarting worker whose time has come whether it is ready again."""

@@ -20,19 +20,27 @@ from .genome import SearchSpace
 if TYPE_CHECKING:
     from .tb import Board
 
-CSV_FIELDS = ("generation", "index", "genome", "fitness", "val_acc", "test_acc", "loss",
-              "params", "seconds", "samples_per_s", "cache_hit", "status", "error")
+CSV_FIELDS = ("generation", "index", "genome", "fidelity", "replicate", "fitness", "val_acc",
+              "test_acc", "loss", "params", "seconds", "samples_per_s", "compute", "cache_hit",
+              "status", "error")
 
 
 @dataclass(frozen=True)
 class Best:
+    """The search's answer so far. Its fitness is the mean over ``seeds`` seeds at the target
+    fidelity (``se``: standard error, NaN for one seed); the other metrics are its first
+    seed's."""
+
     result: Result
     generation: int
+    seeds: int = 1
+    se: float = math.nan
 
     def to_json(self) -> dict:
         e = self.result.evaluation
         return {"genome": format_compact(self.result.arch.compact),
                 "compact": list(self.result.arch.compact), "fitness": e.fitness,
+                "fitness_se": _finite(self.se), "seeds": self.seeds,
                 "val_acc": _finite(e.val_acc), "test_acc": e.test_acc, "loss": e.loss,
                 "params": e.params, "generation": self.generation}
 
@@ -45,6 +53,7 @@ class GenerationInfo:
     seconds: float
     trained: int      # cumulative trainings in this run
     cache_hits: int   # cumulative cache hits in this run
+    compute: float = 0.0  # cumulative compute in this run (epochs of the training split)
 
 
 def _finite(x: float) -> "float | None":
@@ -52,12 +61,15 @@ def _finite(x: float) -> "float | None":
 
 
 def generation_scalars(results: list[Result], fitness: torch.Tensor, best: Best,
-                       info: GenerationInfo) -> dict[str, float]:
-    """The population-level figures of one generation, keyed by their TensorBoard tag."""
+                       info: GenerationInfo,
+                       evaluations: "list[Result] | None" = None) -> dict[str, float]:
+    """The population-level figures of one generation, keyed by their TensorBoard tag.
+    ``results`` and ``fitness`` have a row per genome; ``evaluations`` every training."""
     top = results[int(fitness.argmax())].evaluation
     so_far = best.result.evaluation
     ok = [r.evaluation.params for r in results if r.outcome.status == "ok"]
-    trained = [r.evaluation for r in results if not r.cache_hit]
+    trained = [r.evaluation for r in (results if evaluations is None else evaluations)
+               if not r.cache_hit]
     samples = sum(e.samples_per_s * e.seconds for e in trained if math.isfinite(e.samples_per_s))
     return {
         "fitness/best": fitness.max().item(), "fitness/mean": fitness.mean().item(),
@@ -70,6 +82,8 @@ def generation_scalars(results: list[Result], fitness: torch.Tensor, best: Best,
         "population/mean_params": sum(ok) / len(ok) if ok else 0.0,
         "evaluations/trained": float(info.trained),
         "evaluations/cache_hits": float(info.cache_hits),
+        "compute/epochs": info.compute,
+        "fitness/best_so_far_seeds": float(best.seeds),
         "time/generation_seconds": info.seconds,
         "time/samples_per_second": samples / info.seconds if info.seconds > 0 else 0.0,
     }
@@ -114,7 +128,8 @@ GENERATION_FIELDS = ["generation", "fitness/best", "fitness/mean", "fitness/min"
                      "fitness/best_so_far", "accuracy/val_best", "accuracy/test_best",
                      "accuracy/val_best_so_far", "accuracy/test_best_so_far",
                      "population/unique_genomes", "population/mean_params",
-                     "evaluations/trained", "evaluations/cache_hits", "time/generation_seconds",
+                     "evaluations/trained", "evaluations/cache_hits", "compute/epochs",
+                     "fitness/best_so_far_seeds", "time/generation_seconds",
                      "time/samples_per_second"]
 
 
@@ -138,13 +153,17 @@ class RunRecorder:
             board.open(start_generation, self._generations.kept, self._evaluations.kept)
 
     def generation(self, results: list[Result], fitness: torch.Tensor, best: Best,
-                   info: GenerationInfo, population: torch.Tensor) -> dict[str, float]:
+                   info: GenerationInfo, population: torch.Tensor, *,
+                   evaluations: "list[Result] | None" = None) -> dict[str, float]:
+        """``results``/``fitness``/``population``: a row per genome of the generation;
+        ``evaluations``: every evaluation made (rungs, seeds), default one per row."""
         g = info.generation
-        self._evaluations.write([_evaluation_row(g, i, r) for i, r in enumerate(results)])
+        rows = results if evaluations is None else evaluations
+        self._evaluations.write([_evaluation_row(g, i, r) for i, r in enumerate(rows)])
         fields = population_fields(self.space)
         self._population.write([dict(zip(fields, [g, i, *row.tolist(), fitness[i].item()]))
                                 for i, row in enumerate(population)])
-        scalars = generation_scalars(results, fitness, best, info)
+        scalars = generation_scalars(results, fitness, best, info, evaluations)
         self._generations.write([{"generation": g, **scalars}])
         if self.board is not None:
             self.board.generation(results, fitness, best, info, population, scalars)
@@ -164,8 +183,9 @@ class RunRecorder:
 def _evaluation_row(generation: int, index: int, r: Result) -> dict:
     e = r.evaluation
     return {"generation": generation, "index": index, "genome": format_compact(r.arch.compact),
-            "fitness": e.fitness, "val_acc": e.val_acc, "test_acc": e.test_acc, "loss": e.loss,
+            "fidelity": f"{r.fidelity:g}", "replicate": r.replicate, "fitness": e.fitness, "val_acc": e.val_acc, "test_acc": e.test_acc, "loss": e.loss,
             "params": e.params, "seconds": round(e.seconds, 4),
-            "samples_per_s": round(e.samples_per_s, 1), "cache_hit": int(r.cache_hit),
+            "samples_per_s": round(e.samples_per_s, 1), "compute": f"{r.compute:g}",
+            "cache_hit": int(r.cache_hit),
             "status": r.outcome.status + ("+retried" if r.outcome.retried else ""),
             "error": r.outcome.error}

@@ -13,7 +13,7 @@ from .errors import ConfigError
 CONFIG = "config.yaml"
 # Keys that do not change what the search computes (where it runs, how much longer, how it
 # reports), so they may differ on resume. Everything else is part of the config hash.
-NOT_SEARCH = ("resume", "ga.generations", "trainer.device", "trainer.num_threads",
+NOT_SEARCH = ("resume", "ga.generations", "ga.budget_epochs", "trainer.device", "trainer.num_threads",
               "trainer.eval_batch_size", "data.root", "data.download", "progress", "executor",
               "tensorboard", "final", "mode", "genome")
 

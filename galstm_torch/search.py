@@ -1,4 +1,6 @@
-"""The search loop: evaluate, record, then select -> crossover -> mutate (with elitism).
+"""The search loop: evaluate (rungs, racing), record, then propose the next population:
+select -> crossover -> mutate (with elitism), a random draw, or TPE. It stops after
+``ga.generations`` or when the compute budget ``ga.budget_epochs`` is spent.
 
 The loop checkpoints after every evaluated genome and at every generation boundary, and
 continues from a SearchState exactly as if it had never stopped.
@@ -7,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -24,6 +26,8 @@ from .genome import SearchSpace, check_population, decode, random_population
 from .operators import next_generation
 from .progress import Progress
 from .records import Best, GenerationInfo, RunRecorder
+from .rungs import GenerationRunner, Schedule, best_genome, standing
+from .runtime import derive_seed
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,7 @@ class SearchResult:
     trained: int
     cache_hits: int
     seconds: float
+    compute: float = 0.0
 
 
 class Search:
@@ -46,9 +51,12 @@ class Search:
 
     def __init__(self, space: SearchSpace, ga: GAConfig, evaluator: Evaluator,
                  recorder: RunRecorder, *, generator: torch.Generator, checkpoint_dir: Path,
-                 config_hash: str, progress: Optional[Progress] = None) -> None:
+                 config_hash: str, progress: Optional[Progress] = None,
+                 schedule: Optional[Schedule] = None, run_seed: int = 0) -> None:
         self.space, self.ga, self.evaluator, self.recorder = space, ga, evaluator, recorder
         self.generator, self.checkpoint_dir = generator, checkpoint_dir
+        self.schedule = schedule or Schedule((evaluator.target,))
+        self.run_seed = run_seed
         self.progress = progress or Progress(enabled=False)
         self._bar_best: Optional[float] = None
         self._bar_hits = 0
@@ -60,19 +68,43 @@ class Search:
         """Continue from a checkpoint (its config was already checked by the caller)."""
         self.state = state
         self.generator.set_state(state.rng_state)
-        self.evaluator.restore(state.cache, trained=state.trained, cache_hits=state.cache_hits)
-        if state.best is not None:
-            outcome = state.cache[state.best["key"]]
-            arch = Architecture.from_compact(outcome.compact)
-            self.best = Best(Result(arch, outcome, cache_hit=False), state.best["generation"])
+        self.evaluator.restore(state.cache, trained=state.trained, cache_hits=state.cache_hits,
+                               spent=state.spent)
+        if not state.seen:  # a checkpoint from before `seen`: the cache's order will do
+            for outcome in state.cache.values():
+                self._note_seen([Architecture.from_compact(outcome.compact)], 0)
+        self._update_best()
 
     def save(self) -> None:
         s, ev = self.state, self.evaluator
-        s.rng_state, s.cache, s.trained, s.cache_hits = (
-            self.generator.get_state(), ev.cache, ev.trained, ev.cache_hits)
+        s.rng_state, s.cache, s.trained, s.cache_hits, s.spent = (
+            self.generator.get_state(), ev.cache, ev.trained, ev.cache_hits, ev.spent)
         if self.best is not None:
             s.best = {"generation": self.best.generation, "key": ev.key(self.best.result.arch)}
         checkpoint.save(self.checkpoint_dir, s)
+
+    def _note_seen(self, archs: list[Architecture], generation: int) -> None:
+        known = {tuple(item[1:]) for item in self.state.seen}
+        for a in archs:
+            if a.compact not in known:
+                known.add(a.compact)
+                self.state.seen.append([generation, *a.compact])
+
+    def _seen(self) -> list[Architecture]:
+        return [Architecture.from_compact(item[1:]) for item in self.state.seen]
+
+    def _update_best(self) -> None:
+        """The answer so far (best mean at the target fidelity, confirmed by every seed)."""
+        arch = best_genome(self.evaluator, self._seen(), self.schedule)
+        if arch is None:
+            return
+        st = standing(self.evaluator, arch, self.schedule)
+        outcome = self.evaluator.cached(arch, self.schedule.fidelities[-1])
+        assert outcome is not None
+        mean = replace(outcome, evaluation=replace(outcome.evaluation, fitness=st.mean))
+        found = next(item[0] for item in self.state.seen if tuple(item[1:]) == arch.compact)
+        self.best = Best(Result(arch, mean, cache_hit=False, fidelity=self.schedule.fidelities[-1]),
+                         found, seeds=st.seeds, se=st.se)
 
     def _on_outcome(self, key: str, outcome: Outcome) -> None:
         self.state.trained_in_generation.append(key)
@@ -83,29 +115,39 @@ class Search:
 
     def _start_bar(self, archs: list[Architecture]) -> None:
         """Open the generation's bar; genomes already known count as done (cache hits)."""
-        keys = [self.evaluator.key(a) for a in archs]
+        keys = [self.evaluator.key(a, self.schedule.fidelities[0]) for a in archs]
         fresh = {k for k in keys if k not in self.evaluator.cache}
         self._bar_hits = len(keys) - len(fresh)
         self._bar_best = None if self.best is None else self.best.result.fitness
-        self.progress.start_generation(self.state.generation, self.ga.generations, len(keys),
-                                       self._bar_hits, self._bar_best)
+        self.progress.start_generation(self.state.generation, self.ga.generations or 0,
+                                       len(keys), self._bar_hits, self._bar_best)
 
     def _evaluate_generation(self) -> None:
         s = self.state
         check_population(s.population, self.space)
         start, hits_before = time.perf_counter(), self.evaluator.cache_hits
         archs = [decode(row, self.space) for row in s.population]
+        self._note_seen(archs, s.generation)
         self._start_bar(archs)
-        results = self.evaluator.evaluate(archs, trained_before=set(s.trained_in_generation),
-                                          on_outcome=self._on_outcome)
+        runner = GenerationRunner(self.evaluator, self.schedule,
+                                  trained_before=set(s.trained_in_generation),
+                                  on_outcome=self._on_outcome)
+        done = runner.run(archs, self._seen())
+        keep = [i for i, r in enumerate(done.rows) if r is not None]
+        results = [done.rows[i] for i in keep]
+        if not results:  # the budget ran out before this generation trained anything
+            s.phase, s.trained_in_generation = "evaluated", []
+            self.save()
+            return
         fitness = torch.tensor([r.fitness for r in results], dtype=torch.float64)
-        top = int(fitness.argmax())
-        if self.best is None or results[top].fitness > self.best.result.fitness:
-            self.best = Best(results[top], s.generation)
+        self._update_best()
+        assert self.best is not None
         seconds = time.perf_counter() - start
         self.progress.end_generation(self.evaluator.cache_hits - hits_before, self.best.result.fitness)
-        info = GenerationInfo(s.generation, seconds, self.evaluator.trained, self.evaluator.cache_hits)
-        self.recorder.generation(results, fitness, self.best, info, s.population)
+        info = GenerationInfo(s.generation, seconds, self.evaluator.trained,
+                              self.evaluator.cache_hits, self.evaluator.spent)
+        self.recorder.generation(results, fitness, self.best, info, s.population[keep],
+                                 evaluations=done.evaluations)
         s.phase, s.trained_in_generation = "evaluated", []
         self.save()
         self._log(results, fitness, seconds)
@@ -117,28 +159,61 @@ class Search:
     def _log(self, results: list[Result], fitness: torch.Tensor, seconds: float) -> None:
         failed = sum(r.outcome.status == "failed" for r in results)
         assert self.best is not None
-        log.info("generation %d/%d: best %.4f mean %.4f%s | best so far %s %.4f | "
-                 "trained %d, cache hits %d, %.1fs", self.state.generation + 1,
-                 self.ga.generations, fitness.max(), fitness.mean(),
-                 f" ({failed} failed)" if failed else "",
+        budget = self.evaluator.budget
+        log.info("generation %d%s: best %.4f mean %.4f%s | best so far %s %.4f (%d seed%s) | "
+                 "trained %d, cache hits %d, compute %.2f%s epochs, %.1fs",
+                 self.state.generation + 1,
+                 f"/{self.ga.generations}" if self.ga.generations else "",
+                 fitness.max(), fitness.mean(), f" ({failed} failed)" if failed else "",
                  format_compact(self.best.result.arch.compact), self.best.result.fitness,
-                 self.evaluator.trained, self.evaluator.cache_hits, seconds)
+                 self.best.seeds, "" if self.best.seeds == 1 else "s",
+                 self.evaluator.trained, self.evaluator.cache_hits, self.evaluator.spent,
+                 f"/{budget:g}" if budget is not None else "", seconds)
+
+    def _selection_keys(self) -> torch.Tensor:
+        """Per row: the rung reached, then the mean fitness there (rungs.Standing.key)."""
+        archs = [decode(row, self.space) for row in self.state.population]
+        return torch.tensor([standing(self.evaluator, a, self.schedule).key for a in archs],
+                            dtype=torch.float64)
 
     def _advance(self) -> None:
-        """Selection, crossover and mutation from the evaluated generation to the next."""
+        """The next population from the evaluated one, by the strategy's rule."""
         s, ga = self.state, self.ga
         if ga.strategy == "random":  # the baseline: same budget, no inheritance
             s.population = random_population(ga.pop_size, self.space, generator=self.generator)
+        elif ga.strategy == "tpe":
+            from .tpe import propose
+
+            s.population = propose(self._target_history(), ga.pop_size, self.space,
+                                   seed=derive_seed(self.run_seed, f"tpe:{s.generation + 1}"))
         else:
-            cached = [self.evaluator.cached(decode(row, self.space)) for row in s.population]
-            fitness = torch.tensor([o.evaluation.fitness for o in cached], dtype=torch.float64)
             s.population = next_generation(
-                s.population, fitness, self.space, selection=ga.selection, elitism=ga.elitism,
-                crossover_rate=ga.crossover_rate, mutation_rate=ga.mutation_rate,
-                layer_mutation_rate=ga.layer_mutation_rate, tournament_size=ga.tournament_size,
-                generator=self.generator)
+                s.population, self._selection_keys(), self.space, selection=ga.selection,
+                elitism=ga.elitism, crossover_rate=ga.crossover_rate,
+                mutation_rate=ga.mutation_rate, layer_mutation_rate=ga.layer_mutation_rate,
+                tournament_size=ga.tournament_size, generator=self.generator)
         s.generation, s.phase, s.trained_in_generation = s.generation + 1, "evaluating", []
         self.save()
+
+    def _target_history(self) -> list[tuple[tuple[int, ...], float]]:
+        """Every genome with a score at the target fidelity, and its mean fitness there."""
+        top = len(self.schedule.fidelities) - 1
+        out = []
+        for a in self._seen():
+            st = standing(self.evaluator, a, self.schedule)
+            if st.rung == top:
+                out.append((a.compact, st.mean))
+        return out
+
+    def budget_spent(self) -> bool:
+        """No training of the cheapest rung fits in what is left of the budget."""
+        budget = self.evaluator.budget
+        return budget is not None and self.evaluator.spent + self.schedule.fidelities[0] > budget + 1e-9
+
+    def _done(self) -> bool:
+        generations = self.ga.generations
+        return (generations is not None and self.state.generation + 1 >= generations) or \
+            self.budget_spent()
 
     def run(self) -> SearchResult:
         start = time.perf_counter()
@@ -146,12 +221,14 @@ class Search:
             self.save()  # a kill before the first genome resumes from this exact population
         while True:
             if self.state.phase == "evaluated":
-                if self.state.generation + 1 >= self.ga.generations:
+                if self._done():
                     break
                 self._advance()
             self._evaluate_generation()
-        assert self.best is not None
+        if self.best is None:
+            raise SearchFailed(f"ga.budget_epochs={self.evaluator.budget} is too small for one "
+                               f"training at fidelity {self.schedule.fidelities[0]:g}: raise it")
         self.recorder.finish(self.best)
         return SearchResult(self.best, self.state.population, self.evaluator.trained,
-                            self.evaluator.cache_hits, time.perf_counter() - start)
-
+                            self.evaluator.cache_hits, time.perf_counter() - start,
+                            self.evaluator.spent)

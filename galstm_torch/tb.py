@@ -39,6 +39,7 @@ class Board:
         self.out_dir, self.settings, self.space = out_dir, settings, space
         self.config_yaml = config_yaml
         self.writer: "SummaryWriter | None" = None
+        self.compute_writer: "SummaryWriter | None" = None
         self.hparams = HParamsLog(out_dir / "tb" / "hparams", space) if settings.hparams else None
         self.curves = CurveCollector(settings.curve_every) if settings.curves else None
         self.history: list[GenerationPoint] = []
@@ -50,6 +51,11 @@ class Board:
         figures' history is rebuilt from the CSV rows kept before it."""
         self.writer = SummaryWriter(log_dir=str(self.out_dir / "tb"),
                                     purge_step=start_generation or None)
+        # Best so far against compute: its step is the compute in hundredths of an epoch, so
+        # it has its own run (tb/compute), purged from the compute the kept rows reached.
+        kept = [float(r.get("compute/epochs") or 0) for r in generation_rows or []]
+        self.compute_writer = SummaryWriter(log_dir=str(self.out_dir / "tb" / "compute"),
+                                            purge_step=compute_step(kept[-1]) + 1 if kept else None)
         if self.config_yaml:
             # Four-space indent: TensorBoard renders it as a code block, keeping the layout.
             self.writer.add_text("config", "    " + self.config_yaml.replace("\n", "\n    "),
@@ -72,6 +78,11 @@ class Board:
         assert w is not None, "Board.open() first"
         for tag, value in scalars.items():
             w.add_scalar(tag, value, g)
+        if self.compute_writer is not None:
+            self.compute_writer.add_scalar("fitness/best_so_far_vs_compute",
+                                           scalars["fitness/best_so_far"],
+                                           compute_step(info.compute))
+            self.compute_writer.flush()
         if self.settings.histograms:
             self._histograms(results, fitness, population, g)
         w.add_text("best/genome", best_table(best), g)
@@ -126,5 +137,11 @@ class Board:
                 self.writer.add_scalar(f"genomes/{genome}/accuracy", acc, step)
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        for writer in (self.writer, self.compute_writer):
+            if writer is not None:
+                writer.close()
+
+
+def compute_step(compute: float) -> int:
+    """The TensorBoard step of a compute figure: hundredths of an epoch."""
+    return int(round(compute * 100))

@@ -25,7 +25,7 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 class TrainSettings:
     """Everything that changes the outcome of one training (part of the fitness cache key)."""
 
-    epochs: int = 1
+    epochs: float = 1  # the fidelity: passes over the training split (0.25 = a quarter of one)
     batch_size: int = 32
     lr: float = 1e-3
     adam_eps: float = 1e-7  # Keras' Adam epsilon (PyTorch's default is 1e-8)
@@ -130,18 +130,33 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
     return full + (rest >= 2)
 
 
+def passes(epochs: float, n_train: int) -> list[int]:
+    """The samples of each pass over the training split for a fidelity of ``epochs``: whole
+    epochs, then the first ``round(fraction * n_train)`` samples of one more shuffled pass.
+    So a 0.25-epoch training is exactly the first quarter of the 1-epoch training of the same
+    seed (same initial weights, same batch order)."""
+    whole, fraction = divmod(float(epochs), 1.0)
+    sizes = [n_train] * int(whole)
+    if round(fraction * n_train) > 0:
+        sizes.append(round(fraction * n_train))
+    return sizes
+
+
 def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, data: DataSplits,
                  settings: TrainSettings, generator: torch.Generator,
                  scaler: "torch.amp.GradScaler",
                  observer: "Optional[TrainingObserver]" = None,
                  schedule: "Optional[torch.optim.lr_scheduler.LambdaLR]" = None,
-                 ) -> tuple[torch.Tensor, int]:
-    """One pass over shuffled batches; returns the summed loss (on device) and samples seen.
+                 limit: Optional[int] = None) -> tuple[torch.Tensor, int]:
+    """One pass over shuffled batches (the first ``limit`` samples of the shuffle, if given);
+    returns the summed loss (on device) and samples seen.
     Batching is an index gather on the device; nothing here waits for the device."""
     model.train()
     n, device = len(data.y_train), data.y_train.device
     l2_penalty = getattr(model, "_orig_mod", model).l2_penalty  # also under torch.compile
     perm = torch.randperm(n, generator=generator).to(device)
+    if limit is not None:
+        perm, n = perm[:limit], min(limit, n)
     total, seen = torch.zeros((), device=device), 0
     for start in range(0, n, settings.batch_size):
         idx = perm[start : start + settings.batch_size]
@@ -187,7 +202,8 @@ def fit(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: 
     model = build_model(arch, dropout=settings.dropout, init=settings.init).to(device)
     params = count_parameters(model)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, eps=settings.adam_eps)
-    total_steps = settings.epochs * steps_per_epoch(len(data.y_train), settings.batch_size)
+    sizes = passes(settings.epochs, len(data.y_train))
+    total_steps = sum(steps_per_epoch(size, settings.batch_size) for size in sizes)
     schedule = lr_scheduler(opt, settings.lr_schedule, total_steps)
     if observer is not None:
         observer.start(arch, total_steps)
@@ -195,9 +211,9 @@ def fit(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: 
     trained = torch.compile(model) if settings.compile else model  # compile time is counted
     scaler = grad_scaler(device, settings.precision)
     try:
-        for _ in range(settings.epochs):
+        for size in sizes:
             epoch_total, epoch_seen = _train_epoch(trained, opt, data, settings, shuffle, scaler,
-                                                   observer, schedule)
+                                                   observer, schedule, limit=size)
             total, seen = total + epoch_total, seen + epoch_seen
     finally:
         if observer is not None:

@@ -1,0 +1,174 @@
+"""One generation's evaluation: successive halving over rungs of fidelity, then racing the
+leaders with fresh seeds, all within the compute budget.
+
+- **Rungs.** New genomes are trained at the cheapest fidelity first (e.g. a ninth of an
+  epoch); the top share of each rung is trained again at the next fidelity, up to the target.
+  A promoted genome is retrained from scratch with its own seed, not continued: continuing
+  would need its weights and optimizer state in the checkpoint, and under a cosine schedule
+  the lower rung's training is not the start of the higher one. The retraining overhead is
+  the lower rungs' cost (about 1/eta + 1/eta^2 of a target training per promoted genome).
+- **Racing.** A genome's fitness at the target fidelity is the mean over the seeds it received
+  (replicate r > 0 is a fresh seed). After each generation the `confirm` leaders of every
+  genome seen so far get fresh seeds until each has `seeds` of them, so a single lucky score
+  cannot rule selection or become the answer.
+- **Standing.** Genomes are compared at the same rung only: a genome's standing is the highest
+  rung it reached and its mean fitness there; a higher rung ranks above any lower one.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, replace
+from typing import Callable, Optional
+
+from .architecture import Architecture
+from .evaluator import Evaluator, Request, Result
+from .executor import Outcome
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """fidelities: epochs of each rung, increasing, the last being the target fidelity;
+    promote: the share of a rung trained at the next; seeds: replicates a leader gets at the
+    target; confirm: how many leaders are raced after each generation."""
+
+    fidelities: tuple[float, ...] = (1.0,)
+    promote: float = 1 / 3
+    seeds: int = 1
+    confirm: int = 1
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a genome stands: rung reached (-1: never evaluated), mean fitness there, its
+    standard error and the number of seeds behind it."""
+
+    rung: int
+    mean: float
+    se: float
+    seeds: int
+
+    @property
+    def key(self) -> float:
+        """One number that orders by rung, then by mean fitness (fitness lies in [0, 1])."""
+        return 2.0 * self.rung + self.mean
+
+
+def promoted(scores: list[float], share: float) -> list[int]:
+    """Indices of the top ceil(n * share) scores, best first; ties keep the earlier index."""
+    k = math.ceil(len(scores) * share - 1e-9)
+    return sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+
+
+def standing(evaluator: Evaluator, arch: Architecture, schedule: Schedule) -> Standing:
+    top = len(schedule.fidelities) - 1
+    for rung in range(top, -1, -1):
+        outcomes = evaluator.replicates(arch, schedule.fidelities[rung])
+        if outcomes:
+            fit = [o.evaluation.fitness for o in outcomes]
+            se = statistics.stdev(fit) / math.sqrt(len(fit)) if len(fit) > 1 else math.nan
+            return Standing(rung, statistics.fmean(fit), se, len(fit))
+    return Standing(-1, 0.0, math.nan, 0)
+
+
+def leaders(evaluator: Evaluator, seen: list[Architecture], schedule: Schedule,
+            k: int) -> list[Architecture]:
+    """The k genomes with the best mean fitness at the target fidelity, best first (ties keep
+    the genome seen first)."""
+    top = len(schedule.fidelities) - 1
+    ranked = [(a, standing(evaluator, a, schedule)) for a in seen]
+    ranked = [(a, s) for a, s in ranked if s.rung == top]
+    ranked.sort(key=lambda pair: -pair[1].mean)  # stable: first seen wins ties
+    return [a for a, _ in ranked[:k]]
+
+
+def best_genome(evaluator: Evaluator, seen: list[Architecture],
+                schedule: Schedule) -> Optional[Architecture]:
+    """The answer of the search so far: the best mean at the target fidelity among genomes
+    that received every seed, or among all genomes at the target when none has yet."""
+    ranked = leaders(evaluator, seen, schedule, len(seen))
+    confirmed = [a for a in ranked if standing(evaluator, a, schedule).seeds >= schedule.seeds]
+    return (confirmed or ranked or [None])[0]
+
+
+@dataclass
+class GenerationEvaluation:
+    """What one generation's evaluation produced: a Result per population row (at the highest
+    rung its genome reached, fitness = the mean over its seeds), every evaluation made (one
+    per request, for evaluations.csv), and whether the budget cut it short."""
+
+    rows: list[Optional[Result]]  # None: the budget ran out before the row's first training
+    evaluations: list[Result]
+    exhausted: bool
+
+
+class GenerationRunner:
+    """Runs rungs then racing for one generation through the evaluator."""
+
+    def __init__(self, evaluator: Evaluator, schedule: Schedule, *, trained_before: set[str],
+                 on_outcome: Optional[Callable[[str, Outcome], None]] = None) -> None:
+        self.evaluator, self.schedule = evaluator, schedule
+        self.trained_before, self.on_outcome = trained_before, on_outcome
+        self.evaluations: list[Result] = []
+        self.exhausted = False
+
+    def _run(self, requests: list[Request]) -> list[Result]:
+        if self.exhausted:
+            return []
+        requests, self.exhausted = self.evaluator.affordable(requests)
+        results = self.evaluator.evaluate(requests, trained_before=self.trained_before,
+                                          on_outcome=self.on_outcome)
+        self.evaluations.extend(results)
+        return results
+
+    def run(self, archs: list[Architecture], seen: list[Architecture]) -> GenerationEvaluation:
+        self._rungs(archs)
+        self._race(seen)
+        return GenerationEvaluation([self._row(a) for a in archs], self.evaluations,
+                                    self.exhausted)
+
+    def _rungs(self, archs: list[Architecture]) -> None:
+        """Rung 0 for every row whose genome has no target score yet (a row per population
+        row, so repeats show as cache hits), the target fidelity for the others; then
+        successive halving among the newcomers."""
+        fids, top = self.schedule.fidelities, len(self.schedule.fidelities) - 1
+        at_top = {a.compact for a in archs if self.evaluator.cached(a, fids[top]) is not None}
+        first = [Request(a, fids[top] if a.compact in at_top or top == 0 else fids[0])
+                 for a in archs]
+        results = self._run(first)
+        pool = _unique([r for r in results if r.arch.compact not in at_top])
+        for rung in range(1, top + 1):
+            scores = [r.outcome.evaluation.fitness for r in pool]
+            chosen = [pool[i].arch for i in promoted(scores, self.schedule.promote)]
+            pool = self._run([Request(a, fids[rung]) for a in chosen])
+
+    def _race(self, seen: list[Architecture]) -> None:
+        """Fresh seeds for the leaders until each of the top `confirm` has `seeds` of them."""
+        s, target = self.schedule, self.schedule.fidelities[-1]
+        while not self.exhausted and s.seeds > 1:
+            need = [a for a in leaders(self.evaluator, seen, s, s.confirm)
+                    if standing(self.evaluator, a, s).seeds < s.seeds]
+            if not need:
+                return
+            self._run([Request(a, target, standing(self.evaluator, a, s).seeds) for a in need])
+
+    def _row(self, arch: Architecture) -> Optional[Result]:
+        """The row's Result at its genome's highest rung, with fitness = mean over seeds."""
+        st = standing(self.evaluator, arch, self.schedule)
+        if st.rung < 0:  # cut by the budget before its first training
+            return None
+        outcome = self.evaluator.cached(arch, self.schedule.fidelities[st.rung])
+        assert outcome is not None
+        mean = replace(outcome, evaluation=replace(outcome.evaluation, fitness=st.mean))
+        return Result(arch, mean, cache_hit=True, fidelity=self.schedule.fidelities[st.rung])
+
+
+def _unique(results: list[Result]) -> list[Result]:
+    """First result of each genome, in order."""
+    seen: set[tuple[int, ...]] = set()
+    out = []
+    for r in results:
+        if r.arch.compact not in seen:
+            seen.add(r.arch.compact)
+            out.append(r)
+    return out
