@@ -60,7 +60,8 @@ def promoted(scores: list[float], share: float) -> list[int]:
     return sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
 
 
-def standing(evaluator: Evaluator, arch: Architecture, schedule: Schedule) -> Standing:
+def standing(evaluator: "Evaluator | _ReplayView", arch: Architecture,
+             schedule: Schedule) -> Standing:
     top = len(schedule.fidelities) - 1
     for rung in range(top, -1, -1):
         outcomes = evaluator.replicates(arch, schedule.fidelities[rung])
@@ -71,7 +72,7 @@ def standing(evaluator: Evaluator, arch: Architecture, schedule: Schedule) -> St
     return Standing(-1, 0.0, math.nan, 0)
 
 
-def leaders(evaluator: Evaluator, seen: list[Architecture], schedule: Schedule,
+def leaders(evaluator: "Evaluator | _ReplayView", seen: list[Architecture], schedule: Schedule,
             k: int) -> list[Architecture]:
     """The k genomes with the best mean fitness at the target fidelity, best first (ties keep
     the genome seen first)."""
@@ -111,6 +112,9 @@ class GenerationRunner:
         self.trained_before, self.on_outcome = trained_before, on_outcome
         self.evaluations: list[Result] = []
         self.exhausted = False
+        # A resumed generation replays its decisions: what it trained before the interruption
+        # stays out of view until it is asked for again, then comes back as a recorded row.
+        self.view = _ReplayView(evaluator, set(trained_before))
 
     def _run(self, requests: list[Request]) -> list[Result]:
         if self.exhausted:
@@ -118,6 +122,7 @@ class GenerationRunner:
         requests, self.exhausted = self.evaluator.affordable(requests)
         results = self.evaluator.evaluate(requests, trained_before=self.trained_before,
                                           on_outcome=self.on_outcome)
+        self.view.reveal(requests)
         self.evaluations.extend(results)
         return results
 
@@ -132,7 +137,9 @@ class GenerationRunner:
         row, so repeats show as cache hits), the target fidelity for the others; then
         successive halving among the newcomers."""
         fids, top = self.schedule.fidelities, len(self.schedule.fidelities) - 1
-        at_top = {a.compact for a in archs if self.evaluator.cached(a, fids[top]) is not None}
+        # Genomes scored at the target before this generation (a resumed generation has
+        # already trained some of its own promotions: those still go through the rungs).
+        at_top = {a.compact for a in archs if self.view.cached(a, fids[top]) is not None}
         first = [Request(a, fids[top] if a.compact in at_top or top == 0 else fids[0])
                  for a in archs]
         results = self._run(first)
@@ -143,14 +150,16 @@ class GenerationRunner:
             pool = self._run([Request(a, fids[rung]) for a in chosen])
 
     def _race(self, seen: list[Architecture]) -> None:
-        """Fresh seeds for the leaders until each of the top `confirm` has `seeds` of them."""
+        """Fresh seeds for the leaders until each of the top `confirm` has `seeds` of them.
+        One training per step, the leaders ranked anew after each: every step depends only on
+        the cache, so a run killed while racing resumes the same race."""
         s, target = self.schedule, self.schedule.fidelities[-1]
         while not self.exhausted and s.seeds > 1:
-            need = [a for a in leaders(self.evaluator, seen, s, s.confirm)
-                    if standing(self.evaluator, a, s).seeds < s.seeds]
+            need = [a for a in leaders(self.view, seen, s, s.confirm)
+                    if standing(self.view, a, s).seeds < s.seeds]
             if not need:
                 return
-            self._run([Request(a, target, standing(self.evaluator, a, s).seeds) for a in need])
+            self._run([Request(need[0], target, standing(self.view, need[0], s).seeds)])
 
     def _row(self, arch: Architecture) -> Optional[Result]:
         """The row's Result at its genome's highest rung, with fitness = mean over seeds."""
@@ -161,6 +170,29 @@ class GenerationRunner:
         assert outcome is not None
         mean = replace(outcome, evaluation=replace(outcome.evaluation, fitness=st.mean))
         return Result(arch, mean, cache_hit=True, fidelity=self.schedule.fidelities[st.rung])
+
+
+class _ReplayView:
+    """The evaluator's cache without the keys still hidden (``cached`` and ``replicates``,
+    as standing() and leaders() use them)."""
+
+    def __init__(self, evaluator: Evaluator, hidden: set[str]) -> None:
+        self.evaluator, self.hidden = evaluator, hidden
+
+    def reveal(self, requests: list[Request]) -> None:
+        self.hidden -= {self.evaluator.key(r.arch, r.fidelity, r.replicate) for r in requests}
+
+    def cached(self, arch: Architecture, fidelity: Optional[float] = None,
+               replicate: int = 0) -> Optional[Outcome]:
+        if self.evaluator.key(arch, fidelity, replicate) in self.hidden:
+            return None
+        return self.evaluator.cached(arch, fidelity, replicate)
+
+    def replicates(self, arch: Architecture, fidelity: Optional[float] = None) -> list[Outcome]:
+        found = []
+        while (o := self.cached(arch, fidelity, len(found))) is not None:
+            found.append(o)
+        return found
 
 
 def _unique(results: list[Result]) -> list[Result]:

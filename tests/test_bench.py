@@ -90,7 +90,7 @@ def test_search_counts_trainings_and_time_outside_training(capsys):
     assert real["kind"] == "real" and real["requested"] == 6
     assert 1 <= real["trainings"] <= 6 and real["trainings"] + real["cache_hits"] == 6
     assert 0 < real["outside_training_share"] < 1
-    assert (article["preset"], default["preset"]) == ("article", "default")
+    assert (article["preset"], default["preset"]) == ("article", "simple")
     assert article["requested"] == default["requested"] == 800
     assert 0 < default["trainings"] <= 800 and 0 < article["trainings"] <= 800
 

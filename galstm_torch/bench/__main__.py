@@ -122,7 +122,7 @@ def cmd_search(a: argparse.Namespace, device: torch.device) -> list[dict[str, An
     seeds = list(range(a.projection_seeds))
     rows = [search.real_search(data, device, pop_size=a.pop_size, generations=a.generations,
                                max_units=a.max_units),
-            search.projection("article", seeds), search.projection("default", seeds)]
+            search.projection("article", seeds), search.projection("simple", seeds)]
     if not a.json:
         print(f"{describe_machine(device)}; real search on {len(data.y_train)} MNIST images; "
               f"projections use a synthetic fitness (they count trainings only)")

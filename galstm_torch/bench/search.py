@@ -96,8 +96,8 @@ def _search(ga: GAConfig, executor: Executor, settings: TrainSettings, seed: int
 
 def real_search(data: DataSplits, device: torch.device, *, pop_size: int, generations: int,
                 seed: int = 0, max_units: int = 256) -> dict[str, Any]:
-    """The default preset's rules at pop_size x generations on real data."""
-    ga = preset("default", pop_size=pop_size, generations=generations,
+    """The simple preset's rules (one fidelity, one seed) at pop_size x generations on real data."""
+    ga = preset("simple", pop_size=pop_size, generations=generations,
                 tournament_size=min(3, pop_size))
     settings = TrainSettings()
     timed = TimedExecutor(SerialExecutor(data, settings, device))
@@ -107,7 +107,7 @@ def real_search(data: DataSplits, device: torch.device, *, pop_size: int, genera
         result, evaluator = _search(ga, timed, settings, seed, Path(tmp), space)
         total = time.perf_counter() - start
     requested = pop_size * generations
-    return {"kind": "real", "preset": "default", "pop_size": pop_size, "generations": generations,
+    return {"kind": "real", "preset": "simple", "pop_size": pop_size, "generations": generations,
             "train_samples": len(data.y_train), "requested": requested, "trainings": evaluator.trained,
             "cache_hits": evaluator.cache_hits, "trainings_share": evaluator.trained / requested,
             "seconds": total, "s_per_generation": total / generations,
