@@ -34,13 +34,14 @@ from common import plot  # noqa: E402  (experiments/common.py)
 from judge import judge  # noqa: E402  (experiments/judge.py)
 
 ROOT = Path(__file__).resolve().parents[1]
-STRATEGIES = {"default": "ga=default", "random": "ga=random_search", "random_sh": "ga=random_sh",
-              "tpe": "ga=tpe", "simple": "ga=simple"}
+STRATEGIES = {"default": ["ga=default"], "random": ["ga=random_search"],
+              "random_sh": ["ga=random_sh"], "tpe": ["ga=tpe"], "simple": ["ga=simple"],
+              "guided": ["ga=default", "ga.guide=4"]}
 BASELINE = "random"
 
 
 def overrides(name: str, seed: int, args: argparse.Namespace) -> list[str]:
-    o = [STRATEGIES[name], f"seed={seed}", f"data.root={args.data_root}", "data.download=false",
+    o = [*STRATEGIES[name], f"seed={seed}", f"data.root={args.data_root}", "data.download=false",
          f"data.train_samples={args.train_samples}", f"data.test_samples={args.test_samples}",
          f"trainer.val_fraction={args.val_fraction}", f"ga.budget_epochs={args.budget}",
          f"trainer.lr_schedule={args.lr_schedule}",

@@ -41,6 +41,8 @@ class GAConfig:
     promote: float = 0.3333333333333333  # share of a rung trained at the next rung
     seeds: int = 1     # seeds the leaders get at the target fidelity (fitness = their mean)
     confirm: int = 1   # leaders raced to ga.seeds after each generation
+    guide: int = 0     # GA only: make guide x the children, train those a ridge model of the
+                       # scores so far predicts best (surrogate.py); 0 = off
     selection: str = "tournament"
     tournament_size: int = 3
     elitism: int = 1
@@ -201,6 +203,10 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig) -> None:
     _check(0 < ga.promote <= 1, "ga.promote", ga.promote, "must be in (0, 1]")
     _check(ga.seeds >= 1, "ga.seeds", ga.seeds, "must be at least 1")
     _check(ga.confirm >= 1, "ga.confirm", ga.confirm, "must be at least 1")
+    _check(ga.guide >= 0, "ga.guide", ga.guide, "must be >= 0 (0 = off)")
+    if ga.guide and ga.strategy != "ga":
+        raise ConfigError(f"ga.guide={ga.guide} guides the GA's offspring: it needs "
+                          f"ga.strategy=ga (not {ga.strategy}), or ga.guide=0")
     if ga.budget_epochs is not None:
         smallest = rungs[0] * trainer.epochs
         _check(ga.budget_epochs >= smallest, "ga.budget_epochs", ga.budget_epochs,

@@ -67,20 +67,33 @@ def run_stats(run: Path) -> dict[str, Any]:
     rows = _rows(run)
     best = _json(run / "best.json") or {}
     trained = sum(r["cache_hit"] == "0" for r in rows)
+    compute = sum(float(r.get("compute") or 0) for r in rows) if rows and "compute" in rows[0] \
+        else None  # runs from before budgets have no compute column
     return {"best": best, "rows": rows, "trained": trained, "cache_hits": len(rows) - trained,
+            "compute": compute,
             "generations": len({r["generation"] for r in rows}), "seconds": search_seconds(run),
             "final": _json(run / "final.json"), "finished": bool(best)}
 
 
 def top_genomes(rows: list[dict[str, str]], k: int) -> list[list[Any]]:
-    """The k best distinct genomes, each with the generation it was first evaluated in."""
+    """The k best distinct genomes at the run's target fidelity (the highest in the file),
+    ranked by their mean fitness over the seeds they received, each with that number of
+    seeds and the generation it was first evaluated in."""
+    target = max((float(r.get("fidelity") or 1) for r in rows), default=1.0)
     first: dict[str, dict[str, str]] = {}
+    seeds: dict[str, dict[str, float]] = {}
     for r in rows:
         first.setdefault(r["genome"], r)
-    ranked = sorted(first.values(), key=lambda r: -float(r["fitness"]))[:k]
-    return [[i + 1, r["genome"], float(r["fitness"]), float(r["val_acc"]), float(r["test_acc"]),
-             int(r["params"]), float(r["seconds"]), int(r["generation"])]
-            for i, r in enumerate(ranked)]
+        if float(r.get("fidelity") or 1) == target:
+            seeds.setdefault(r["genome"], {})[r.get("replicate") or "0"] = float(r["fitness"])
+    mean = {g: sum(v.values()) / len(v) for g, v in seeds.items()}
+    ranked = sorted(mean, key=lambda g: -mean[g])[:k]
+    at_target = {g: next(r for r in rows if r["genome"] == g
+                         and float(r.get("fidelity") or 1) == target) for g in ranked}
+    return [[i + 1, g, mean[g], len(seeds[g]), float(at_target[g]["val_acc"]),
+             float(at_target[g]["test_acc"]), int(at_target[g]["params"]),
+             float(at_target[g]["seconds"]), int(first[g]["generation"])]
+            for i, g in enumerate(ranked)]
 
 
 def report_run(run: Path, k: int = 5) -> str:
@@ -93,9 +106,11 @@ def report_run(run: Path, k: int = 5) -> str:
     wall = "-" if s["seconds"] is None else f"{s['seconds']:.1f}s"  # search time
     lines = [f"{run}{status}",
              f"generations {s['generations']}   trainings {s['trained']}   "
-             f"cache hits {s['cache_hits']}   search time {wall}", "",
-             table(["rank", "genome", "fitness", "val_acc", "test_acc", "params", "seconds",
-                    "generation"], top_genomes(s["rows"], k))]
+             f"cache hits {s['cache_hits']}   "
+             + ("" if s["compute"] is None else f"compute {s['compute']:.2f} epochs   ")
+             + f"search time {wall}", "",
+             table(["rank", "genome", "fitness", "seeds", "val_acc", "test_acc", "params",
+                    "seconds", "generation"], top_genomes(s["rows"], k))]
     if s["final"]:
         f = s["final"]
         lines.append(f"\nfinal training: {f['genome']} for {f['epochs']} epochs on train+val, "

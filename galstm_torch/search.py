@@ -22,14 +22,18 @@ from .config import GAConfig
 from .errors import GalstmError
 from .evaluator import Evaluator, Result
 from .executor import Outcome
-from .genome import SearchSpace, check_population, decode, random_population
+from .genome import SearchSpace, check_population, decode, from_compact, random_population
 from .operators import next_generation
 from .progress import Progress
 from .records import Best, GenerationInfo, RunRecorder
 from .rungs import GenerationRunner, Schedule, best_genome, standing
 from .runtime import derive_seed
+from .surrogate import pick
 
 log = logging.getLogger(__name__)
+
+
+IDLE_GENERATIONS = 50  # with no generation limit, stop after this many that trained nothing
 
 
 class SearchFailed(GalstmError):
@@ -63,6 +67,7 @@ class Search:
         self.state = SearchState(0, "evaluating", random_population(
             ga.pop_size, space, generator=generator), generator.get_state(), config_hash)
         self.best: Optional[Best] = None
+        self._idle = 0  # generations in a row that trained nothing (in this process)
 
     def restore(self, state: SearchState) -> None:
         """Continue from a checkpoint (its config was already checked by the caller)."""
@@ -133,6 +138,7 @@ class Search:
                                   trained_before=set(s.trained_in_generation),
                                   on_outcome=self._on_outcome)
         done = runner.run(archs, self._seen())
+        self._idle = 0 if any(not r.cache_hit for r in done.evaluations) else self._idle + 1
         keep = [i for i, r in enumerate(done.rows) if r is not None]
         results = [done.rows[i] for i in keep]
         if not results:  # the budget ran out before this generation trained anything
@@ -187,13 +193,36 @@ class Search:
             s.population = propose(self._target_history(), ga.pop_size, self.space,
                                    seed=derive_seed(self.run_seed, f"tpe:{s.generation + 1}"))
         else:
-            s.population = next_generation(
-                s.population, self._selection_keys(), self.space, selection=ga.selection,
-                elitism=ga.elitism, crossover_rate=ga.crossover_rate,
-                mutation_rate=ga.mutation_rate, layer_mutation_rate=ga.layer_mutation_rate,
-                tournament_size=ga.tournament_size, generator=self.generator)
+            s.population = self._offspring()
         s.generation, s.phase, s.trained_in_generation = s.generation + 1, "evaluating", []
         self.save()
+
+    def _offspring(self) -> torch.Tensor:
+        """Elites, then children: with ga.guide = k, the best predicted of k x the children."""
+        ga, keys = self.ga, self._selection_keys()
+        batches = [next_generation(
+            self.state.population, keys, self.space, selection=ga.selection,
+            elitism=ga.elitism, crossover_rate=ga.crossover_rate, mutation_rate=ga.mutation_rate,
+            layer_mutation_rate=ga.layer_mutation_rate, tournament_size=ga.tournament_size,
+            generator=self.generator) for _ in range(max(ga.guide, 1))]
+        known, scores = self._screening_scores()
+        if ga.guide < 2 or len(scores) < 2:
+            return batches[0]
+        children = torch.cat([b[ga.elitism:] for b in batches])
+        chosen = pick(children, known, scores, ga.pop_size - ga.elitism, self.space)
+        return torch.cat([batches[0][: ga.elitism], chosen])
+
+    def _screening_scores(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every genome seen with a score at the cheapest rung (first seed), and that score."""
+        rows, scores = [], []
+        for a in self._seen():
+            outcome = self.evaluator.cached(a, self.schedule.fidelities[0])
+            if outcome is not None:
+                rows.append(from_compact(a.compact, self.space))
+                scores.append(outcome.evaluation.fitness)
+        if not rows:
+            return torch.zeros(0, self.space.n_genes, dtype=torch.long), torch.zeros(0)
+        return torch.stack(rows), torch.tensor(scores, dtype=torch.float64)
 
     def _target_history(self) -> list[tuple[tuple[int, ...], float]]:
         """Every genome with a score at the target fidelity, and its mean fitness there."""
@@ -212,11 +241,20 @@ class Search:
 
     def _done(self) -> bool:
         generations = self.ga.generations
+        if self._idle >= IDLE_GENERATIONS:  # only cache hits: the budget would never be spent
+            log.warning("%d generations in a row trained nothing new (the population has "
+                        "converged); stopping before the budget is spent", self._idle)
+            return True
         return (generations is not None and self.state.generation + 1 >= generations) or \
             self.budget_spent()
 
     def run(self) -> SearchResult:
         start = time.perf_counter()
+        limits = [f"after {self.ga.generations} generations" if self.ga.generations else "",
+                  f"at {self.evaluator.budget:g} epochs of compute"
+                  if self.evaluator.budget is not None else ""]
+        log.info("search %s: stops %s (ga.generations, ga.budget_epochs)", self.ga.strategy,
+                 " or ".join(x for x in limits if x))
         if self.state.phase == "evaluating" and not self.state.trained_in_generation:
             self.save()  # a kill before the first genome resumes from this exact population
         while True:

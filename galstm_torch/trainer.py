@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -71,12 +72,27 @@ class TrainingObserver(Protocol):
     def end(self) -> None: ...
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_bf16_lstm() -> bool:
+    """Whether this CPU runs an LSTM under bfloat16 autocast: oneDNN has no bf16 LSTM
+    primitive on CPUs without bf16 instructions (seen on an AVX2-only AMD EPYC)."""
+    try:
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            nn.LSTM(4, 4, batch_first=True)(torch.zeros(2, 3, 4))
+        return True
+    except RuntimeError:
+        return False
+
+
 def check_precision(precision: str, device: torch.device) -> None:
     """Raise ValueError when the precision cannot run on the device."""
     if precision not in PRECISIONS:
         raise ValueError(f"trainer.precision={precision} is unknown; choose one of {', '.join(PRECISIONS)}")
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("trainer.precision=fp16 needs CUDA: use fp32 or bf16 on CPU")
+    if precision == "bf16" and device.type == "cpu" and not cpu_bf16_lstm():
+        raise ValueError("trainer.precision=bf16 is not supported by this CPU (its oneDNN has "
+                         "no bfloat16 LSTM): use fp32")
 
 
 def autocast(device: torch.device, precision: str) -> ContextManager:

@@ -199,3 +199,41 @@ def test_the_budget_and_rungs_are_checked_in_one_line():
         with pytest.raises(ConfigError) as err:
             to_config(dataclasses.replace(Config(), ga=ga_cfg))
         assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_converged_population_with_no_generation_limit_stops(tmp_path):
+    executor = NoisyExecutor()
+    config = ga(generations=None, budget_epochs=1000.0, rungs=[1.0], seeds=1, pop_size=4,
+                mutation_rate=0.0, layer_mutation_rate=0.0, crossover_rate=0.0, elitism=1)
+    result = search(tmp_path, config, executor).run()
+    assert result.compute < 1000 and len(executor.tasks) == result.trained
+
+
+def test_guided_offspring_are_the_children_the_model_predicts_best():
+    from galstm_torch.genome import random_population
+    from galstm_torch.surrogate import pick
+
+    g = torch.Generator().manual_seed(0)
+    known = random_population(40, SPACE, generator=g)
+    scores = known[:, 2:].sum(1).double() / 1000  # bigger is better
+    candidates = random_population(60, SPACE, generator=g)
+    candidates[5] = known[0]  # a genome already scored is taken last
+    chosen = pick(candidates, known, scores, 6, SPACE)
+    check_population(chosen, SPACE)
+    assert len(torch.unique(chosen, dim=0)) == 6
+    assert not (chosen == known[0]).all(dim=1).any()
+    assert chosen[:, 2:].sum(1).float().mean() > candidates[:, 2:].sum(1).float().mean()
+
+
+def test_a_guided_search_resumes_exactly_and_spends_its_budget(tmp_path):
+    config = ga(guide=4, budget_epochs=10.0)
+    whole = search(tmp_path / "whole", config, NoisyExecutor()).run()
+    run = tmp_path / "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        search(run, config, NoisyExecutor(stop_after=19)).run()
+    state = checkpoint.load(run / "checkpoint")
+    resumed = search(run, config, NoisyExecutor(), start=state.generation + (state.phase == "evaluated"))
+    resumed.restore(state)
+    again = resumed.run()
+    assert torch.equal(again.population, whole.population) and again.compute == whole.compute
+    assert 10.0 - 0.25 < whole.compute <= 10.0

@@ -13,7 +13,7 @@ from galstm_torch.config import Config
 from galstm_torch.data import load_data
 from galstm_torch.errors import ConfigError
 from galstm_torch.executor import SerialExecutor
-from galstm_torch.trainer import TrainSettings, train_and_evaluate
+from galstm_torch.trainer import TrainSettings, cpu_bf16_lstm, train_and_evaluate
 
 
 def config(**trainer) -> Config:
@@ -54,6 +54,10 @@ def test_engine_choice():
     cfg = to_config(config(engine="batched", max_group=4, precision="bf16"))
     settings = train_settings(cfg)
     assert settings.precision == "bf16"
+    if not cpu_bf16_lstm():  # refused in one line on a CPU without a bf16 LSTM
+        with pytest.raises(ConfigError, match="bf16 is not supported by this CPU"):
+            local_executor(cfg, None, settings, cpu)
+        cfg, settings = to_config(config(engine="batched", max_group=4)), train_settings(to_config(config()))
     executor = local_executor(cfg, None, settings, cpu)
     assert isinstance(executor, BatchedExecutor) and executor.max_group == 4
     assert isinstance(local_executor(to_config(config()), None, settings, cpu), SerialExecutor)
@@ -71,6 +75,10 @@ def test_bf16_changes_the_arithmetic_but_not_the_outcome_much():
 def _compare_bf16_with_fp32() -> None:
     data = load_data("mnist", SAMPLE_ROOT, train_samples=300, test_samples=100)
     arch, cpu = Architecture((40,), (32,)), torch.device("cpu")
+    if not cpu_bf16_lstm():  # this CPU cannot: the run is refused in one line instead
+        with pytest.raises(ValueError, match="bf16 is not supported by this CPU"):
+            train_and_evaluate(arch, data, TrainSettings(precision="bf16"), seed=0, device=cpu)
+        return
     fp32 = train_and_evaluate(arch, data, TrainSettings(), seed=0, device=cpu)
     bf16 = train_and_evaluate(arch, data, TrainSettings(precision="bf16"), seed=0, device=cpu)
     assert bf16.loss != fp32.loss  # autocast really ran in bfloat16

@@ -1,0 +1,57 @@
+"""Model-guided offspring: a ridge regression on the genomes scored so far picks which of
+many candidate children get trained (``ga.guide``).
+
+The GA makes ``guide`` times more children than it needs with its usual operators; a linear
+model of fitness on simple genome features, fitted to every genome's score at the cheapest
+rung, keeps the children it predicts best. Children never evaluated come first: a known
+genome costs nothing to repeat but teaches nothing. Pure tensor functions, no Python loop
+over individuals.
+"""
+from __future__ import annotations
+
+import torch
+
+from .genome import N_DENSE, N_LSTM, SearchSpace
+
+
+def features(population: torch.Tensor, space: SearchSpace) -> torch.Tensor:
+    """Per genome: a constant, one-hot layer counts, and each unit slot scaled to [0, 1]
+    (0 where the slot is inactive)."""
+    pop = population.to(torch.float64)
+    lstm = torch.nn.functional.one_hot(population[:, N_LSTM].long() - 1, space.max_lstm_layers)
+    dense = torch.nn.functional.one_hot(population[:, N_DENSE].long() - 1, space.max_dense_layers)
+    units = pop[:, 2:] / space.max_units
+    ones = torch.ones(len(pop), 1, dtype=torch.float64)
+    return torch.cat([ones, lstm.to(torch.float64), dense.to(torch.float64), units], dim=1)
+
+
+def fit_ridge(x: torch.Tensor, y: torch.Tensor, *, l2: float = 1.0) -> torch.Tensor:
+    """Weights of a ridge regression y ~ x w (the constant column is not penalised)."""
+    penalty = torch.eye(x.shape[1], dtype=x.dtype) * l2
+    penalty[0, 0] = 0.0
+    return torch.linalg.solve(x.T @ x + penalty, x.T @ y)
+
+
+def pick(candidates: torch.Tensor, known: torch.Tensor, scores: torch.Tensor, n: int,
+         space: SearchSpace) -> torch.Tensor:
+    """n distinct rows of ``candidates``: those predicted best by a ridge model fitted on
+    (``known`` genomes, their ``scores``), never-seen genomes before seen ones; ties keep
+    candidate order."""
+    weights = fit_ridge(features(known, space), scores.to(torch.float64))
+    unique = _first_occurrences(candidates)
+    predicted = features(candidates[unique], space) @ weights
+    seen = (candidates[unique].unsqueeze(1) == known.unsqueeze(0)).all(dim=2).any(dim=1)
+    order = torch.argsort(-predicted, stable=True)  # best predicted first, ties in order
+    order = order[torch.argsort(seen[order].to(torch.int8), stable=True)]  # unseen first
+    chosen = unique[order[:n]]
+    if len(chosen) < n:  # fewer distinct candidates than slots: repeat the best
+        chosen = torch.cat([chosen, chosen[:1].repeat(n - len(chosen))])
+    return candidates[chosen]
+
+
+def _first_occurrences(rows: torch.Tensor) -> torch.Tensor:
+    """Indices of the first occurrence of each distinct row, in row order."""
+    _, inverse = torch.unique(rows, dim=0, return_inverse=True)
+    first = torch.full((int(inverse.max()) + 1,), len(rows), dtype=torch.long)
+    first.scatter_reduce_(0, inverse, torch.arange(len(rows)), reduce="amin")
+    return first.sort().values
