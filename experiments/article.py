@@ -8,7 +8,7 @@ training of the best genome found.
 Parts (each is a `train.py` command, printed before it runs and stored in summary.json):
   article  ga=article: population 20, roulette, crossover 0.5, mutation 0.01, no elitism,
            Keras init, 1 epoch at batch 32, fitness = test accuracy; --generations generations.
-  default  ga=default with population 20 and the same generations (the same number of
+  default  ga=simple (the default preset until 2026-11-30) with population 20 and the same generations (the same number of
            requested evaluations), fitness = validation accuracy; its test accuracy is read for
            its best genome only.
   final    the article run's (or with --final-from default, the default run's) best genome
@@ -35,7 +35,7 @@ TINY = ["model.max_units=48", "model.min_units=16", "model.max_lstm_layers=2",
         "model.max_dense_layers=2", "data.train_samples=600", "data.test_samples=200"]
 PARTS = {
     "article": ["ga=article"],
-    "default": ["ga=default"],
+    "default": ["ga=simple"],  # the default preset of 2026-11-29 (RESULTS.md 2)
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import statistics
 import sys
 import time
@@ -161,6 +162,8 @@ def main() -> None:
     p.add_argument("--shard", default="0/1", help="i/n: run every n-th (strategy, seed) from i")
     p.add_argument("--report", action="store_true", help="only judge what is missing and report")
     p.add_argument("--tiny", action="store_true", help="tiny models, for a smoke test")
+    p.add_argument("--docs", type=Path, default=None,
+                   help="also write the figures into DOCS/results.json and DOCS/results_study.png")
     args = p.parse_args()
     names = args.strategies.split(",")
     if unknown := set(names) - set(STRATEGIES):
@@ -179,6 +182,21 @@ def main() -> None:
     result = report(names, args)
     (args.out / "study.json").write_text(json.dumps(result, indent=1) + "\n")
     plot_study(result, args.budget, args.out / "study.png")
+    if args.docs:
+        to_docs(result, args)
+
+
+def to_docs(result: dict, args: argparse.Namespace) -> None:
+    """Add the study's figures to <docs>/results.json (key search_quality) and its plot."""
+    path = args.docs / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    per_run = {n: [{k: v for k, v in r.items() if k != "curve"} for r in rs]
+               for n, rs in result["runs"].items()}
+    results["search_quality"] = {"settings": result["settings"], "table": result["table"],
+                                 "runs": per_run, "command": " ".join(sys.argv)}
+    args.docs.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    shutil.copyfile(args.out / "study.png", args.docs / "results_study.png")
 
 
 if __name__ == "__main__":

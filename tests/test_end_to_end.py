@@ -8,7 +8,7 @@ import pytest
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import TINY, compose_cfg, run_train
+from conftest import TINY, TINY_DATA, compose_cfg, run_train
 from galstm_torch.app import run, to_config
 
 
@@ -29,6 +29,29 @@ def test_train_py_writes_csv_best_json_and_tensorboard(tmp_path):
         assert [e.step for e in acc.Scalars(tag)] == [0, 1]
     assert "best genome" in proc.stdout and best["genome"] in proc.stdout
     assert (tmp_path / ".hydra" / "config.yaml").exists()
+
+
+@pytest.mark.slow
+def test_the_default_preset_screens_races_and_stops_at_its_budget(tmp_path):
+    proc = run_train(*TINY_DATA, "ga.budget_epochs=8", "ga.pop_size=6", "trainer.num_threads=1",
+                     f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader((tmp_path / "evaluations.csv").open()))
+    trained = [r for r in rows if r["cache_hit"] == "0"]
+    spent = sum(float(r["compute"]) for r in rows)
+    assert 8 - 0.334 < spent <= 8 + 1e-9 and {r["fidelity"] for r in trained} == {"0.333", "1"}
+    assert all(float(r["compute"]) == float(r["fidelity"]) for r in trained)
+    best = json.loads((tmp_path / "best.json").read_text())
+    seeds = [float(r["fitness"]) for r in trained if r["genome"] == best["genome"]
+             and r["fidelity"] == "1"]
+    assert best["seeds"] == len(seeds) == 3 and best["fitness"] == pytest.approx(sum(seeds) / 3)
+    with (tmp_path / "generations.csv").open() as f:
+        assert float(list(csv.DictReader(f))[-1]["compute/epochs"]) == pytest.approx(spent)
+    acc = EventAccumulator(str(tmp_path / "tb" / "compute"))
+    acc.Reload()
+    steps = [e.step for e in acc.Scalars("fitness/best_so_far_vs_compute")]
+    assert steps == sorted(steps) and steps[-1] == round(spent * 100)
+    assert "mean of 3 seeds" in proc.stdout and f"compute {spent:.2f} epochs" in proc.stdout
 
 
 @pytest.mark.slow
