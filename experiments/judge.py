@@ -40,11 +40,11 @@ def judge(run: Path, seeds: int = JUDGE_SEEDS, threads: int = 1,
           data_root: "str | None" = None) -> dict:
     """Judge one run directory (cached in judge.json)."""
     out = run / "judge.json"
+    best = json.loads((run / "best.json").read_text())
     if out.exists():
         cached = json.loads(out.read_text())
-        if cached.get("n") == seeds:
+        if cached.get("n") == seeds and cached.get("genome") == best["genome"]:
             return cached
-    best = json.loads((run / "best.json").read_text())
     cfg = OmegaConf.load(run / "checkpoint" / "config.yaml")
     if data_root:
         cfg.data.root = data_root

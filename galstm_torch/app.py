@@ -121,7 +121,7 @@ def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None",
         if state.config_hash != digest:
             raise ConfigError(f"{run_dir}/checkpoint/config.yaml does not match the checkpoint "
                               "(config hash differs): it was edited; restore it or start anew")
-        if config.ga.generations < state.generation + 1:
+        if config.ga.generations is not None and config.ga.generations < state.generation + 1:
             raise ConfigError(f"ga.generations={config.ga.generations} is below the "
                               f"{state.generation + 1} generations this run already reached")
         return config, run_dir, state, digest

@@ -53,6 +53,8 @@ class SearchState:
     spent: Optional[float] = None  # compute so far (epochs); None in checkpoints before budgets
     seen: list[list[int]] = field(default_factory=list)  # [generation, *compact] per genome,
                                                         # in the order the search met them
+    idle: int = 0  # generations in a row that trained nothing
+    budget_cut: Optional[float] = None  # the budget that cut the last generation short
 
 
 def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
@@ -81,7 +83,7 @@ def save(folder: Path, state: SearchState) -> None:
         "cache": {k: outcome_to_dict(o) for k, o in state.cache.items()},
         "trained_in_generation": state.trained_in_generation, "best": state.best,
         "trained": state.trained, "cache_hits": state.cache_hits, "spent": state.spent,
-        "seen": state.seen,
+        "seen": state.seen, "idle": state.idle, "budget_cut": state.budget_cut,
     }
     atomic_write(folder / STATE, json.dumps(meta, indent=1).encode())
     for old in folder.glob("tensors-*.pt"):
@@ -135,7 +137,8 @@ def load(folder: Path) -> SearchState:
             trained_in_generation=list(meta["trained_in_generation"]), best=meta["best"],
             trained=int(meta["trained"]), cache_hits=int(meta["cache_hits"]),
             spent=None if meta.get("spent") is None else float(meta["spent"]),
-            seen=[[int(v) for v in item] for item in meta.get("seen", [])])
+            seen=[[int(v) for v in item] for item in meta.get("seen", [])],
+            idle=int(meta.get("idle", 0)), budget_cut=meta.get("budget_cut"))
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint {folder / STATE} is incomplete ({err!r}); "
                               "start a new run") from None

@@ -189,6 +189,13 @@ def _engine_checks(trainer: TrainerConfig) -> None:
         _check(trainer.max_group >= 1, "trainer.max_group", trainer.max_group, "must be >= 1 or null")
 
 
+def least_budget(ga: GAConfig, epochs: int) -> float:
+    """The least compute that brings one genome to the target fidelity: with rungs, the whole
+    first rung is screened before anyone is promoted; with one rung, one training."""
+    first = ga.rungs[0] * epochs * (ga.pop_size if len(ga.rungs) > 1 else 1)
+    return first + sum(r * epochs for r in ga.rungs[1:])
+
+
 def _validate_budget(ga: GAConfig, trainer: TrainerConfig) -> None:
     """Generations, budget, rungs and seeds: a setting that cannot apply is refused."""
     _check(ga.generations is None or ga.generations >= 1, "ga.generations", ga.generations,
@@ -208,9 +215,10 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig) -> None:
         raise ConfigError(f"ga.guide={ga.guide} guides the GA's offspring: it needs "
                           f"ga.strategy=ga (not {ga.strategy}), or ga.guide=0")
     if ga.budget_epochs is not None:
-        smallest = rungs[0] * trainer.epochs
-        _check(ga.budget_epochs >= smallest, "ga.budget_epochs", ga.budget_epochs,
-               f"must be at least the cheapest training ({smallest:g} epochs)")
+        least = least_budget(ga, trainer.epochs)
+        _check(ga.budget_epochs >= least - 1e-9, "ga.budget_epochs", ga.budget_epochs,
+               f"must bring at least one genome to the target fidelity ({least:g} epochs "
+               f"with ga.pop_size={ga.pop_size} and ga.rungs={list(ga.rungs)})")
     if trainer.engine == "batched" and len(rungs) > 1:
         raise ConfigError("trainer.engine=batched trains whole epochs only: use ga.rungs=[1.0] "
                           "or trainer.engine=sequential")

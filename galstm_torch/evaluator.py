@@ -56,6 +56,9 @@ def settings_fingerprint(settings: TrainSettings, run_seed: int, data_desc: dict
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+MICRO = 1_000_000  # compute is counted in micro-epochs
+
+
 class Evaluator:
     """Sends the uncached genomes of a generation to an executor and caches what comes back.
 
@@ -72,7 +75,17 @@ class Evaluator:
         self.cache: dict[str, Outcome] = {}
         self.trained = 0
         self.cache_hits = 0
-        self.spent = 0.0  # compute: epochs of the training split trained so far
+        self._spent = 0  # compute trained so far, in micro-epochs: an integer sum is the same
+                         # in any completion order (a pool finishes trainings out of order)
+
+    @property
+    def spent(self) -> float:
+        """Compute so far: epochs of the training split trained (cache hits cost nothing)."""
+        return self._spent / MICRO
+
+    @staticmethod
+    def units(epochs: float) -> int:
+        return round(epochs * MICRO)
 
     def _suffix(self, fidelity: Optional[float], replicate: int) -> str:
         """'' for the target fidelity's first replicate: keys (and seeds) of runs made before
@@ -100,7 +113,7 @@ class Evaluator:
         """Continue from a checkpoint's cache and counters (older checkpoints have no
         ``spent``: all their trainings were at the target fidelity)."""
         self.cache, self.trained, self.cache_hits = dict(cache), trained, cache_hits
-        self.spent = trained * self.target if spent is None else spent
+        self._spent = self.units(trained * self.target if spent is None else spent)
 
     def task(self, request: "Request | Architecture") -> Task:
         r = request if isinstance(request, Request) else Request(request)
@@ -117,14 +130,14 @@ class Evaluator:
         whether any request had to be dropped (the budget is spent)."""
         if self.budget is None:
             return requests, False
-        spent, queued = self.spent, set()
+        spent, queued = self._spent, set()
         for i, r in enumerate(requests):
             key = self.key(r.arch, r.fidelity, r.replicate)
             if key in self.cache or key in queued:
                 continue
-            if spent + self.cost(r) > self.budget + 1e-9:
+            if spent + self.units(self.cost(r)) > self.units(self.budget):
                 return requests[:i], True
-            spent += self.cost(r)
+            spent += self.units(self.cost(r))
             queued.add(key)
         return requests, False
 
@@ -150,7 +163,7 @@ class Evaluator:
             key, r = todo.get((outcome.compact, outcome.seed)) or self._match(todo, outcome)
             self.cache[key] = outcome
             self.trained += 1
-            self.spent += self.cost(r)
+            self._spent += self.units(self.cost(r))
             trained_now.add(key)
             if on_outcome is not None:
                 on_outcome(key, outcome)

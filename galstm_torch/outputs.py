@@ -43,7 +43,10 @@ def export_best(best: Best, evaluator: Evaluator, data: DataSplits, settings: Tr
     pop_size x generations. On CPU the retraining is bit-for-bit the search's training; on
     CUDA it may differ in the last digits, and the export stores what this model measures.
     """
-    arch, outcome = best.result.arch, best.result.outcome
+    arch = best.result.arch
+    # The replicate retrained here is the genome's first seed (best.result's fitness may be
+    # the mean over several seeds).
+    outcome = evaluator.cached(arch) or best.result.outcome
     if outcome.retried:  # the search trained it with half the batch after running out of memory
         settings = dataclasses.replace(settings, batch_size=max(1, settings.batch_size // 2))
     seed = evaluator.task(arch).seed

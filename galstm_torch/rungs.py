@@ -47,11 +47,13 @@ class Standing:
     mean: float
     se: float
     seeds: int
+    failed: bool = False  # every training at that rung failed
 
     @property
     def key(self) -> float:
-        """One number that orders by rung, then by mean fitness (fitness lies in [0, 1])."""
-        return 2.0 * self.rung + self.mean
+        """One number that orders by rung, then by mean fitness (fitness lies in [0, 1]); a
+        genome that failed, or was never evaluated, ranks below every working one."""
+        return -1.0 if self.failed or self.rung < 0 else 2.0 * self.rung + self.mean
 
 
 def promoted(scores: list[float], share: float) -> list[int]:
@@ -68,7 +70,8 @@ def standing(evaluator: "Evaluator | _ReplayView", arch: Architecture,
         if outcomes:
             fit = [o.evaluation.fitness for o in outcomes]
             se = statistics.stdev(fit) / math.sqrt(len(fit)) if len(fit) > 1 else math.nan
-            return Standing(rung, statistics.fmean(fit), se, len(fit))
+            failed = all(o.status == "failed" for o in outcomes)
+            return Standing(rung, statistics.fmean(fit), se, len(fit), failed)
     return Standing(-1, 0.0, math.nan, 0)
 
 
@@ -78,7 +81,7 @@ def leaders(evaluator: "Evaluator | _ReplayView", seen: list[Architecture], sche
     the genome seen first)."""
     top = len(schedule.fidelities) - 1
     ranked = [(a, standing(evaluator, a, schedule)) for a in seen]
-    ranked = [(a, s) for a, s in ranked if s.rung == top]
+    ranked = [(a, s) for a, s in ranked if s.rung == top and not s.failed]
     ranked.sort(key=lambda pair: -pair[1].mean)  # stable: first seen wins ties
     return [a for a, _ in ranked[:k]]
 
@@ -143,11 +146,14 @@ class GenerationRunner:
         first = [Request(a, fids[top] if a.compact in at_top or top == 0 else fids[0])
                  for a in archs]
         results = self._run(first)
-        pool = _unique([r for r in results if r.arch.compact not in at_top])
+        # A genome that failed is never promoted: its failure would only repeat, at more cost.
+        pool = _unique([r for r in results if r.arch.compact not in at_top
+                        and r.outcome.status != "failed"])
         for rung in range(1, top + 1):
             scores = [r.outcome.evaluation.fitness for r in pool]
             chosen = [pool[i].arch for i in promoted(scores, self.schedule.promote)]
-            pool = self._run([Request(a, fids[rung]) for a in chosen])
+            pool = [r for r in self._run([Request(a, fids[rung]) for a in chosen])
+                    if r.outcome.status != "failed"]
 
     def _race(self, seen: list[Architecture]) -> None:
         """Fresh seeds for the leaders until each of the top `confirm` has `seeds` of them.

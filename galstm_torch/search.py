@@ -67,23 +67,30 @@ class Search:
         self.state = SearchState(0, "evaluating", random_population(
             ga.pop_size, space, generator=generator), generator.get_state(), config_hash)
         self.best: Optional[Best] = None
-        self._idle = 0  # generations in a row that trained nothing (in this process)
+        self._hits_start = 0  # cache hits before the generation being evaluated
 
     def restore(self, state: SearchState) -> None:
         """Continue from a checkpoint (its config was already checked by the caller)."""
         self.state = state
+        self._hits_start = state.cache_hits
         self.generator.set_state(state.rng_state)
         self.evaluator.restore(state.cache, trained=state.trained, cache_hits=state.cache_hits,
                                spent=state.spent)
-        if not state.seen:  # a checkpoint from before `seen`: the cache's order will do
-            for outcome in state.cache.values():
-                self._note_seen([Architecture.from_compact(outcome.compact)], 0)
+        if not state.seen:  # a checkpoint from before `seen`: its best first, with the
+            best = state.cache.get((state.best or {}).get("key", ""))  # generation it had
+            if best is not None:
+                self._note_seen([Architecture.from_compact(best.compact)], state.best["generation"])
+            for outcome in state.cache.values():  # then the rest (their generation is unknown)
+                self._note_seen([Architecture.from_compact(outcome.compact)], state.generation)
         self._update_best()
 
     def save(self) -> None:
         s, ev = self.state, self.evaluator
+        # Mid-generation the saved hit count is the generation's start: a resumed generation
+        # replays its cache hits and counts them again.
+        hits = self._hits_start if s.phase == "evaluating" else ev.cache_hits
         s.rng_state, s.cache, s.trained, s.cache_hits, s.spent = (
-            self.generator.get_state(), ev.cache, ev.trained, ev.cache_hits, ev.spent)
+            self.generator.get_state(), ev.cache, ev.trained, hits, ev.spent)
         if self.best is not None:
             s.best = {"generation": self.best.generation, "key": ev.key(self.best.result.arch)}
         checkpoint.save(self.checkpoint_dir, s)
@@ -131,6 +138,7 @@ class Search:
         s = self.state
         check_population(s.population, self.space)
         start, hits_before = time.perf_counter(), self.evaluator.cache_hits
+        self._hits_start = hits_before
         archs = [decode(row, self.space) for row in s.population]
         self._note_seen(archs, s.generation)
         self._start_bar(archs)
@@ -138,7 +146,8 @@ class Search:
                                   trained_before=set(s.trained_in_generation),
                                   on_outcome=self._on_outcome)
         done = runner.run(archs, self._seen())
-        self._idle = 0 if any(not r.cache_hit for r in done.evaluations) else self._idle + 1
+        s.idle = 0 if any(not r.cache_hit for r in done.evaluations) else s.idle + 1
+        s.budget_cut = self.evaluator.budget if done.exhausted else None
         keep = [i for i, r in enumerate(done.rows) if r is not None]
         results = [done.rows[i] for i in keep]
         if not results:  # the budget ran out before this generation trained anything
@@ -147,7 +156,9 @@ class Search:
             return
         fitness = torch.tensor([r.fitness for r in results], dtype=torch.float64)
         self._update_best()
-        assert self.best is not None
+        if self.best is None:  # no genome reached the target fidelity within the budget
+            raise SearchFailed(f"ga.budget_epochs={self.evaluator.budget:g} ran out before any "
+                               "genome was trained at the target fidelity: raise it")
         seconds = time.perf_counter() - start
         self.progress.end_generation(self.evaluator.cache_hits - hits_before, self.best.result.fitness)
         info = GenerationInfo(s.generation, seconds, self.evaluator.trained,
@@ -195,6 +206,7 @@ class Search:
         else:
             s.population = self._offspring()
         s.generation, s.phase, s.trained_in_generation = s.generation + 1, "evaluating", []
+        self._hits_start = self.evaluator.cache_hits
         self.save()
 
     def _offspring(self) -> torch.Tensor:
@@ -241,12 +253,16 @@ class Search:
 
     def _done(self) -> bool:
         generations = self.ga.generations
-        if self._idle >= IDLE_GENERATIONS:  # only cache hits: the budget would never be spent
+        if generations is None and self.state.idle >= IDLE_GENERATIONS:
+            # only cache hits: with no generation limit the budget would never be spent
             log.warning("%d generations in a row trained nothing new (the population has "
-                        "converged); stopping before the budget is spent", self._idle)
+                        "converged); stopping before the budget is spent", self.state.idle)
             return True
+        # A generation cut short by the budget ends the search: what is left could only buy
+        # screenings that no promotion would follow.
+        cut = self.state.budget_cut is not None and self.state.budget_cut == self.evaluator.budget
         return (generations is not None and self.state.generation + 1 >= generations) or \
-            self.budget_spent()
+            cut or self.budget_spent()
 
     def run(self) -> SearchResult:
         start = time.perf_counter()

@@ -169,6 +169,11 @@ def test_resume_after_a_kill_ends_exactly_as_an_uninterrupted_run(tmp_path, stra
         drop = ("seconds", "samples_per_s")
         strip = lambda t: [{k: v for k, v in r.items() if k not in drop} for r in t]  # noqa: E731
         assert strip(rows(run)) == strip(rows(tmp_path / "whole"))
+        assert again.cache_hits == whole.cache_hits
+        with (run / "generations.csv").open() as a, (tmp_path / "whole" / "generations.csv").open() as b:
+            untimed = lambda f: [{k: v for k, v in r.items() if not k.startswith("time/")}  # noqa: E731
+                                 for r in csv.DictReader(f)]
+            assert untimed(a) == untimed(b)
 
 
 def test_tpe_proposes_valid_genomes_that_depend_only_on_history_and_seed():
@@ -193,7 +198,7 @@ def test_the_budget_and_rungs_are_checked_in_one_line():
         (ga(generations=None, budget_epochs=None), "ga.generations=null needs a budget"),
         (ga(rungs=[0.5, 0.25, 1.0]), "ga.rungs=[0.5, 0.25, 1.0] is out of range"),
         (ga(rungs=[0.5]), "ga.rungs=[0.5] is out of range"),
-        (ga(budget_epochs=0.1), "ga.budget_epochs=0.1 is out of range"),
+        (ga(budget_epochs=2.5), "ga.budget_epochs=2.5 is out of range: must bring at least one"),
         (ga(strategy="tpe"), "ga.strategy=tpe runs at the target fidelity"),
     ]:
         with pytest.raises(ConfigError) as err:
@@ -236,4 +241,22 @@ def test_a_guided_search_resumes_exactly_and_spends_its_budget(tmp_path):
     resumed.restore(state)
     again = resumed.run()
     assert torch.equal(again.population, whole.population) and again.compute == whole.compute
-    assert 10.0 - 0.25 < whole.compute <= 10.0
+    assert 10.0 - 1.0 < whole.compute <= 10.0  # at most one target training short
+
+
+def test_failed_genomes_are_never_promoted_and_rank_below_every_working_one(tmp_path):
+    class Failing(NoisyExecutor):
+        def map(self, tasks):
+            for outcome in super().map(tasks):
+                if outcome.compact[1] == 3:  # three dense blocks always diverge here
+                    from galstm_torch.executor import failed_outcome
+                    outcome = failed_outcome(Task(outcome.compact, outcome.seed), "diverged")
+                yield outcome
+
+    executor = Failing()
+    result = search(tmp_path, ga(budget_epochs=12.0), executor).run()
+    promoted_ = [t for t in executor.tasks if t.fidelity is None]
+    assert promoted_ and all(t.compact[1] != 3 for t in promoted_)
+    assert result.best.result.arch.compact[1] != 3
+    from galstm_torch.rungs import Standing
+    assert Standing(1, 0.0, 0.0, 1, failed=True).key < Standing(0, 0.01, 0.0, 1).key
