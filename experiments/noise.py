@@ -18,7 +18,6 @@ when the command is run again.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import statistics
@@ -59,6 +58,38 @@ def summarise(scores: dict[str, list[float]]) -> dict[str, float]:
             "mean": statistics.mean(means)}
 
 
+def measure(args: argparse.Namespace, done: dict, store: Path) -> dict:
+    """Train every genome with every seed at every schedule and fidelity (skipping what
+    ``done`` holds, saving each training to ``store``); the summary per schedule|fidelity."""
+    space = SearchSpace(min_units=16, max_units=48) if args.tiny else SearchSpace()
+    pop = random_population(args.genomes, space, generator=torch.Generator().manual_seed(0))
+    genomes = [decode(row, space) for row in pop]
+    data = load_data("mnist", args.data_root, train_samples=args.train_samples,
+                     test_samples=args.test_samples, val_fraction=args.val_fraction)
+    fidelities = [float(f) for f in args.fidelities.split(",")]
+    table = {}
+    for schedule in args.schedules.split(","):
+        for fid in fidelities:
+            scores: dict[str, list[float]] = {}
+            for arch, s in itertools.product(genomes, range(args.seeds)):
+                name = format_compact(arch.compact)
+                key = f"{schedule}|{fid}|{name}|{s}"
+                if key not in done:
+                    settings = TrainSettings(lr_schedule=schedule, epochs=fid)
+                    e = train_and_evaluate(arch, data, settings, device=torch.device("cpu"),
+                                           seed=derive_seed(NOISE_SEED, f"noise:{name}:{s}"))
+                    done[key] = {"val_acc": e.val_acc, "seconds": e.seconds}
+                    store.write_text(json.dumps({"runs": done}, indent=1))
+                scores.setdefault(name, []).append(done[key]["val_acc"])
+            table[f"{schedule}|{fid}"] = {**summarise(scores), "scores": scores}
+        top = table[f"{schedule}|{fidelities[-1]}"]["scores"]
+        for fid in fidelities:
+            row, names = table[f"{schedule}|{fid}"], list(top)
+            row["spearman_vs_top"] = spearman([statistics.mean(row["scores"][n]) for n in names],
+                                              [statistics.mean(top[n]) for n in names])
+    return table
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", default="../shared/data")
@@ -77,34 +108,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     store = args.out / "noise.json"
     done = json.loads(store.read_text())["runs"] if store.exists() else {}
-    space = SearchSpace(min_units=16, max_units=48) if args.tiny else SearchSpace()
-    pop = random_population(args.genomes, space, generator=torch.Generator().manual_seed(0))
-    genomes = [decode(row, space) for row in pop]
-    data = load_data("mnist", args.data_root, train_samples=args.train_samples,
-                     test_samples=args.test_samples, val_fraction=args.val_fraction)
-    fidelities = [float(f) for f in args.fidelities.split(",")]
-    table = {}
-    for schedule in args.schedules.split(","):
-        settings = TrainSettings(lr_schedule=schedule)
-        for fid in fidelities:
-            scores = {}
-            for arch, s in itertools.product(genomes, range(args.seeds)):
-                name = format_compact(arch.compact)
-                key = f"{schedule}|{fid}|{name}|{s}"
-                if key not in done:
-                    seed = derive_seed(NOISE_SEED, f"noise:{name}:{s}")
-                    e = train_and_evaluate(arch, data, dataclasses.replace(settings, epochs=fid),
-                                           seed=seed, device=torch.device("cpu"))
-                    done[key] = {"val_acc": e.val_acc, "seconds": e.seconds}
-                    store.write_text(json.dumps({"runs": done}, indent=1))
-                scores.setdefault(name, []).append(done[key]["val_acc"])
-            table[f"{schedule}|{fid}"] = {**summarise(scores), "scores": scores}
-        top = table[f"{schedule}|{fidelities[-1]}"]["scores"]
-        for fid in fidelities:
-            row = table[f"{schedule}|{fid}"]
-            names = list(top)
-            row["spearman_vs_top"] = spearman([statistics.mean(row["scores"][n]) for n in names],
-                                              [statistics.mean(top[n]) for n in names])
+    table = measure(args, done, store)
     print(f"{'schedule':<10}{'fidelity':>9}{'mean':>8}{'seed sd':>9}{'genome sd':>11}"
           f"{'swaps':>7}{'rho vs top':>12}")
     for key, row in table.items():

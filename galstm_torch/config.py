@@ -232,8 +232,6 @@ def validate(cfg: Config) -> None:
     _check_outputs(cfg)
     ga, model, trainer = cfg.ga, cfg.model, cfg.trainer
     _check(ga.pop_size >= 2, "ga.pop_size", ga.pop_size, "must be at least 2")
-    _check(trainer.epochs >= 1 or cfg.mode != "search", "trainer.epochs", trainer.epochs,
-           "must be at least 1 in a search (lower fidelities are ga.rungs)")
     _check(0 <= ga.elitism < ga.pop_size, "ga.elitism", ga.elitism,
            f"must be in [0, pop_size) = [0, {ga.pop_size - 1}]")
     _one_of("ga.strategy", ga.strategy, STRATEGIES)
@@ -267,6 +265,9 @@ def validate(cfg: Config) -> None:
         value = getattr(cfg.data, key)
         _check(value is None or value >= 1, f"data.{key}", value, "must be >= 1 or null for all")
     _validate_executor(cfg.executor)
+    if cfg.mode == "search":
+        _check(trainer.epochs >= 1, "trainer.epochs", trainer.epochs,
+               "must be at least 1 in a search (lower fidelities are ga.rungs)")
     _validate_budget(ga, trainer)
 
 
