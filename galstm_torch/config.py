@@ -48,6 +48,8 @@ class GAConfig:
     elitism: int = 1
     crossover_rate: float = 0.5
     mutation_rate: float = 0.1
+    mutation_step: float = 0.0  # 0 = redraw a mutated unit gene uniformly (the article);
+                                # s > 0 = a Gaussian step of sd s * (max_units - min_units)
     layer_mutation_rate: float = 0.1
 
 
@@ -211,6 +213,8 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig) -> None:
     _check(ga.seeds >= 1, "ga.seeds", ga.seeds, "must be at least 1")
     _check(ga.confirm >= 1, "ga.confirm", ga.confirm, "must be at least 1")
     _check(ga.guide >= 0, "ga.guide", ga.guide, "must be >= 0 (0 = off)")
+    _check(0 <= ga.mutation_step <= 1, "ga.mutation_step", ga.mutation_step,
+           "must be in [0, 1] (0 = uniform redraw)")
     if ga.guide and ga.strategy != "ga":
         raise ConfigError(f"ga.guide={ga.guide} guides the GA's offspring: it needs "
                           f"ga.strategy=ga (not {ga.strategy}), or ga.guide=0")

@@ -88,13 +88,20 @@ def crossover(population: torch.Tensor, space: SearchSpace, *, crossover_rate: f
 
 
 def mutate_units(population: torch.Tensor, space: SearchSpace, *, mutation_rate: float,
-                 generator: torch.Generator) -> torch.Tensor:
-    """Redraw each active unit gene uniformly in [min_units, max_units] with probability mutation_rate."""
+                 generator: torch.Generator, step: float = 0.0) -> torch.Tensor:
+    """Mutate each active unit gene with probability mutation_rate: redraw it uniformly in
+    [min_units, max_units] (step 0, the article's rule), or move it by a Gaussian step of sd
+    step * (max_units - min_units), rounded and clipped to the bounds (a local move)."""
     device = population.device
     hit = _chance(tuple(population.shape), mutation_rate, generator, device) & active_mask(population, space)
     where = hit.nonzero(as_tuple=True)  # ~mutation_rate of the genes: draw only those
     out = population.clone()
-    out[where] = random_units((len(where[0]),), space, generator=generator, device=device).to(out.dtype)
+    if step > 0:
+        moves = torch.randn(len(where[0]), generator=generator, device=device, dtype=torch.float64)
+        moved = out[where].to(torch.float64) + (moves * step * (space.max_units - space.min_units)).round()
+        out[where] = moved.clamp(space.min_units, space.max_units).to(out.dtype)
+    else:
+        out[where] = random_units((len(where[0]),), space, generator=generator, device=device).to(out.dtype)
     return out
 
 
@@ -139,7 +146,7 @@ def select(population: torch.Tensor, fitness: torch.Tensor, *, method: str, n: i
 def next_generation(population: torch.Tensor, fitness: torch.Tensor, space: SearchSpace, *,
                     selection: str, elitism: int, crossover_rate: float, mutation_rate: float,
                     layer_mutation_rate: float, tournament_size: int,
-                    generator: torch.Generator) -> torch.Tensor:
+                    generator: torch.Generator, mutation_step: float = 0.0) -> torch.Tensor:
     """One GA step: elites first, unchanged; then select -> crossover -> mutate for the rest."""
     # Genes fit in int16 (units <= 32767): a quarter of int64's memory traffic per operator.
     small = space.max_units <= torch.iinfo(torch.int16).max and population.dtype == torch.long
@@ -149,7 +156,8 @@ def next_generation(population: torch.Tensor, fitness: torch.Tensor, space: Sear
     parents = select(population, fitness, method=selection, n=n_children,
                      tournament_size=tournament_size, generator=generator)
     children = crossover(parents, space, crossover_rate=crossover_rate, generator=generator)
-    children = mutate_units(children, space, mutation_rate=mutation_rate, generator=generator)
+    children = mutate_units(children, space, mutation_rate=mutation_rate, generator=generator,
+                            step=mutation_step)
     children = mutate_layers(children, space, layer_mutation_rate=layer_mutation_rate,
                              generator=generator)
     return torch.cat([elites, children.to(population.dtype)]).to(original.dtype)

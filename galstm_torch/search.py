@@ -216,7 +216,8 @@ class Search:
             self.state.population, keys, self.space, selection=ga.selection,
             elitism=ga.elitism, crossover_rate=ga.crossover_rate, mutation_rate=ga.mutation_rate,
             layer_mutation_rate=ga.layer_mutation_rate, tournament_size=ga.tournament_size,
-            generator=self.generator) for _ in range(max(ga.guide, 1))]
+            generator=self.generator, mutation_step=ga.mutation_step)
+            for _ in range(max(ga.guide, 1))]
         known, scores = self._screening_scores()
         if ga.guide < 2 or len(scores) < 2:
             return batches[0]

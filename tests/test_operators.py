@@ -167,3 +167,17 @@ def test_property_every_generation_is_valid(sp, selection, cx, mut, layer_mut, e
             parents = {tuple(r) for r in pop[:, [N_LSTM, N_DENSE]].tolist()}
             assert {tuple(r) for r in nxt[:, [N_LSTM, N_DENSE]].tolist()} <= parents
         pop = nxt
+
+
+def test_a_mutation_step_moves_units_locally_and_stays_in_bounds(space, gen):
+    from galstm_torch.genome import active_mask, check_population, random_population
+    from galstm_torch.operators import mutate_units
+
+    pop = random_population(2000, space, generator=gen)
+    out = mutate_units(pop, space, mutation_rate=1.0, generator=gen, step=0.05)
+    check_population(out, space)
+    active = active_mask(pop, space)
+    moved = (out - pop)[active].abs().float()
+    assert moved.mean() < 0.1 * (space.max_units - space.min_units)  # local, not a redraw
+    assert (moved > 0).float().mean() > 0.5
+    assert torch.equal(out[~active], pop[~active])
