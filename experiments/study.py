@@ -37,7 +37,8 @@ from judge import judge  # noqa: E402  (experiments/judge.py)
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = {"default": ["ga=default"], "random": ["ga=random_search"],
               "random_sh": ["ga=random_sh"], "tpe": ["ga=tpe"], "simple": ["ga=simple"],
-              "guided": ["ga=default", "ga.guide=4"]}
+              "guided": ["ga=default", "ga.guide=4"],
+              "local": ["ga=default", "ga.mutation_step=0.1"]}
 BASELINE = "random"
 
 
@@ -97,8 +98,8 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def report(names: list[str], args: argparse.Namespace) -> dict:
-    runs = {n: [run_summary(args.out / f"{n}-seed{s}") for s in range(args.seeds)] for n in names}
+def report(names: list[str], seeds: list[int], args: argparse.Namespace) -> dict:
+    runs = {n: [run_summary(args.out / f"{n}-seed{s}") for s in seeds] for n in names}
     table = {}
     for n, rs in runs.items():
         m, sd = mean_sd([r["judged_val"] for r in rs])
@@ -112,12 +113,13 @@ def report(names: list[str], args: argparse.Namespace) -> dict:
             dm, dsd = mean_sd(diffs)
             row |= {"diff_vs_random": dm, "diff_se": dsd / len(diffs) ** 0.5, "diffs": diffs}
         table[n] = row
-    _print(table, args)
-    return {"settings": {k: str(v) for k, v in vars(args).items()}, "table": table, "runs": runs}
+    _print(table, len(seeds), args)
+    return {"settings": {k: str(v) for k, v in vars(args).items()}, "seeds": seeds,
+            "table": table, "runs": runs}
 
 
-def _print(table: dict, args: argparse.Namespace) -> None:
-    print(f"judged validation accuracy (mean of 3 fresh seeds per answer), {args.seeds} search "
+def _print(table: dict, n_seeds: int, args: argparse.Namespace) -> None:
+    print(f"judged validation accuracy (mean of 3 fresh seeds per answer), {n_seeds} search "
           f"seeds per strategy, budget {args.budget:g} epochs")
     print(f"{'strategy':<11}{'judged val':>18}{'judged test':>18}{'vs random (SE)':>20}"
           f"{'trainings':>11}{'compute':>9}{'wall s':>8}")
@@ -161,6 +163,8 @@ def main() -> None:
     p.add_argument("--lr-schedule", default="cosine", help="for every strategy and the judge")
     p.add_argument("--shard", default="0/1", help="i/n: run every n-th (strategy, seed) from i")
     p.add_argument("--report", action="store_true", help="only judge what is missing and report")
+    p.add_argument("--partial", action="store_true",
+                   help="with --report: report the seeds finished by every strategy, run nothing")
     p.add_argument("--tiny", action="store_true", help="tiny models, for a smoke test")
     p.add_argument("--docs", type=Path, default=None,
                    help="also write the figures into DOCS/results.json and DOCS/results_study.png")
@@ -177,9 +181,16 @@ def main() -> None:
             judge(one_run(name, s, args), threads=args.threads)
         if n > 1:
             return
-    for name, s in jobs:
-        judge(one_run(name, s, args), threads=args.threads)
-    result = report(names, args)
+    if args.partial:  # only the seeds every strategy has finished and judged, run nothing
+        seeds = [s for s in range(args.seeds)
+                 if all((args.out / f"{name}-seed{s}" / "judge.json").exists() for name in names)]
+        if not seeds:
+            sys.exit("error: no seed is finished for every strategy yet")
+    else:
+        for name, s in jobs:
+            judge(one_run(name, s, args), threads=args.threads)
+        seeds = list(range(args.seeds))
+    result = report(names, seeds, args)
     (args.out / "study.json").write_text(json.dumps(result, indent=1) + "\n")
     plot_study(result, args.budget, args.out / "study.png")
     if args.docs:
