@@ -1,6 +1,7 @@
 """The honest judge: retrain a search's answer with fresh seeds and report its mean accuracy.
 
     python experiments/judge.py outputs/<date>/<time> [more run dirs] [--seeds 3]
+    python experiments/judge.py --genome [2,1,256,256,256] --like outputs/study/random-seed0
 
 Each run hands back one genome (best.json). The judge trains it at the run's own target
 fidelity (its data, split and trainer settings, from checkpoint/config.yaml) with JUDGE_SEEDS
@@ -45,7 +46,16 @@ def judge(run: Path, seeds: int = JUDGE_SEEDS, threads: int = 1,
         cached = json.loads(out.read_text())
         if cached.get("n") == seeds and cached.get("genome") == best["genome"]:
             return cached
-    cfg = OmegaConf.load(run / "checkpoint" / "config.yaml")
+    result = judge_genome(best["compact"], run, seeds, threads, data_root)
+    result |= {"search_fitness": best["fitness"], "search_seeds": best.get("seeds", 1)}
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def judge_genome(compact: list[int], like: Path, seeds: int = JUDGE_SEEDS, threads: int = 1,
+                 data_root: "str | None" = None) -> dict:
+    """Judge any genome at the fidelity and settings of the run directory ``like``."""
+    cfg = OmegaConf.load(like / "checkpoint" / "config.yaml")
     if data_root:
         cfg.data.root = data_root
     config = to_config(cfg)
@@ -53,27 +63,33 @@ def judge(run: Path, seeds: int = JUDGE_SEEDS, threads: int = 1,
     d = config.data
     data = load_data(d.name, d.root, download=False, train_samples=d.train_samples,
                      test_samples=d.test_samples, val_fraction=config.trainer.val_fraction)
-    arch, genome = Architecture.from_compact(best["compact"]), best["genome"]
+    arch = Architecture.from_compact(compact)
+    genome = format_compact(arch.compact)
     evals = [train_and_evaluate(arch, data, train_settings(config), seed=judge_seed(genome, i),
                                 device=torch.device("cpu")) for i in range(seeds)]
     val = [e.val_acc for e in evals]
-    result = {"genome": format_compact(arch.compact), "n": seeds, "val_acc": val,
-              "test_acc": [e.test_acc for e in evals], "val_mean": statistics.fmean(val),
-              "val_sd": statistics.stdev(val) if seeds > 1 else 0.0,
-              "test_mean": statistics.fmean(e.test_acc for e in evals),
-              "search_fitness": best["fitness"], "search_seeds": best.get("seeds", 1),
-              "params": evals[0].params}
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    return result
+    return {"genome": genome, "n": seeds, "val_acc": val, "test_acc": [e.test_acc for e in evals],
+            "val_mean": statistics.fmean(val), "val_sd": statistics.stdev(val) if seeds > 1 else 0.0,
+            "test_mean": statistics.fmean(e.test_acc for e in evals), "params": evals[0].params}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("runs", nargs="*", type=Path)
+    p.add_argument("--genome", type=json.loads, action="append", default=[],
+                   help="judge this genome instead (repeatable), e.g. [2,1,256,256,256]")
+    p.add_argument("--like", type=Path, help="with --genome: the run whose settings to use")
     p.add_argument("--seeds", type=int, default=JUDGE_SEEDS)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data-root", default=None, help="if the data moved since the search")
     args = p.parse_args()
+    if args.genome and not args.like:
+        p.error("--genome needs --like RUN_DIR (the run whose fidelity and data to use)")
+    for compact in args.genome:
+        r = judge_genome(compact, args.like, args.seeds, args.threads, args.data_root)
+        print(f"{r['genome']}: judged val {r['val_mean']:.4f} ± {r['val_sd']:.4f} over "
+              f"{r['n']} fresh seeds ({[round(v, 4) for v in r['val_acc']]}); "
+              f"test {r['test_mean']:.4f}")
     for run in args.runs:
         r = judge(run, args.seeds, args.threads, args.data_root)
         print(f"{run}: {r['genome']} judged val {r['val_mean']:.4f} ± {r['val_sd']:.4f} "

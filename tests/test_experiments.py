@@ -105,6 +105,12 @@ def test_study_gives_every_strategy_the_same_compute_and_judges_on_fresh_seeds(t
                   "--pop-size", "4", "--train-samples", "600", "--test-samples", "200")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "default-seed0" / "judge.json").stat().st_mtime_ns == before
+    # Any genome, judged at a run's settings with the same fresh seeds as its answer.
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "judge.py"), "--genome",
+                           judged["genome"], "--like", str(tmp_path / "default-seed0")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert f"judged val {judged['val_mean']:.4f}" in proc.stdout
 
 
 @pytest.mark.slow
