@@ -215,9 +215,10 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig) -> None:
     _check(ga.guide >= 0, "ga.guide", ga.guide, "must be >= 0 (0 = off)")
     _check(0 <= ga.mutation_step <= 1, "ga.mutation_step", ga.mutation_step,
            "must be in [0, 1] (0 = uniform redraw)")
-    if ga.guide and ga.strategy != "ga":
-        raise ConfigError(f"ga.guide={ga.guide} guides the GA's offspring: it needs "
-                          f"ga.strategy=ga (not {ga.strategy}), or ga.guide=0")
+    for key in ("guide", "mutation_step"):
+        if getattr(ga, key) and ga.strategy != "ga":
+            raise ConfigError(f"ga.{key}={getattr(ga, key)} shapes the GA's offspring: it needs "
+                              f"ga.strategy=ga (not {ga.strategy}), or ga.{key}=0")
     if ga.budget_epochs is not None:
         least = least_budget(ga, trainer.epochs)
         _check(ga.budget_epochs >= least - 1e-9, "ga.budget_epochs", ga.budget_epochs,
