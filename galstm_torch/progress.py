@@ -30,12 +30,16 @@ class Progress:
         self._train: "Optional[tqdm]" = None
         self._loss_at = 0.0
 
-    def start_generation(self, generation: int, generations: int, total: int, cached: int,
-                         best: "float | None") -> None:
+    def start_generation(self, generation: int, generations: "int | None", total: "int | None",
+                         cached: int, best: "float | None") -> None:
+        """``generations``/``total`` None: no generation limit / trainings not known ahead
+        (rungs and racing decide them as the generation goes)."""
         if not self.enabled:
             return
-        self._gen = tqdm(total=total, initial=cached, desc=f"generation {generation + 1}/{generations}",
-                         unit="genome", file=self.file, leave=True, dynamic_ncols=True)
+        of = f"/{generations}" if generations else ""
+        self._gen = tqdm(total=total, initial=cached, desc=f"generation {generation + 1}{of}",
+                         unit="training" if total is None else "genome", file=self.file,
+                         leave=True, dynamic_ncols=True)
         self._postfix(cached, best)
 
     def genome_done(self, cache_hits: int, best: "float | None") -> None:

@@ -131,8 +131,10 @@ class Search:
         fresh = {k for k in keys if k not in self.evaluator.cache}
         self._bar_hits = len(keys) - len(fresh)
         self._bar_best = None if self.best is None else self.best.result.fitness
-        self.progress.start_generation(self.state.generation, self.ga.generations or 0,
-                                       len(keys), self._bar_hits, self._bar_best)
+        staged = len(self.schedule.fidelities) > 1 or self.schedule.seeds > 1
+        self.progress.start_generation(self.state.generation, self.ga.generations,
+                                       None if staged else len(keys), self._bar_hits,
+                                       self._bar_best)
 
     def _evaluate_generation(self) -> None:
         s = self.state
