@@ -111,6 +111,10 @@ def test_study_gives_every_strategy_the_same_compute_and_judges_on_fresh_seeds(t
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert f"judged val {judged['val_mean']:.4f}" in proc.stdout
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "landscape.py"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "fidelity 0.333:" in proc.stdout and "linear model of the target fitness" in proc.stdout
 
 
 @pytest.mark.slow
