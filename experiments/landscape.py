@@ -81,7 +81,11 @@ def main() -> None:
     print(f"lowest vs highest fidelity, genomes trained at both: r = {rho:.2f} (n = {n})")
     rho, n = rung_correlation(rows, within_runs=True)
     print(f"  the same within each run (the genomes its rungs promoted): r = {rho:.2f} (n = {n})")
-    r2, n = linear_r2(rows, SearchSpace())
+    genomes = [json.loads(r["genome"]) for r in rows]
+    space = SearchSpace(max_lstm_layers=max(g[0] for g in genomes),
+                        max_dense_layers=max(g[1] for g in genomes), min_units=1,
+                        max_units=max(max(g[2:]) for g in genomes))  # holds every genome seen
+    r2, n = linear_r2(rows, space)
     print(f"linear model of the target fitness (surrogate.features): R^2 = {r2:.2f} (n = {n})")
 
 
