@@ -158,34 +158,37 @@ class Search:
             return
         fitness = torch.tensor([r.fitness for r in results], dtype=torch.float64)
         self._update_best()
-        if self.best is None:  # no genome reached the target fidelity within the budget
+        if self.best is None and done.exhausted:
             raise SearchFailed(f"ga.budget_epochs={self.evaluator.budget:g} ran out before any "
                                "genome was trained at the target fidelity: raise it")
+        # No working genome at the target yet (all failed so far): the rows are recorded
+        # against the generation's first row, as the best of nothing.
+        best = self.best or Best(results[0], s.generation)
         seconds = time.perf_counter() - start
-        self.progress.end_generation(self.evaluator.cache_hits - hits_before, self.best.result.fitness)
+        self.progress.end_generation(self.evaluator.cache_hits - hits_before, best.result.fitness)
         info = GenerationInfo(s.generation, seconds, self.evaluator.trained,
                               self.evaluator.cache_hits, self.evaluator.spent)
-        self.recorder.generation(results, fitness, self.best, info, s.population[keep],
+        self.recorder.generation(results, fitness, best, info, s.population[keep],
                                  evaluations=done.evaluations)
         s.phase, s.trained_in_generation = "evaluated", []
         self.save()
-        self._log(results, fitness, seconds)
+        self._log(results, fitness, seconds, best)
         if all(r.outcome.status == "failed" for r in results):
             raise SearchFailed(f"every genome of generation {s.generation} failed (first: "
                                f"{results[0].outcome.error}); see evaluations.csv and fix the "
                                "trainer or model settings")
 
-    def _log(self, results: list[Result], fitness: torch.Tensor, seconds: float) -> None:
+    def _log(self, results: list[Result], fitness: torch.Tensor, seconds: float,
+             best: Best) -> None:
         failed = sum(r.outcome.status == "failed" for r in results)
-        assert self.best is not None
         budget = self.evaluator.budget
         log.info("generation %d%s: best %.4f mean %.4f%s | best so far %s %.4f (%d seed%s) | "
                  "trained %d, cache hits %d, compute %.2f%s epochs, %.1fs",
                  self.state.generation + 1,
                  f"/{self.ga.generations}" if self.ga.generations else "",
                  fitness.max(), fitness.mean(), f" ({failed} failed)" if failed else "",
-                 format_compact(self.best.result.arch.compact), self.best.result.fitness,
-                 self.best.seeds, "" if self.best.seeds == 1 else "s",
+                 format_compact(best.result.arch.compact), best.result.fitness,
+                 best.seeds, "" if best.seeds == 1 else "s",
                  self.evaluator.trained, self.evaluator.cache_hits, self.evaluator.spent,
                  f"/{budget:g}" if budget is not None else "", seconds)
 
@@ -283,8 +286,9 @@ class Search:
                 self._advance()
             self._evaluate_generation()
         if self.best is None:
-            raise SearchFailed(f"ga.budget_epochs={self.evaluator.budget} is too small for one "
-                               f"training at fidelity {self.schedule.fidelities[0]:g}: raise it")
+            raise SearchFailed("no genome was trained at the target fidelity without failing "
+                               "(see evaluations.csv): raise ga.budget_epochs or fix the trainer "
+                               "or model settings")
         self.recorder.finish(self.best)
         return SearchResult(self.best, self.state.population, self.evaluator.trained,
                             self.evaluator.cache_hits, time.perf_counter() - start,
