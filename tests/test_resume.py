@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, TINY, run_train
+from conftest import ROOT, TINY, TINY_DATA, run_train
 
 SEARCH = [*TINY, "ga.pop_size=4", "ga.generations=3", "ga.mutation_rate=0.3", "seed=11"]
 
@@ -74,7 +74,7 @@ def assert_same_run(resumed: Path, reference: Path) -> None:
 
 
 def resume_and_compare(run_dir: Path, tmp_path: Path, reference: Path) -> None:
-    resumed = run_train(*TINY, f"resume={run_dir}", f"hydra.run.dir={tmp_path / 'resume-log'}")
+    resumed = run_train(*TINY_DATA, f"resume={run_dir}", f"hydra.run.dir={tmp_path / 'resume-log'}")
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(run_dir, reference)
 
