@@ -148,7 +148,7 @@ def plot_study(result: dict, budget: float, path: Path) -> None:
                         color=line.get_color(), capsize=3)  # judged (fresh seeds), apart
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", default="../shared/data")
     p.add_argument("--out", type=Path, default=Path("outputs/study"))
@@ -168,6 +168,11 @@ def main() -> None:
     p.add_argument("--tiny", action="store_true", help="tiny models, for a smoke test")
     p.add_argument("--docs", type=Path, default=None,
                    help="also write the figures into DOCS/results.json and DOCS/results_study.png")
+    return p
+
+
+def main() -> None:
+    p = _parser()
     args = p.parse_args()
     names = args.strategies.split(",")
     if unknown := set(names) - set(STRATEGIES):

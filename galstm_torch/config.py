@@ -198,8 +198,11 @@ def least_budget(ga: GAConfig, epochs: int) -> float:
     return first + sum(r * epochs for r in ga.rungs[1:])
 
 
-def _validate_budget(ga: GAConfig, trainer: TrainerConfig) -> None:
+def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
     """Generations, budget, rungs and seeds: a setting that cannot apply is refused."""
+    if mode == "search":
+        _check(trainer.epochs >= 1, "trainer.epochs", trainer.epochs,
+               "must be at least 1 in a search (lower fidelities are ga.rungs)")
     _check(ga.generations is None or ga.generations >= 1, "ga.generations", ga.generations,
            "must be at least 1, or null with ga.budget_epochs set")
     if ga.generations is None and ga.budget_epochs is None:
@@ -270,10 +273,7 @@ def validate(cfg: Config) -> None:
         value = getattr(cfg.data, key)
         _check(value is None or value >= 1, f"data.{key}", value, "must be >= 1 or null for all")
     _validate_executor(cfg.executor)
-    if cfg.mode == "search":
-        _check(trainer.epochs >= 1, "trainer.epochs", trainer.epochs,
-               "must be at least 1 in a search (lower fidelities are ga.rungs)")
-    _validate_budget(ga, trainer)
+    _validate_budget(ga, trainer, cfg.mode)
 
 
 def register_configs() -> None:

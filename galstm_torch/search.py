@@ -161,22 +161,27 @@ class Search:
         if self.best is None and done.exhausted:
             raise SearchFailed(f"ga.budget_epochs={self.evaluator.budget:g} ran out before any "
                                "genome was trained at the target fidelity: raise it")
-        # No working genome at the target yet (all failed so far): the rows are recorded
-        # against the generation's first row, as the best of nothing.
-        best = self.best or Best(results[0], s.generation)
-        seconds = time.perf_counter() - start
-        self.progress.end_generation(self.evaluator.cache_hits - hits_before, best.result.fitness)
-        info = GenerationInfo(s.generation, seconds, self.evaluator.trained,
-                              self.evaluator.cache_hits, self.evaluator.spent)
-        self.recorder.generation(results, fitness, best, info, s.population[keep],
-                                 evaluations=done.evaluations)
-        s.phase, s.trained_in_generation = "evaluated", []
-        self.save()
-        self._log(results, fitness, seconds, best)
+        self._record(results, fitness, s.population[keep], done.evaluations,
+                     time.perf_counter() - start, self.evaluator.cache_hits - hits_before)
         if all(r.outcome.status == "failed" for r in results):
             raise SearchFailed(f"every genome of generation {s.generation} failed (first: "
                                f"{results[0].outcome.error}); see evaluations.csv and fix the "
                                "trainer or model settings")
+
+    def _record(self, results: list[Result], fitness: torch.Tensor, population: torch.Tensor,
+                evaluations: list[Result], seconds: float, hits: int) -> None:
+        """Write the generation out, mark it evaluated and checkpoint."""
+        s = self.state
+        # No working genome at the target yet (all failed so far): the rows are recorded
+        # against the generation's first row, as the best of nothing.
+        best = self.best or Best(results[0], s.generation)
+        self.progress.end_generation(hits, best.result.fitness)
+        info = GenerationInfo(s.generation, seconds, self.evaluator.trained,
+                              self.evaluator.cache_hits, self.evaluator.spent)
+        self.recorder.generation(results, fitness, best, info, population, evaluations=evaluations)
+        s.phase, s.trained_in_generation = "evaluated", []
+        self.save()
+        self._log(results, fitness, seconds, best)
 
     def _log(self, results: list[Result], fitness: torch.Tensor, seconds: float,
              best: Best) -> None:
