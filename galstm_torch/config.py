@@ -215,6 +215,9 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
     _check(0 < ga.promote <= 1, "ga.promote", ga.promote, "must be in (0, 1]")
     _check(ga.seeds >= 1, "ga.seeds", ga.seeds, "must be at least 1")
     _check(ga.confirm >= 1, "ga.confirm", ga.confirm, "must be at least 1")
+    if ga.confirm > 1 and ga.seeds == 1:
+        raise ConfigError(f"ga.confirm={ga.confirm} races leaders to ga.seeds seeds, but "
+                          "ga.seeds=1: set ga.seeds above 1, or ga.confirm=1")
     _check(ga.guide >= 0, "ga.guide", ga.guide, "must be >= 0 (0 = off)")
     _check(0 <= ga.mutation_step <= 1, "ga.mutation_step", ga.mutation_step,
            "must be in [0, 1] (0 = uniform redraw)")

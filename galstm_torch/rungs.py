@@ -194,11 +194,7 @@ class _ReplayView:
             return None
         return self.evaluator.cached(arch, fidelity, replicate)
 
-    def replicates(self, arch: Architecture, fidelity: Optional[float] = None) -> list[Outcome]:
-        found = []
-        while (o := self.cached(arch, fidelity, len(found))) is not None:
-            found.append(o)
-        return found
+    replicates = Evaluator.replicates  # the same walk over replicates, through this view
 
 
 def _unique(results: list[Result]) -> list[Result]:
