@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from galstm_torch.app import SearchInterrupted, run
 from galstm_torch.config import register_configs
 from galstm_torch.errors import GalstmError
+from galstm_torch.rundir import RunDirRefused
 
 register_configs()
 
@@ -22,7 +23,8 @@ def main(cfg: DictConfig) -> float:
     try:
         return run(cfg)
     except GalstmError as err:
-        logging.getLogger("train").error("%s", err)  # also lands in the run's log file
+        if not isinstance(err, RunDirRefused):  # a refused directory is not ours to log in
+            logging.getLogger("train").error("%s", err)  # also lands in the run's log file
         print(f"error: {err}", file=sys.stderr)
         sys.exit(130 if isinstance(err, SearchInterrupted) else 2)
 

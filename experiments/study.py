@@ -37,7 +37,8 @@ from judge import judge  # noqa: E402  (experiments/judge.py)
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = {"default": ["ga=default"], "random": ["ga=random_search"],
               "random_sh": ["ga=random_sh"], "tpe": ["ga=tpe"], "simple": ["ga=simple"],
-              "guided": ["ga=default", "ga.guide=4"],
+              "guided": ["ga=default", "ga.guide=16"],
+              "guided_flat": ["ga=default", "ga.guide=16", "ga.rungs=[1.0]"],
               "local": ["ga=default", "ga.mutation_step=0.1"]}
 BASELINE = "random"
 

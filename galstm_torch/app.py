@@ -23,6 +23,7 @@ from .outputs import evaluate_genome, export_best, train_final
 from .progress import Progress, bars_enabled
 from .records import RunRecorder
 from .resume import config_hash, resumed_config, save_config
+from .rundir import claim, refuse_if_used, write_hydra_record
 from .runtime import graceful_termination
 from .rungs import Schedule
 from .search import Search, SearchResult
@@ -126,9 +127,8 @@ def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None",
                               f"{state.generation + 1} generations this run already reached")
         return config, run_dir, state, digest
     out = _output_dir(out_dir)
-    if (out / "checkpoint" / checkpoint.STATE).exists():
-        raise ConfigError(f"{out} already holds a run: continue it with resume={out} "
-                          "or choose another hydra.run.dir")
+    refuse_if_used(out, hint=f"continue a search there with resume={out}, or choose another "
+                   "hydra.run.dir")
     save_config(plain, out / "checkpoint")
     return config, out, None, config_hash(plain)
 
@@ -231,8 +231,27 @@ def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None, *,
     the overrides it may apply (e.g. ``["ga.generations=20"]``) from ``overrides``."""
     config = to_config(cfg)
     if config.mode == "evaluate":
-        return _evaluate_mode(config, _output_dir(out_dir))
+        out = _output_dir(out_dir)
+        with claim(out):
+            refuse_if_used(out, hint="choose another hydra.run.dir for mode=evaluate")
+            _record_invocation(cfg)
+            return _evaluate_mode(config, out)
+    with claim(Path(config.resume).expanduser() if config.resume else _output_dir(out_dir)):
+        return _search_mode(cfg, out_dir, overrides)
+
+
+def _record_invocation(cfg: "DictConfig | Config") -> None:
+    """Hydra's .hydra/ record of this invocation, once the run may write (rundir.py)."""
+    hydra = _hydra()
+    if hydra is not None and isinstance(cfg, DictConfig):
+        write_hydra_record(cfg, hydra, Path(hydra.runtime.output_dir))
+
+
+def _search_mode(cfg: "DictConfig | Config", out_dir: "str | Path | None",
+                 overrides: Optional[list[str]]) -> float:
+    """Search (or resume) with the run directory locked; return the best fitness."""
     config, out, state, digest = _prepare(cfg, out_dir, overrides)
+    _record_invocation(cfg)
     progress = Progress(bars_enabled(config.progress))
     try:
         with graceful_termination(), _bars_above_logs(progress):

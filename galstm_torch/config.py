@@ -41,8 +41,8 @@ class GAConfig:
     promote: float = 0.3333333333333333  # share of a rung trained at the next rung
     seeds: int = 1     # seeds the leaders get at the target fidelity (fitness = their mean)
     confirm: int = 1   # leaders raced to ga.seeds after each generation
-    guide: int = 0     # GA only: make guide x the children, train those a ridge model of the
-                       # scores so far predicts best (surrogate.py); 0 = off
+    guide: int = 0     # GA only: make guide x the children (and as many random genomes), train
+                       # those a ridge model of the scores so far predicts best; 0 = off
     selection: str = "tournament"
     tournament_size: int = 3
     elitism: int = 1

@@ -28,7 +28,7 @@ from .progress import Progress
 from .records import Best, GenerationInfo, RunRecorder
 from .rungs import GenerationRunner, Schedule, best_genome, standing
 from .runtime import derive_seed
-from .surrogate import pick
+from .surrogate import pick, standardize
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,8 @@ class Search:
         self.save()
 
     def _offspring(self) -> torch.Tensor:
-        """Elites, then children: with ga.guide = k, the best predicted of k x the children."""
+        """Elites, then children: with ga.guide = k, the best predicted of k x the children
+        and as many random genomes."""
         ga, keys = self.ga, self._selection_keys()
         batches = [next_generation(
             self.state.population, keys, self.space, selection=ga.selection,
@@ -228,24 +229,33 @@ class Search:
             layer_mutation_rate=ga.layer_mutation_rate, tournament_size=ga.tournament_size,
             generator=self.generator, mutation_step=ga.mutation_step)
             for _ in range(max(ga.guide, 1))]
-        known, scores = self._screening_scores()
+        known, scores = self._guide_data()
         if ga.guide < 2 or len(scores) < 2:
             return batches[0]
         children = torch.cat([b[ga.elitism:] for b in batches])
-        chosen = pick(children, known, scores, ga.pop_size - ga.elitism, self.space)
+        # Random candidates too: the linear model extrapolates (more units, fewer dense
+        # layers) to corners the parents' children never reach (RESULTS.md section 5).
+        pool = torch.cat([children, random_population(len(children), self.space,
+                                                      generator=self.generator)])
+        chosen = pick(pool, known, scores, ga.pop_size - ga.elitism, self.space)
         return torch.cat([batches[0][: ga.elitism], chosen])
 
-    def _screening_scores(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every genome seen with a score at the cheapest rung (first seed), and that score."""
-        rows, scores = [], []
+    def _guide_data(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every (genome, rung) scored so far, with its mean fitness there standardized
+        within the rung, so that one model learns from screenings and full trainings alike."""
+        rows, scores, rungs = [], [], []
         for a in self._seen():
-            outcome = self.evaluator.cached(a, self.schedule.fidelities[0])
-            if outcome is not None:
-                rows.append(from_compact(a.compact, self.space))
-                scores.append(outcome.evaluation.fitness)
+            for rung, fidelity in enumerate(self.schedule.fidelities):
+                fit = [o.evaluation.fitness for o in self.evaluator.replicates(a, fidelity)
+                       if o.status != "failed"]
+                if fit:
+                    rows.append(from_compact(a.compact, self.space))
+                    scores.append(sum(fit) / len(fit))
+                    rungs.append(rung)
         if not rows:
             return torch.zeros(0, self.space.n_genes, dtype=torch.long), torch.zeros(0)
-        return torch.stack(rows), torch.tensor(scores, dtype=torch.float64)
+        return torch.stack(rows), standardize(torch.tensor(scores, dtype=torch.float64),
+                                              torch.tensor(rungs))
 
     def _target_history(self) -> list[tuple[tuple[int, ...], float]]:
         """Every genome with a score at the target fidelity, and its mean fitness there."""

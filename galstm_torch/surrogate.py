@@ -1,9 +1,11 @@
 """Model-guided offspring: a ridge regression on the genomes scored so far picks which of
 many candidate children get trained (``ga.guide``).
 
-The GA makes ``guide`` times more children than it needs with its usual operators; a linear
-model of fitness on simple genome features, fitted to every genome's score at the cheapest
-rung, keeps the children it predicts best. Children never evaluated come first: a known
+The GA makes ``guide`` times more children than it needs with its usual operators, and as
+many random genomes (so the model can point beyond the population's neighbourhood); a linear
+model of fitness on simple genome features keeps the candidates it predicts best. It is fitted
+to every score at every rung, each standardized within its rung (a third of an epoch and a
+full epoch rank genomes alike but on different scales, RESULTS.md section 5). Children never evaluated come first: a known
 genome costs nothing to repeat but teaches nothing. Pure tensor functions, no Python loop
 over individuals.
 """
@@ -15,14 +17,35 @@ from .genome import N_DENSE, N_LSTM, SearchSpace
 
 
 def features(population: torch.Tensor, space: SearchSpace) -> torch.Tensor:
-    """Per genome: a constant, one-hot layer counts, and each unit slot scaled to [0, 1]
-    (0 where the slot is inactive)."""
+    """Per genome: a constant, one-hot layer counts, each unit slot scaled to [0, 1] (0 where
+    the slot is inactive), and the narrowest LSTM layer, the narrowest dense layer and the
+    last LSTM layer (a narrow layer is a bottleneck that slot-wise weights cannot see)."""
     pop = population.to(torch.float64)
-    lstm = torch.nn.functional.one_hot(population[:, N_LSTM].long() - 1, space.max_lstm_layers)
-    dense = torch.nn.functional.one_hot(population[:, N_DENSE].long() - 1, space.max_dense_layers)
+    n_lstm, n_dense = population[:, N_LSTM].long(), population[:, N_DENSE].long()
+    lstm = torch.nn.functional.one_hot(n_lstm - 1, space.max_lstm_layers).to(torch.float64)
+    dense = torch.nn.functional.one_hot(n_dense - 1, space.max_dense_layers).to(torch.float64)
     units = pop[:, 2:] / space.max_units
+    lstm_units = units[:, : space.max_lstm_layers]
+    dense_units = units[:, space.max_lstm_layers:]
+    lstm_on = torch.arange(space.max_lstm_layers) < n_lstm.unsqueeze(1)
+    dense_on = torch.arange(space.max_dense_layers) < n_dense.unsqueeze(1)
+    narrowest_lstm = lstm_units.masked_fill(~lstm_on, 2.0).amin(dim=1, keepdim=True)
+    narrowest_dense = dense_units.masked_fill(~dense_on, 2.0).amin(dim=1, keepdim=True)
+    last_lstm = lstm_units.gather(1, (n_lstm - 1).unsqueeze(1))
     ones = torch.ones(len(pop), 1, dtype=torch.float64)
-    return torch.cat([ones, lstm.to(torch.float64), dense.to(torch.float64), units], dim=1)
+    return torch.cat([ones, lstm, dense, units, narrowest_lstm, narrowest_dense, last_lstm], dim=1)
+
+
+def standardize(scores: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Scores centred and scaled within each group (a rung); a group of one, or with no
+    spread, is only centred."""
+    out = torch.zeros_like(scores)
+    for g in torch.unique(groups):  # a handful of rungs, not individuals
+        mask = groups == g
+        centred = scores[mask] - scores[mask].mean()
+        sd = centred.std() if int(mask.sum()) > 1 else torch.zeros((), dtype=scores.dtype)
+        out[mask] = centred / sd if float(sd) > 0 else centred
+    return out
 
 
 def fit_ridge(x: torch.Tensor, y: torch.Tensor, *, l2: float = 1.0) -> torch.Tensor:

@@ -40,6 +40,7 @@ class Board:
         self.config_yaml = config_yaml
         self.writer: "SummaryWriter | None" = None
         self.compute_writer: "SummaryWriter | None" = None
+        self.compute_last = -1  # the last compute step written to tb/compute
         self.hparams = HParamsLog(out_dir / "tb" / "hparams", space) if settings.hparams else None
         self.curves = CurveCollector(settings.curve_every) if settings.curves else None
         self.history: list[GenerationPoint] = []
@@ -49,14 +50,18 @@ class Board:
              evaluation_rows: "list[dict] | None" = None) -> None:
         """Start writing. On resume, events from ``start_generation`` on are purged and the
         figures' history is rebuilt from the CSV rows kept before it."""
-        self.writer = SummaryWriter(log_dir=str(self.out_dir / "tb"),
-                                    purge_step=start_generation or None)
+        # Always purge, from generation 0 too: a run killed after writing generation 0's
+        # events but before its checkpoint resumes at generation 0 (on a fresh run the purge
+        # drops nothing).
+        self.writer = SummaryWriter(log_dir=str(self.out_dir / "tb"), purge_step=start_generation)
         # Best so far against compute: its step is the compute in hundredths of an epoch, so
         # it has its own run (tb/compute), purged from the compute the kept rows reached.
+        # A generation that spent nothing adds no point (one point per step, always).
         kept = [float(r.get("compute/epochs") or 0) for r in generation_rows or []]
+        self.compute_last = compute_step(kept[-1]) if kept else -1
         self.compute_writer = SummaryWriter(log_dir=str(self.out_dir / "tb" / "compute"),
-                                            purge_step=compute_step(kept[-1]) + 1 if kept else None)
-        if self.config_yaml:
+                                            purge_step=self.compute_last + 1)
+        if self.config_yaml and start_generation == 0:  # once per run, not per invocation
             # Four-space indent: TensorBoard renders it as a code block, keeping the layout.
             self.writer.add_text("config", "    " + self.config_yaml.replace("\n", "\n    "),
                                  start_generation)
@@ -78,7 +83,8 @@ class Board:
         assert w is not None, "Board.open() first"
         for tag, value in scalars.items():
             w.add_scalar(tag, value, g)
-        if self.compute_writer is not None:
+        if self.compute_writer is not None and compute_step(info.compute) > self.compute_last:
+            self.compute_last = compute_step(info.compute)
             self.compute_writer.add_scalar("fitness/best_so_far_vs_compute",
                                            scalars["fitness/best_so_far"],
                                            compute_step(info.compute))

@@ -1,0 +1,152 @@
+"""No run may lose or overwrite another's data (issue 12, items 1-4): one process per run
+directory, a refused run changes nothing, outputs never cross modes, and TensorBoard never
+duplicates a step on resume."""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, TINY, compose_cfg, run_train
+from galstm_torch.rundir import LOCK, RunDirRefused, claim
+
+FAST = [*TINY, "ga.pop_size=3", "ga.generations=1", "progress=false", "trainer.num_threads=1",
+        "tensorboard.hparams=false", "tensorboard.figures=false"]
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """Every file of a run directory but the lock file, by content."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != LOCK}
+
+
+def hold(folder: Path) -> subprocess.Popen:
+    """Another process holding the lock on ``folder``; returns once it holds it."""
+    code = ("import sys, time; from pathlib import Path; from galstm_torch.rundir import claim\n"
+            "with claim(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_held_directory_is_refused_naming_the_holder_and_freed_by_kill_9(tmp_path):
+    holder = hold(tmp_path)
+    try:
+        with pytest.raises(RunDirRefused, match=f"in use by another run \\(process {holder.pid}\\)"):
+            with claim(tmp_path):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with claim(tmp_path):  # the dead holder's lock went with it
+        assert (tmp_path / LOCK).read_text().strip() == str(os.getpid())
+
+
+@pytest.mark.slow
+def test_a_second_train_into_a_running_directory_is_refused_and_the_first_loses_nothing(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    first = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *FAST, "ga.generations=2",
+                              "seed=0", f"hydra.run.dir={tmp_path}"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / LOCK).exists() or not (tmp_path / LOCK).read_text().strip():
+        assert time.time() < deadline and first.poll() is None, "the first run never started"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGSTOP)  # still running, holding its lock, while the second tries
+    try:
+        second = run_train(*FAST, "seed=1", f"hydra.run.dir={tmp_path}")
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert first.wait(timeout=300) == 0, first.communicate()[1]
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines() == [
+        f"error: {tmp_path} is in use by another run (process {first.pid}): wait for it to "
+        "finish or choose another hydra.run.dir"]
+    rows = (tmp_path / "evaluations.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 3  # header, 2 generations of 3: the first run's rows, all
+    assert "seed: 0" in (tmp_path / ".hydra" / "config.yaml").read_text()
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("finished")
+    proc = run_train(*FAST, f"hydra.run.dir={out}")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [["seed=7", "ga.pop_size=4"],
+                                       ["mode=evaluate", "genome=[1,1,32,32]"]],
+                         ids=["search", "evaluate"])
+def test_a_refused_run_changes_no_byte_of_the_run_it_refused(finished, overrides):
+    before = checksums(finished)
+    proc = run_train(*FAST, *overrides, f"hydra.run.dir={finished}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {finished} already holds a run (checkpoint/state.json): " + (
+            "choose another hydra.run.dir for mode=evaluate" if "mode=evaluate" in overrides
+            else f"continue a search there with resume={finished}, or choose another "
+                 "hydra.run.dir")]
+    assert checksums(finished) == before
+
+
+@pytest.mark.slow
+def test_a_search_into_an_evaluate_directory_is_refused(tmp_path):
+    assert run_train(*FAST, "mode=evaluate", "genome=[1,1,32,32]",
+                     f"hydra.run.dir={tmp_path}").returncode == 0
+    before = checksums(tmp_path)
+    proc = run_train(*FAST, f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 2 and "already holds a run (best_model.pt)" in proc.stderr
+    again = run_train(*FAST, "mode=evaluate", "genome=[2,1,48,48,48]", f"hydra.run.dir={tmp_path}")
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    assert checksums(tmp_path) == before
+
+
+def tag_steps(folder: Path) -> dict[str, list[int]]:
+    """Steps per tag as TensorBoard's server reads them (purges applied)."""
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    acc.Reload()
+    return {t: [e.step for e in acc.Tensors(t)] for t in acc.Tags()["tensors"]}
+
+
+@pytest.mark.parametrize("kill_after", [1, 2])
+def test_tensorboard_keeps_one_event_per_step_after_a_kill_between_records_and_checkpoint(
+        tmp_path, monkeypatch, kill_after):
+    """The kill falls after the CSV rows and TensorBoard events of a generation are written
+    and before its checkpoint says so: the resumed run redoes that generation."""
+    from galstm_torch import search
+    from galstm_torch.app import SearchInterrupted, run
+
+    real, calls = search.Search._record, []
+
+    def record_then_die(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == kill_after:
+            def killed() -> None:  # the records are written, the checkpoint is not
+                raise KeyboardInterrupt
+            self.save = killed
+        return real(self, *args, **kwargs)
+
+    args = [*FAST, "ga.generations=2", "tensorboard.hparams=false"]
+    monkeypatch.setattr(search.Search, "_record", record_then_die)
+    with pytest.raises(SearchInterrupted):
+        run(compose_cfg(*args), out_dir=tmp_path)
+    monkeypatch.setattr(search.Search, "_record", real)
+    run(compose_cfg(f"resume={tmp_path}"), out_dir=tmp_path / "log",
+        overrides=[f"resume={tmp_path}"])
+    steps = tag_steps(tmp_path / "tb")
+    config = [tag for tag in steps if tag.startswith("config")]
+    assert steps["fitness/best"] == [0, 1] and [steps[t] for t in config] == [[0]]
+    assert all(len(s) == len(set(s)) for s in steps.values()), steps
+    compute = tag_steps(tmp_path / "tb" / "compute")["fitness/best_so_far_vs_compute"]
+    assert compute == sorted(set(compute)) and compute
