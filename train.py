@@ -6,11 +6,13 @@
 """
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from galstm_torch.app import SearchInterrupted, run
+from galstm_torch.cli_check import check_overrides
 from galstm_torch.config import register_configs
 from galstm_torch.errors import GalstmError
 from galstm_torch.rundir import RunDirRefused
@@ -30,4 +32,8 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    problem = check_overrides(sys.argv[1:], Path(__file__).resolve().parent / "conf")
+    if problem:  # a typo or a wrong type, in one line as every refusal (Hydra prints 6-8)
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
     main()

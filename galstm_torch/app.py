@@ -209,9 +209,9 @@ def _evaluate_mode(config: Config, out: Path) -> float:
     checkpoint."""
     assert config.genome is not None  # validate() requires it in this mode
     genome, progress = format_compact(config.genome), Progress(bars_enabled(config.progress))
-    data, device = driver_data(config)
     try:
-        with _bars_above_logs(progress):
+        with graceful_termination(), _bars_above_logs(progress):  # SIGTERM as Ctrl-C
+            data, device = driver_data(config)
             e = evaluate_genome(list(config.genome), data, train_settings(config),
                                 run_seed=config.seed, device=device, out=out, observer=progress)
     except TrainingDiverged as err:

@@ -5,6 +5,7 @@ wrong type fails before anything runs; ``validate`` then checks ranges and consi
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
@@ -165,6 +166,24 @@ def _validate_executor(ex: ExecutorConfig) -> None:
            ex.address, "use null (a local Ray), auto, host:port or ray://host:port")
 
 
+def _in_space(arch: Architecture, model: ModelConfig, genome: list[int]) -> None:
+    """mode=evaluate trains only genomes of the configured search space (a genome the search
+    could never propose would not be comparable with its results)."""
+    bounds = [(len(arch.lstm_units), model.max_lstm_layers, "LSTM layers", "model.max_lstm_layers"),
+              (len(arch.dense_units), model.max_dense_layers, "dense layers",
+               "model.max_dense_layers"),
+              (max(arch.lstm_units + arch.dense_units), model.max_units, "units", "model.max_units")]
+    for value, bound, what, key in bounds:
+        if value > bound:
+            raise ConfigError(f"genome={genome} has {value} {what}, above {key}={bound}: "
+                              f"fix the genome or raise {key}")
+    low = min(arch.lstm_units + arch.dense_units)
+    if low < model.min_units:
+        raise ConfigError(f"genome={genome} has a layer of {low} units, below "
+                          f"model.min_units={model.min_units}: fix the genome or lower "
+                          "model.min_units")
+
+
 def _check_outputs(cfg: Config) -> None:
     _one_of("mode", cfg.mode, MODES)
     if cfg.mode == "evaluate":
@@ -174,9 +193,10 @@ def _check_outputs(cfg: Config) -> None:
             raise ConfigError("mode=evaluate needs a genome: add genome=[3,1,135,41,126,47] "
                               "([n_lstm, n_dense, lstm units..., dense units...])")
         try:
-            Architecture.from_compact(cfg.genome)
+            arch = Architecture.from_compact(cfg.genome)
         except ValueError as err:
             raise ConfigError(f"genome={list(cfg.genome)} is not a genome: {err}") from None
+        _in_space(arch, cfg.model, list(cfg.genome))
     _check(cfg.final.epochs >= 0, "final.epochs", cfg.final.epochs, "must be >= 0 (0 = skip)")
     _one_of("final.lr_schedule", cfg.final.lr_schedule, LR_SCHEDULES)
     _check(cfg.tensorboard.curve_every >= 1, "tensorboard.curve_every",
@@ -200,9 +220,6 @@ def least_budget(ga: GAConfig, epochs: int) -> float:
 
 def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
     """Generations, budget, rungs and seeds: a setting that cannot apply is refused."""
-    if mode == "search":
-        _check(trainer.epochs >= 1, "trainer.epochs", trainer.epochs,
-               "must be at least 1 in a search (lower fidelities are ga.rungs)")
     _check(ga.generations is None or ga.generations >= 1, "ga.generations", ga.generations,
            "must be at least 1, or null with ga.budget_epochs set")
     if ga.generations is None and ga.budget_epochs is None:
@@ -225,7 +242,7 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
         if getattr(ga, key) and ga.strategy != "ga":
             raise ConfigError(f"ga.{key}={getattr(ga, key)} shapes the GA's offspring: it needs "
                               f"ga.strategy=ga (not {ga.strategy}), or ga.{key}=0")
-    if ga.budget_epochs is not None:
+    if ga.budget_epochs is not None and mode == "search":  # evaluate mode trains one genome
         least = least_budget(ga, trainer.epochs)
         _check(ga.budget_epochs >= least - 1e-9, "ga.budget_epochs", ga.budget_epochs,
                f"must bring at least one genome to the target fidelity ({least:g} epochs "
@@ -238,9 +255,37 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
                           "ga.rungs=[1.0] ga.seeds=1")
 
 
+MAX_POP = 100_000      # a population tensor, its candidates and its cache stay in memory
+MAX_GUIDE = 1_000      # candidates per child the guide scores
+MAX_SEED = 2**63 - 1   # torch.Generator.manual_seed and derive_seed take 63-bit seeds
+
+
+def _finite_positive(key: str, value: float) -> None:
+    _check(math.isfinite(value) and value > 0, key, value, "must be a finite number > 0")
+
+
+def _bounds(cfg: Config) -> None:
+    """Values a machine cannot hold, or a training cannot use, before any training starts."""
+    ga, trainer = cfg.ga, cfg.trainer
+    _check(0 <= cfg.seed <= MAX_SEED, "seed", cfg.seed, "must be in [0, 2**63 - 1]")
+    _check(ga.pop_size <= MAX_POP, "ga.pop_size", ga.pop_size, f"must be at most {MAX_POP:,}")
+    _check(ga.guide <= MAX_GUIDE, "ga.guide", ga.guide, f"must be at most {MAX_GUIDE}")
+    _check(trainer.epochs >= 1, "trainer.epochs", trainer.epochs,
+           "must be at least 1 (0 would record untrained models)")
+    # BatchNorm needs two samples per batch: a batch of one is skipped, so nothing trains.
+    _check(trainer.batch_size >= 2, "trainer.batch_size", trainer.batch_size, "must be at least 2")
+    for key in ("lr", "adam_eps"):
+        _finite_positive(f"trainer.{key}", getattr(trainer, key))
+    _check(math.isfinite(cfg.model.l2) and cfg.model.l2 >= 0, "model.l2", cfg.model.l2,
+           "must be a finite number >= 0")
+    if ga.budget_epochs is not None:
+        _finite_positive("ga.budget_epochs", ga.budget_epochs)
+
+
 def validate(cfg: Config) -> None:
     """Raise ConfigError with one line naming the first bad key and its allowed range."""
     _check_outputs(cfg)
+    _bounds(cfg)
     ga, model, trainer = cfg.ga, cfg.model, cfg.trainer
     _check(ga.pop_size >= 2, "ga.pop_size", ga.pop_size, "must be at least 2")
     _check(0 <= ga.elitism < ga.pop_size, "ga.elitism", ga.elitism,
@@ -256,12 +301,9 @@ def validate(cfg: Config) -> None:
     _check(model.min_units >= 1, "model.min_units", model.min_units, "must be at least 1")
     _check(model.min_units <= model.max_units, "model.min_units", model.min_units,
            f"must not exceed model.max_units={model.max_units}")
-    _check(model.l2 >= 0, "model.l2", model.l2, "must be >= 0")
     _one_of("model.init", model.init, INITS)
-    _check(trainer.epochs >= 0, "trainer.epochs", trainer.epochs, "must be >= 0")
     for key in ("batch_size", "eval_batch_size"):
         _check(getattr(trainer, key) >= 1, f"trainer.{key}", getattr(trainer, key), "must be >= 1")
-    _check(trainer.lr > 0, "trainer.lr", trainer.lr, "must be > 0")
     _one_of("trainer.fitness_split", trainer.fitness_split, FITNESS_SPLITS)
     if trainer.fitness_split == "val" and trainer.val_fraction == 0:
         raise ConfigError("trainer.fitness_split=val needs trainer.val_fraction > 0 "

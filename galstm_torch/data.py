@@ -53,6 +53,10 @@ def _read(name: str, root: Path, train: bool, download: bool) -> tuple[torch.Ten
     if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28) or len(images) != len(labels):
         raise DataError(f"{name} data under {raw} has images {tuple(images.shape)} and "
                         f"{len(labels)} labels; expected [N, 28, 28] and N: replace the IDX files")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= 10):
+        bad = labels[(labels < 0) | (labels >= 10)][0]
+        raise DataError(f"{name} data under {raw} has a label {int(bad)} outside 0-9: "
+                        "replace the IDX files")
     return images, labels
 
 
@@ -79,6 +83,10 @@ def load_data(name: str, root: "str | Path", *, download: bool = False,
     if split_at < 2:
         raise DataError(f"only {split_at} training images remain after the validation split: "
                         "raise data.train_samples or lower trainer.val_fraction")
+    if val_fraction > 0 and split_at == len(x_train):
+        raise DataError(f"trainer.val_fraction={val_fraction:g} leaves no validation image of "
+                        f"{len(x_train)}: use at least {1 / len(x_train):.2g}, or 0 with "
+                        "trainer.fitness_split=test")
     scale = lambda x: x.to(torch.float32).div_(255.0)  # noqa: E731
     return DataSplits(scale(x_train[:split_at]), y_train[:split_at].long(),
                       scale(x_train[split_at:]), y_train[split_at:].long(),

@@ -1,0 +1,113 @@
+"""Bad input gets one line and a non-zero exit before any training (issue 12, items 9-17)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, SAMPLE_ROOT, TINY, compose_cfg, run_train
+from galstm_torch.app import to_config
+from galstm_torch.cli_check import check_overrides
+from galstm_torch.data import load_data
+from galstm_torch.errors import ConfigError, DataError
+from galstm_torch.rundir import LOCK
+
+
+@pytest.mark.parametrize("override, message", [
+    ("ga.pop_size=1000000000", "ga.pop_size=1000000000 is out of range: must be at most 100,000"),
+    ("trainer.batch_size=1", "trainer.batch_size=1 is out of range: must be at least 2"),
+    ("trainer.epochs=0", "trainer.epochs=0 is out of range: must be at least 1"),
+    ("trainer.adam_eps=-1", "trainer.adam_eps=-1.0 is out of range: must be a finite number > 0"),
+    ("trainer.lr=nan", "trainer.lr=nan is out of range: must be a finite number > 0"),
+    ("seed=99999999999999999999999", "seed=99999999999999999999999 is out of range"),
+    ("seed=-1", "seed=-1 is out of range"),
+])
+def test_values_a_machine_or_a_training_cannot_use_are_refused_before_training(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        to_config(compose_cfg(*TINY, override))
+
+
+def test_evaluate_mode_takes_no_epochs_of_zero():
+    with pytest.raises(ConfigError, match="trainer.epochs=0"):
+        to_config(compose_cfg(*TINY, "mode=evaluate", "genome=[1,1,32,32]", "trainer.epochs=0"))
+
+
+@pytest.mark.parametrize("genome, message", [
+    ("[1,1,100000,32]", "has 100000 units, above model.max_units=48: fix the genome or raise "
+                        "model.max_units"),
+    ("[4,1,32,32,32,32,32]", "has 4 LSTM layers, above model.max_lstm_layers=3"),
+    ("[1,1,10,20]", "has a layer of 10 units, below model.min_units=16"),
+])
+def test_evaluate_mode_refuses_genomes_outside_the_search_space(genome, message):
+    with pytest.raises(ConfigError, match=message):
+        to_config(compose_cfg(*TINY, "mode=evaluate", f"genome={genome}"))
+
+
+def test_an_empty_validation_split_is_refused_when_the_data_loads():
+    with pytest.raises(DataError, match="trainer.val_fraction=1e-17 leaves no validation image"):
+        load_data("mnist", SAMPLE_ROOT, train_samples=600, test_samples=100, val_fraction=1e-17)
+
+
+@pytest.mark.parametrize("which", ["train", "t10k"])
+def test_labels_outside_0_to_9_are_refused_when_the_data_loads(tmp_path, which):
+    shutil.copytree(SAMPLE_ROOT / "MNIST", tmp_path / "MNIST")
+    path = tmp_path / "MNIST" / "raw" / f"{which}-labels-idx1-ubyte"
+    payload = bytearray(path.read_bytes())
+    payload[8 + 5] = 11  # the sixth label (after the 8-byte IDX header)
+    path.write_bytes(bytes(payload))
+    with pytest.raises(DataError, match="has a label 11 outside 0-9: replace the IDX files"):
+        load_data("mnist", tmp_path, train_samples=600, test_samples=100)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["ga.pop_sise=4"], "ga.pop_sise=4: Key 'pop_sise' not in 'GAConfig'"),
+    (["ga.pop_size=abc"], "ga.pop_size=abc: Value 'abc' of type 'str' could not be converted "
+                          "to Integer"),
+    (["-m", "ga.mutation_rate=0.1,abc"], "ga.mutation_rate=abc: Value 'abc'"),
+    (["ga=nope"], "Could not find 'ga/nope'; choose one of article, default"),
+    (["ga.pop_size=[1"], "no viable alternative at input '[1'"),
+])
+def test_hydra_errors_become_one_line(argv, message):
+    problem = check_overrides(argv, ROOT / "conf")
+    assert problem is not None and message in problem and "\n" not in problem
+
+
+def test_good_overrides_and_hydra_flags_pass_the_check():
+    assert check_overrides(["-m", "ga.mutation_rate=0.1,0.2", "hydra.run.dir=/tmp/x"],
+                           ROOT / "conf") is None
+    assert check_overrides(["--cfg", "job", "ga.pop_sise=4"], ROOT / "conf") is None  # Hydra's
+
+
+@pytest.mark.slow
+def test_a_typo_exits_2_with_one_line_and_creates_nothing(tmp_path):
+    proc = run_train("ga.pop_sise=4", f"hydra.run.dir={tmp_path / 'run'}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: ga.pop_sise=4: Key 'pop_sise' not in 'GAConfig' (python train.py --cfg job "
+        "lists every key and its value)"]
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_evaluate_mode_stopped_by_sigterm_exits_130_as_ctrl_c(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *TINY[:-1], "data.train_samples=3000",
+         "model.max_units=256", "mode=evaluate", "genome=[3,1,256,256,256,256]",
+         "trainer.epochs=5", "progress=false", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / LOCK).exists() or not (tmp_path / LOCK).read_text().strip():
+        assert time.time() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("error: interrupted while training")
+    assert not (tmp_path / "evaluation.json").exists()
