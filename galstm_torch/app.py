@@ -15,14 +15,15 @@ from .architecture import format_compact
 from .config import Config, validate
 from .errors import ConfigError, GalstmError
 from .evaluator import Evaluator
+from .fileio import WriteFailed
 from .executor import SerialExecutor
 from .launch import data_desc, driver_data, make_executor
-from .genome import SearchSpace
+from .genome import SearchSpace, check_population
 from .observers import Observers
 from .outputs import evaluate_genome, export_best, train_final
 from .progress import Progress, bars_enabled
 from .records import RunRecorder
-from .resume import config_hash, resumed_config, save_config
+from .resume import check_records, config_hash, resumed_config, save_config
 from .rundir import claim, refuse_if_used, write_hydra_record
 from .runtime import graceful_termination
 from .rungs import Schedule
@@ -122,6 +123,7 @@ def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None",
         if state.config_hash != digest:
             raise ConfigError(f"{run_dir}/checkpoint/config.yaml does not match the checkpoint "
                               "(config hash differs): it was edited; restore it or start anew")
+        _check_state(config, run_dir, state)
         if config.ga.generations is not None and config.ga.generations < state.generation + 1:
             raise ConfigError(f"ga.generations={config.ga.generations} is below the "
                               f"{state.generation + 1} generations this run already reached")
@@ -131,6 +133,22 @@ def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None",
                    "hydra.run.dir")
     save_config(plain, out / "checkpoint")
     return config, out, None, config_hash(plain)
+
+
+def _check_state(config: Config, run_dir: Path, state: checkpoint.SearchState) -> None:
+    """The checkpoint's population fits the run's search space, and its tables agree."""
+    m = config.model
+    space = SearchSpace(m.max_lstm_layers, m.max_dense_layers, m.min_units, m.max_units)
+    try:
+        if tuple(state.population.shape) != (config.ga.pop_size, space.n_genes):
+            raise ValueError(f"shape {tuple(state.population.shape)}, expected "
+                             f"{(config.ga.pop_size, space.n_genes)}")
+        check_population(state.population, space)
+    except ValueError as err:
+        raise checkpoint.CheckpointError(f"the population in {run_dir}/checkpoint is invalid "
+                                         f"({err}): restore it or start a new run") from None
+    start = state.generation + (state.phase == "evaluated")
+    check_records(run_dir, start, budget_cut=state.budget_cut is not None)
 
 
 @contextmanager
@@ -264,4 +282,10 @@ def _search_mode(cfg: "DictConfig | Config", out_dir: "str | Path | None",
                                     "resume, start the run again") from None
         raise SearchInterrupted(f"interrupted; the state is saved in {out}/checkpoint. "
                                 f"Continue with: python train.py resume={out}") from None
+    except WriteFailed as err:
+        raise GalstmError(f"{err}; resume with python train.py resume={out}") from None
+    except OSError as err:  # a table or event file on a full or read-only disk
+        raise GalstmError(f"cannot write {err.filename or out} ({err.strerror}): free space "
+                          f"on that disk, then resume with python train.py resume={out}; the "
+                          "last checkpoint is intact") from None
     return float(result.best.result.evaluation.fitness)

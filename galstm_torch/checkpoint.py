@@ -19,9 +19,10 @@ from typing import Any, Optional
 
 import torch
 
+from .checkpoint_schema import SchemaError, check_meta, check_tensors
 from .errors import GalstmError
 from .executor import Outcome
-from .fileio import atomic_write
+from .fileio import WriteFailed, atomic_write
 from .trainer import Evaluation
 
 FORMAT = 1
@@ -76,7 +77,26 @@ def save(folder: Path, state: SearchState) -> None:
     tensors = buf.getvalue()
     digest = hashlib.sha256(tensors).hexdigest()
     name = f"tensors-{digest[:16]}.pt"
-    atomic_write(folder / name, tensors)
+    try:
+        atomic_write(folder / name, tensors)
+        _write_meta(folder, state, name, digest)
+    except WriteFailed:
+        if name != _current_tensors(folder):  # the new tensor file no state.json names
+            (folder / name).unlink(missing_ok=True)
+        raise
+    for old in folder.glob("tensors-*.pt"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+
+
+def _current_tensors(folder: Path) -> "str | None":
+    try:
+        return json.loads((folder / STATE).read_text()).get("tensors")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _write_meta(folder: Path, state: SearchState, name: str, digest: str) -> None:
     meta = {
         "format": FORMAT, "tensors": name, "sha256": digest, "generation": state.generation,
         "phase": state.phase, "config_hash": state.config_hash,
@@ -86,9 +106,6 @@ def save(folder: Path, state: SearchState) -> None:
         "seen": state.seen, "idle": state.idle, "budget_cut": state.budget_cut,
     }
     atomic_write(folder / STATE, json.dumps(meta, indent=1).encode())
-    for old in folder.glob("tensors-*.pt"):
-        if old.name != name:
-            old.unlink(missing_ok=True)
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:
@@ -98,12 +115,17 @@ def _read_meta(folder: Path) -> dict[str, Any]:
                               "started by this version (it holds checkpoint/state.json)")
     try:
         meta = json.loads(path.read_text())
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"format {meta.get('format')}")
-        return meta
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError(f"format {meta.get('format') if isinstance(meta, dict) else None}")
     except (ValueError, UnicodeDecodeError) as err:
         raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({err}); "
                               "it cannot be resumed, start a new run") from None
+    try:
+        check_meta(meta)
+    except SchemaError as err:
+        raise CheckpointError(f"checkpoint {path} is invalid ({err}): it was damaged or "
+                              "edited; restore it or start a new run") from None
+    return meta
 
 
 def _load_tensors(folder: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -122,6 +144,11 @@ def _load_tensors(folder: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]
                               f"loaded ({first})") from None
     if not isinstance(tensors, dict) or not {"population", "rng_state"} <= tensors.keys():
         raise CheckpointError(f"checkpoint {path} lacks the population or the RNG state")
+    try:
+        check_tensors(tensors["population"], tensors["rng_state"])
+    except SchemaError as err:
+        raise CheckpointError(f"checkpoint {path} is invalid ({err}); restore it or start a "
+                              "new run") from None
     return tensors
 
 

@@ -4,6 +4,7 @@ pickled class is needed; ``load_model`` rebuilds the nn.Module."""
 from __future__ import annotations
 
 import math
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,10 @@ def load_export(path: "str | Path") -> dict[str, Any]:
     """The export's contents, read with weights_only=True."""
     try:
         payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as err:
-        raise DataError(f"cannot read a model export from {path}: {err}") from None
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else \
+            f"{type(err).__name__}: the file is empty or truncated"
+        raise DataError(f"cannot read a model export from {path}: {reason}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataError(f"{path} is not a galstm_torch model export (format {FORMAT})")
     return payload

@@ -43,13 +43,35 @@ def _cell(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
+COLUMNS = ("generation", "genome", "fitness", "val_acc", "test_acc", "params", "seconds",
+           "cache_hit")
+
+
 def _json(path: Path) -> Optional[dict]:
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise GalstmError(f"{path} is not valid JSON ({err}): it was truncated or edited") from None
+    if not isinstance(data, dict):
+        raise GalstmError(f"{path} does not hold a JSON object: it was edited")
+    return data
 
 
 def _rows(run: Path) -> list[dict[str, str]]:
-    with (run / "evaluations.csv").open(newline="") as f:
-        return list(csv.DictReader(f))
+    path = run / "evaluations.csv"
+    try:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            rows = list(reader)
+    except (csv.Error, UnicodeDecodeError) as err:
+        raise GalstmError(f"{path} is not a CSV table ({err})") from None
+    if missing:
+        raise GalstmError(f"{path} lacks the column {missing[0]!r}: it is not a table written "
+                          "by train.py")
+    return rows
 
 
 def search_seconds(run: Path) -> "float | None":
@@ -58,8 +80,12 @@ def search_seconds(run: Path) -> "float | None":
     path = run / "generations.csv"
     if not path.is_file():
         return None
-    with path.open(newline="") as f:
-        return sum(float(g["time/generation_seconds"]) for g in csv.DictReader(f)) or None
+    try:
+        with path.open(newline="") as f:
+            return sum(float(g["time/generation_seconds"]) for g in csv.DictReader(f)) or None
+    except (KeyError, ValueError, TypeError, csv.Error, UnicodeDecodeError) as err:
+        raise GalstmError(f"{path} is not a table written by train.py ({type(err).__name__}: "
+                          f"{err})") from None
 
 
 def run_stats(run: Path) -> dict[str, Any]:
@@ -101,7 +127,12 @@ def report_run(run: Path, k: int = 5) -> str:
     if evaluation is not None and not (run / "evaluations.csv").exists():
         keys = ["genome", "val_acc", "test_acc", "params", "seconds", "samples_per_s", "epochs"]
         return f"{run} (mode=evaluate)\n" + table(keys, [[evaluation.get(k) for k in keys]])
-    s = run_stats(run)
+    try:
+        s = run_stats(run)
+        top = top_genomes(s["rows"], k)
+    except (ValueError, TypeError, KeyError) as err:
+        raise GalstmError(f"{run / 'evaluations.csv'} holds a value that is not a number "
+                          f"({err}): it was edited") from None
     status = "" if s["finished"] else "   (no best.json: running or stopped)"
     wall = "-" if s["seconds"] is None else f"{s['seconds']:.1f}s"  # search time
     lines = [f"{run}{status}",
@@ -110,7 +141,7 @@ def report_run(run: Path, k: int = 5) -> str:
              + ("" if s["compute"] is None else f"compute {s['compute']:.2f} epochs   ")
              + f"search time {wall}", "",
              table(["rank", "genome", "fitness", "seeds", "val_acc", "test_acc", "params",
-                    "seconds", "generation"], top_genomes(s["rows"], k))]
+                    "seconds", "generation"], top)]
     if s["final"]:
         f = s["final"]
         lines.append(f"\nfinal training: {f['genome']} for {f['epochs']} epochs on train+val, "

@@ -1,6 +1,7 @@
 """Resuming a run in place: its saved config, the overrides allowed on top, the config hash."""
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from pathlib import Path
@@ -58,7 +59,14 @@ def resumed_config(folder: Path, current: DictConfig, overrides: list[str]) -> D
     if not path.is_file():
         raise ConfigError(f"resume={folder.parent} is not a run directory of this tool "
                           f"(no {path}); pass the folder that holds evaluations.csv and checkpoint/")
-    saved = OmegaConf.load(path)
+    try:
+        saved = OmegaConf.load(path)
+        if not isinstance(saved, DictConfig):
+            raise ValueError("not a mapping")
+    except Exception as err:  # noqa: BLE001 - YAML, tags (never constructed), anything
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{path} cannot be read ({first}): restore it from the run's "
+                          ".hydra/config.yaml or start a new run") from None
     for key in _override_keys(overrides):
         new, old = OmegaConf.select(current, key), OmegaConf.select(saved, key)
         if _is_free(key):
@@ -67,3 +75,26 @@ def resumed_config(folder: Path, current: DictConfig, overrides: list[str]) -> D
             raise ConfigError(f"{key} cannot change on resume (the run used {old!r}, "
                               f"the override asks for {new!r}): start a new run instead")
     return saved
+
+
+def check_records(run_dir: Path, start: int, budget_cut: bool) -> None:
+    """The CSV tables agree with the checkpoint: every generation before ``start`` has its
+    rows (the last may have none when the budget cut it before any training)."""
+    if start == 0:
+        return
+    for name in ("evaluations.csv", "generations.csv"):
+        path = run_dir / name
+        if not path.is_file():
+            raise ConfigError(f"{path} is missing but the checkpoint is at generation {start}: "
+                              "restore it, or start a new run")
+        try:
+            with path.open(newline="") as f:
+                found = {int(row["generation"]) for row in csv.DictReader(f)}
+        except (KeyError, ValueError, TypeError, csv.Error, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path} is not this tool's table ({type(err).__name__}: {err}): "
+                              "restore it, or start a new run") from None
+        needed = set(range(start - 1 if budget_cut else start))
+        if not needed <= found:  # rows of generation >= start are redone, and dropped
+            missing = min(needed - found)
+            raise ConfigError(f"{path} has no rows for generation {missing}, which the "
+                              "checkpoint has passed: restore it, or start a new run")
