@@ -28,7 +28,7 @@ from .progress import Progress
 from .records import Best, GenerationInfo, RunRecorder
 from .rungs import GenerationRunner, Schedule, best_genome, standing
 from .runtime import derive_seed
-from .surrogate import pick, standardize
+from .surrogate import corners, pick, standardize
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +220,8 @@ class Search:
         self.save()
 
     def _offspring(self) -> torch.Tensor:
-        """Elites, then children: with ga.guide = k, the best predicted of k x the children
-        and as many random genomes."""
+        """Elites, then children: with ga.guide = k, the best predicted of k x the children,
+        as many random genomes and the corners of the unit box."""
         ga, keys = self.ga, self._selection_keys()
         batches = [next_generation(
             self.state.population, keys, self.space, selection=ga.selection,
@@ -236,7 +236,8 @@ class Search:
         # Random candidates too: the linear model extrapolates (more units, fewer dense
         # layers) to corners the parents' children never reach (RESULTS.md section 5).
         pool = torch.cat([children, random_population(len(children), self.space,
-                                                      generator=self.generator)])
+                                                      generator=self.generator),
+                          corners(self.space).to(children.dtype)])
         chosen = pick(pool, known, scores, ga.pop_size - ga.elitism, self.space)
         return torch.cat([batches[0][: ga.elitism], chosen])
 

@@ -1,9 +1,10 @@
 """Model-guided offspring: a ridge regression on the genomes scored so far picks which of
 many candidate children get trained (``ga.guide``).
 
-The GA makes ``guide`` times more children than it needs with its usual operators, and as
-many random genomes (so the model can point beyond the population's neighbourhood); a linear
-model of fitness on simple genome features keeps the candidates it predicts best. It is fitted
+The GA makes ``guide`` times more children than it needs with its usual operators; as many
+random genomes and every corner of the unit box (where a linear model peaks) join them, so
+the model can point beyond the population's neighbourhood. A linear model of fitness on
+simple genome features keeps the candidates it predicts best. It is fitted
 to every score at every rung, each standardized within its rung (a third of an epoch and a
 full epoch rank genomes alike but on different scales, RESULTS.md section 5). Children never evaluated come first: a known
 genome costs nothing to repeat but teaches nothing. Pure tensor functions, no Python loop
@@ -70,6 +71,24 @@ def pick(candidates: torch.Tensor, known: torch.Tensor, scores: torch.Tensor, n:
     if len(chosen) < n:  # fewer distinct candidates than slots: repeat the best
         chosen = torch.cat([chosen, chosen[:1].repeat(n - len(chosen))])
     return candidates[chosen]
+
+
+def corners(space: SearchSpace) -> torch.Tensor:
+    """Every genome whose active unit genes are all at ``min_units`` or ``max_units``, for
+    every layer count: the candidates where a linear model can peak (its optimum over a box
+    is a corner), so the guide can propose the model's own optimum, not only what the
+    operators happen to make."""
+    n_slots = space.max_lstm_layers + space.max_dense_layers
+    bits = (torch.arange(2 ** n_slots).unsqueeze(1) >> torch.arange(n_slots)) & 1
+    units = torch.where(bits.bool(), space.max_units, space.min_units)
+    rows = []
+    for n_lstm in range(1, space.max_lstm_layers + 1):
+        for n_dense in range(1, space.max_dense_layers + 1):
+            on = torch.cat([torch.arange(space.max_lstm_layers) < n_lstm,
+                            torch.arange(space.max_dense_layers) < n_dense])
+            counts = torch.tensor([n_lstm, n_dense]).expand(len(units), 2)
+            rows.append(torch.cat([counts, units * on], dim=1))
+    return torch.unique(torch.cat(rows), dim=0)
 
 
 def _first_occurrences(rows: torch.Tensor) -> torch.Tensor:
