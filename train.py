@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from galstm_torch.app import SearchInterrupted, run
@@ -28,6 +30,8 @@ def main(cfg: DictConfig) -> float:
         if not isinstance(err, RunDirRefused):  # a refused directory is not ours to log in
             logging.getLogger("train").error("%s", err)  # also lands in the run's log file
         print(f"error: {err}", file=sys.stderr)
+        if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(err, SearchInterrupted):
+            raise err.with_traceback(None) from None  # one failed job: the others still run
         sys.exit(130 if isinstance(err, SearchInterrupted) else 2)
 
 
