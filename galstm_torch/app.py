@@ -18,12 +18,12 @@ from .evaluator import Evaluator
 from .fileio import WriteFailed
 from .executor import SerialExecutor
 from .launch import data_desc, driver_data, make_executor
-from .genome import SearchSpace, check_population
+from .genome import SearchSpace
 from .observers import Observers
 from .outputs import evaluate_genome, export_best, train_final
 from .progress import Progress, bars_enabled
 from .records import RunRecorder
-from .resume import check_records, config_hash, resumed_config, save_config
+from .resume import check_state, config_hash, resumed_config, save_config
 from .rundir import claim, refuse_if_used, write_hydra_record
 from .runtime import graceful_termination
 from .rungs import Schedule
@@ -100,55 +100,55 @@ def _output_dir(out_dir: "str | Path | None") -> Path:
     return Path(out_dir) if out_dir is not None else Path(hydra.runtime.output_dir)
 
 
+Prepared = tuple[Config, Path, Optional[checkpoint.SearchState], str]
+
+
 def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None",
-             overrides: Optional[list[str]] = None,
-             ) -> tuple[Config, Path, Optional[checkpoint.SearchState], str]:
+             overrides: Optional[list[str]] = None) -> Prepared:
     """The config to run, its run directory, the checkpoint to continue (if resuming).
-    On resume, the overrides applied on top of the saved config are Hydra's command line, or
-    outside Hydra the ``overrides`` list (the composed config alone cannot tell what the
-    caller set from what a preset set)."""
+    ``resume=DIR`` continues DIR; ``resume=auto`` continues the run's own directory when it
+    holds a checkpoint of the same config (a requeued cluster job), else starts afresh."""
     config = to_config(cfg)
     plain = OmegaConf.structured(config)
-    if config.resume:
-        run_dir = Path(config.resume).expanduser()
-        hydra = _hydra()
-        given = list(hydra.overrides.task) if hydra else list(overrides or [])
-        if hydra is None and overrides is None:
-            log.warning("resuming outside Hydra without overrides=[...]: the run continues with "
-                        "its saved config; pass e.g. overrides=['ga.generations=20'] to extend it")
-        plain = resumed_config(run_dir / "checkpoint", plain, given)
-        config = to_config(plain)
-        state = checkpoint.load(run_dir / "checkpoint")
-        digest = config_hash(plain)
-        if state.config_hash != digest:
-            raise ConfigError(f"{run_dir}/checkpoint/config.yaml does not match the checkpoint "
-                              "(config hash differs): it was edited; restore it or start anew")
-        _check_state(config, run_dir, state)
-        if config.ga.generations is not None and config.ga.generations < state.generation + 1:
-            raise ConfigError(f"ga.generations={config.ga.generations} is below the "
-                              f"{state.generation + 1} generations this run already reached")
-        return config, run_dir, state, digest
+    if config.resume == "auto":
+        out = _output_dir(out_dir)
+        if (out / "checkpoint" / checkpoint.STATE).exists():
+            return _continue(config, out, config_hash(plain), auto=True)
+    elif config.resume:
+        return _resume_from(Path(config.resume).expanduser(), plain, overrides)
     out = _output_dir(out_dir)
-    refuse_if_used(out, hint=f"continue a search there with resume={out}, or choose another "
-                   "hydra.run.dir")
+    refuse_if_used(out, hint=f"continue a search there with resume={out} (or resume=auto), "
+                   "or choose another hydra.run.dir")
     save_config(plain, out / "checkpoint")
     return config, out, None, config_hash(plain)
 
 
-def _check_state(config: Config, run_dir: Path, state: checkpoint.SearchState) -> None:
-    """The checkpoint's population fits the run's search space, and its tables agree."""
-    m = config.model
-    space = SearchSpace(m.max_lstm_layers, m.max_dense_layers, m.min_units, m.max_units)
-    try:
-        if tuple(state.population.shape) != (config.ga.pop_size, space.n_genes):
-            raise ValueError(f"shape {tuple(state.population.shape)}, expected "
-                             f"{(config.ga.pop_size, space.n_genes)}")
-        check_population(state.population, space)
-    except ValueError as err:
-        raise checkpoint.CheckpointError(f"the population in {run_dir}/checkpoint is invalid "
-                                         f"({err}): restore it or start a new run") from None
-    start = state.generation + (state.phase == "evaluated")
-    check_records(run_dir, start, budget_cut=state.budget_cut is not None)
+def _resume_from(run_dir: Path, plain: DictConfig, overrides: Optional[list[str]]) -> Prepared:
+    """resume=DIR: the saved config, with the overrides applied on top that do not change the
+    search: Hydra's command line, or outside Hydra the ``overrides`` list (the composed config
+    alone cannot tell what the caller set from what a preset set)."""
+    hydra = _hydra()
+    given = list(hydra.overrides.task) if hydra else list(overrides or [])
+    if hydra is None and overrides is None:
+        log.warning("resuming outside Hydra without overrides=[...]: the run continues with "
+                    "its saved config; pass e.g. overrides=['ga.generations=20'] to extend it")
+    plain = resumed_config(run_dir / "checkpoint", plain, given)
+    return _continue(to_config(plain), run_dir, config_hash(plain), auto=False)
+
+
+def _continue(config: Config, run_dir: Path, digest: str, *, auto: bool) -> Prepared:
+    state = checkpoint.load(run_dir / "checkpoint")
+    if state.config_hash != digest:
+        if auto:
+            raise ConfigError(f"{run_dir} holds a checkpoint of another config: resume=auto "
+                              "continues only the same run; choose another hydra.run.dir")
+        raise ConfigError(f"{run_dir}/checkpoint/config.yaml does not match the checkpoint "
+                          "(config hash differs): it was edited; restore it or start anew")
+    check_state(config, run_dir, state)
+    if config.ga.generations is not None and config.ga.generations < state.generation + 1:
+        raise ConfigError(f"ga.generations={config.ga.generations} is below the "
+                          f"{state.generation + 1} generations this run already reached")
+    return config, run_dir, state, digest
 
 
 @contextmanager
@@ -254,7 +254,8 @@ def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None, *,
             refuse_if_used(out, hint="choose another hydra.run.dir for mode=evaluate")
             _record_invocation(cfg)
             return _evaluate_mode(config, out)
-    with claim(Path(config.resume).expanduser() if config.resume else _output_dir(out_dir)):
+    explicit = config.resume not in (None, "auto")
+    with claim(Path(config.resume).expanduser() if explicit else _output_dir(out_dir)):
         return _search_mode(cfg, out_dir, overrides)
 
 

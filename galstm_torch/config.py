@@ -128,7 +128,7 @@ class Config:
     genome: Optional[List[int]] = None   # compact genome for mode=evaluate
     progress: bool = True                # progress bars (only ever on a terminal)
     seed: int = 0
-    resume: Optional[str] = None  # a run directory to continue in place
+    resume: Optional[str] = None  # a run directory to continue in place, or auto (docs/cluster.md)
 
 
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:

@@ -9,7 +9,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from .checkpoint import CheckpointError, SearchState
 from .errors import ConfigError
+from .genome import SearchSpace, check_population
 
 CONFIG = "config.yaml"
 # Keys that do not change what the search computes (where it runs, how much longer, how it
@@ -98,3 +100,19 @@ def check_records(run_dir: Path, start: int, budget_cut: bool) -> None:
             missing = min(needed - found)
             raise ConfigError(f"{path} has no rows for generation {missing}, which the "
                               "checkpoint has passed: restore it, or start a new run")
+
+
+def check_state(config: Any, run_dir: Path, state: SearchState) -> None:
+    """The checkpoint's population fits the run's search space, and its tables agree."""
+    m = config.model
+    space = SearchSpace(m.max_lstm_layers, m.max_dense_layers, m.min_units, m.max_units)
+    try:
+        if tuple(state.population.shape) != (config.ga.pop_size, space.n_genes):
+            raise ValueError(f"shape {tuple(state.population.shape)}, expected "
+                             f"{(config.ga.pop_size, space.n_genes)}")
+        check_population(state.population, space)
+    except ValueError as err:
+        raise CheckpointError(f"the population in {run_dir}/checkpoint is invalid ({err}): "
+                              "restore it or start a new run") from None
+    start = state.generation + (state.phase == "evaluated")
+    check_records(run_dir, start, budget_cut=state.budget_cut is not None)
