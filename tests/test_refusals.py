@@ -73,14 +73,14 @@ def test_labels_outside_0_to_9_are_refused_when_the_data_loads(tmp_path, which):
     (["ga.pop_size=[1"], "no viable alternative at input '[1'"),
 ])
 def test_hydra_errors_become_one_line(argv, message):
-    problem = check_overrides(argv, ROOT / "conf")
+    problem = check_overrides(argv, ROOT / "galstm_torch" / "conf")
     assert problem is not None and message in problem and "\n" not in problem
 
 
 def test_good_overrides_and_hydra_flags_pass_the_check():
     assert check_overrides(["-m", "ga.mutation_rate=0.1,0.2", "hydra.run.dir=/tmp/x"],
-                           ROOT / "conf") is None
-    assert check_overrides(["--cfg", "job", "ga.pop_sise=4"], ROOT / "conf") is None  # Hydra's
+                           ROOT / "galstm_torch" / "conf") is None
+    assert check_overrides(["--cfg", "job", "ga.pop_sise=4"], ROOT / "galstm_torch" / "conf") is None  # Hydra's
 
 
 @pytest.mark.slow

@@ -29,7 +29,7 @@ from ..records import RunRecorder
 from ..search import Search
 from ..trainer import Evaluation, TrainSettings
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "ga"
+CONF = Path(__file__).resolve().parents[1] / "conf" / "ga"
 
 
 class TimedExecutor:

@@ -1,0 +1,64 @@
+"""The `galstm` command: a search (Hydra overrides), or one of the tools.
+
+    galstm ga.pop_size=20 ga.generations=40      # a search, as python train.py ...
+    galstm --multirun ga.mutation_rate=0.01,0.1  # a Hydra sweep
+    galstm report outputs/<date>/<time>          # python -m galstm_torch.report
+    galstm bench train --genomes 1,1,64,64       # python -m galstm_torch.bench
+
+The configs are packaged in galstm_torch/conf, so an installed wheel runs from any folder.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from .app import SearchInterrupted, run
+from .cli_check import check_overrides
+from .config import register_configs
+from .errors import GalstmError
+from .rundir import RunDirRefused
+
+CONF = Path(__file__).resolve().parent / "conf"
+TOOLS = ("report", "bench")
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def search(cfg: DictConfig) -> float:
+    """One Hydra job: run(cfg), with our errors as one line and exit code 2 (130 when
+    interrupted); inside a sweep a failed job raises, so that the sweep's other jobs run."""
+    try:
+        return run(cfg)
+    except GalstmError as err:
+        if not isinstance(err, RunDirRefused):  # a refused directory is not ours to log in
+            logging.getLogger("train").error("%s", err)  # also lands in the run's log file
+        print(f"error: {err}", file=sys.stderr)
+        if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(err, SearchInterrupted):
+            raise err.with_traceback(None) from None  # one failed job: the others still run
+        sys.exit(130 if isinstance(err, SearchInterrupted) else 2)
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    if argv and argv[0] in TOOLS:
+        if argv[0] == "report":
+            from .report import main as tool
+        else:
+            from .bench.__main__ import main as tool
+        sys.exit(tool(argv[1:]))
+    problem = check_overrides(argv, CONF)
+    if problem:  # a typo or a wrong type, in one line as every refusal (Hydra prints 6-8)
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
+    search()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The packaged Hydra configs (a package so that Hydra finds them in an installed wheel)."""
