@@ -80,6 +80,7 @@ class TrainerConfig:
     precision: str = "fp32"          # fp32 | bf16 | fp16 (CUDA only)
     engine: str = "auto"             # sequential | batched | auto (= sequential; BENCHMARKS.md)
     max_group: Optional[int] = None  # batched engine: most genomes trained at once; null = all
+    deterministic: bool = False      # CUDA: deterministic cuDNN/cuBLAS kernels (docs/cluster.md)
 
 
 @dataclass

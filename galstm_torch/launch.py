@@ -14,7 +14,7 @@ from .config import Config
 from .data import DataSplits, load_data
 from .errors import ConfigError
 from .executor import Executor, SerialExecutor
-from .runtime import pick_device, set_threads
+from .runtime import pick_device, set_deterministic, set_threads
 from .trainer import TrainingObserver, TrainSettings, check_precision
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
     """Load the data onto this process's device (to train here, export or retrain)."""
     device = pick_device(config.trainer.device)
     set_threads(config.trainer.num_threads)
+    set_deterministic(config.trainer.deterministic, device)
     d, t = config.data, config.trainer
     data = load_data(d.name, d.root, download=d.download, train_samples=d.train_samples,
                      test_samples=d.test_samples, val_fraction=t.val_fraction).to(device)
@@ -84,7 +85,8 @@ def ray_executor(config: Config, settings: TrainSettings) -> Executor:
                          threads_per_worker=ex.threads_per_worker or config.trainer.num_threads or 1,
                          gpus_per_worker=ex.gpus_per_worker, max_restarts=ex.max_restarts,
                          start_timeout_s=ex.start_timeout_s)
-    return RayExecutor(options, {"data": worker_data(config), "settings": asdict(settings)},
+    return RayExecutor(options, {"data": worker_data(config), "settings": asdict(settings),
+                                 "deterministic": config.trainer.deterministic},
                        config.trainer.device)
 
 
@@ -110,7 +112,8 @@ def pool_executor(config: Config, settings: TrainSettings) -> Executor:
     threads = ex.threads_per_worker or t.num_threads or 1
     workers = ex.num_workers or default_workers(device, threads)
     return PoolExecutor({"data": worker_data(config), "settings": asdict(settings),
-                         "device": device, "threads": threads}, workers)
+                         "device": device, "threads": threads,
+                         "deterministic": t.deterministic}, workers)
 
 
 def make_executor(config: Config, settings: TrainSettings,

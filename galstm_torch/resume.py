@@ -16,7 +16,8 @@ from .genome import SearchSpace, check_population
 CONFIG = "config.yaml"
 # Keys that do not change what the search computes (where it runs, how much longer, how it
 # reports), so they may differ on resume. Everything else is part of the config hash.
-NOT_SEARCH = ("resume", "ga.generations", "ga.budget_epochs", "trainer.device", "trainer.num_threads",
+NOT_SEARCH = ("resume", "ga.generations", "ga.budget_epochs", "trainer.device",
+              "trainer.deterministic", "trainer.num_threads",
               "trainer.eval_batch_size", "data.root", "data.download", "progress", "executor",
               "tensorboard", "final", "mode", "genome")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
+import os
 import signal
 import threading
 from typing import Iterator
@@ -10,6 +12,8 @@ from typing import Iterator
 import torch
 
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def pick_device(spec: str) -> torch.device:
@@ -35,6 +39,22 @@ def pick_device(spec: str) -> torch.device:
 def set_threads(num_threads: "int | None") -> None:
     if num_threads:
         torch.set_num_threads(num_threads)
+
+
+def set_deterministic(enabled: bool, device: torch.device) -> None:
+    """trainer.deterministic: what PyTorch documents for reproducible cuDNN RNNs on CUDA (a
+    cuBLAS workspace setting, deterministic algorithms, no cuDNN autotuning). CPU training is
+    deterministic already, so there it only warns."""
+    if not enabled:
+        return
+    if device.type != "cuda":
+        log.warning("trainer.deterministic=true changes nothing on %s: training there is "
+                    "deterministic already", device)
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before the first cuBLAS call
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
 
 
 def derive_seed(run_seed: int, key: str) -> int:

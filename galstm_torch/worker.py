@@ -13,6 +13,7 @@ import torch
 from .data import load_data
 from .errors import ClusterError, GalstmError
 from .executor import Outcome, Task, run_task
+from .runtime import set_deterministic
 from .trainer import TrainSettings
 
 
@@ -27,6 +28,7 @@ class GenomeWorker:
         try:
             torch.set_num_threads(spec["threads"])
             self.device = torch.device(spec["device"])
+            set_deterministic(bool(spec.get("deterministic")), self.device)
             self.settings = TrainSettings(**spec["settings"])
             d = spec["data"]
             self.data = load_data(d["name"], d["root"], download=d["download"],

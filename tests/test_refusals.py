@@ -111,3 +111,14 @@ def test_evaluate_mode_stopped_by_sigterm_exits_130_as_ctrl_c(tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1].startswith("error: interrupted while training")
     assert not (tmp_path / "evaluation.json").exists()
+
+
+def test_deterministic_is_a_warned_no_op_on_cpu(caplog):
+    import torch
+
+    from galstm_torch.runtime import set_deterministic
+
+    set_deterministic(True, torch.device("cpu"))
+    assert "changes nothing on cpu" in caplog.text
+    assert not torch.are_deterministic_algorithms_enabled()
+    to_config(compose_cfg(*TINY, "trainer.deterministic=true"))  # a valid setting everywhere
