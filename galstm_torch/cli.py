@@ -4,6 +4,7 @@
     galstm --multirun ga.mutation_rate=0.01,0.1  # a Hydra sweep
     galstm report outputs/<date>/<time>          # python -m galstm_torch.report
     galstm bench train --genomes 1,1,64,64       # python -m galstm_torch.bench
+    galstm export RUN_DIR --format onnx          # or torch-export (standard_export.py)
 
 The configs are packaged in galstm_torch/conf, so an installed wheel runs from any folder.
 """
@@ -25,7 +26,7 @@ from .errors import GalstmError
 from .rundir import RunDirRefused
 
 CONF = Path(__file__).resolve().parent / "conf"
-TOOLS = ("report", "bench")
+TOOLS = ("report", "bench", "export")
 
 register_configs()
 
@@ -50,6 +51,8 @@ def main() -> None:
     if argv and argv[0] in TOOLS:
         if argv[0] == "report":
             from .report import main as tool
+        elif argv[0] == "export":
+            from .standard_export import main as tool
         else:
             from .bench.__main__ import main as tool
         sys.exit(tool(argv[1:]))
