@@ -1,4 +1,4 @@
-"""python -m galstm_torch.bench {ga-ops,train,search,agree} [options] [--json]"""
+"""python -m galstm_torch.bench {ga-ops,train,search,agree,pareto} [options] [--json]"""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +12,7 @@ from ..architecture import Architecture, parse_compact
 from ..data import load_data
 from ..errors import GalstmError
 from ..runtime import pick_device, set_threads
-from . import agreement, ga_ops, search, training
+from . import agreement, ga_ops, pareto, search, training
 from .common import describe_machine, emit_json, peak_matmul_gflops, print_table
 
 
@@ -73,7 +73,21 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--float64", action="store_true", help="train in float64 (both engines)")
     g.add_argument("--dropout", type=float, default=0.2)
     g.set_defaults(train_samples=6000)
+    p = sub.add_parser("pareto", help="NSGA-II sorting, crowding and survivors at scale")
+    _common(p)
+    p.add_argument("--cases", default="10000x2,10000x3,1000000x2",
+                   help="comma list of GENOMESxOBJECTIVES")
     return ap
+
+
+def cmd_pareto(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    cases = [tuple(int(v) for v in c.split("x")) for c in a.cases.split(",") if c]
+    rows = pareto.run(cases, a.repeats)  # type: ignore[arg-type]
+    if not a.json:
+        print(f"NSGA-II selection on {describe_machine(torch.device('cpu'))}, median of "
+              f"{a.repeats} runs (seconds)")
+        print_table(pareto.table_rows(rows), pareto.COLUMNS)
+    return rows
 
 
 def _peak(device: torch.device, repeats: int) -> Any:
@@ -146,7 +160,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         device = pick_device(a.device)
         set_threads(a.threads)
         command = {"ga-ops": cmd_ga_ops, "train": cmd_train, "search": cmd_search,
-                   "agree": cmd_agree}[a.command]
+                   "agree": cmd_agree, "pareto": cmd_pareto}[a.command]
         rows = command(a, device)
     except (GalstmError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
