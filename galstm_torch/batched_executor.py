@@ -16,6 +16,7 @@ import torch
 from .architecture import Architecture, format_compact
 from .batched_trainer import train_group
 from .data import DataSplits
+from .errors import ConfigError
 from .executor import Outcome, Task, _is_oom, failed_outcome, run_task
 from .trainer import TrainSettings
 
@@ -40,6 +41,10 @@ class BatchedExecutor:
 
     def __init__(self, data: DataSplits, settings: TrainSettings, device: torch.device,
                  max_group: Optional[int] = None) -> None:
+        if (data.n_features, data.n_classes) != (28, 10):  # the padded model's fixed shape
+            raise ConfigError(f"trainer.engine=batched trains 28-feature, 10-class data only "
+                              f"(this data: {data.n_features} features, {data.n_classes} "
+                              "classes): use trainer.engine=sequential")
         self.data, self.settings, self.device, self.max_group = data, settings, device, max_group
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:

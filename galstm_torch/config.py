@@ -26,6 +26,7 @@ class DataConfig:
     download: bool = True
     train_samples: Optional[int] = None  # first N training images; null = all
     test_samples: Optional[int] = None
+    path: Optional[str] = None  # data=tensors: a .pt or .npz file of your own sequences
 
 
 STRATEGIES = ("ga", "random", "tpe")

@@ -14,7 +14,9 @@ DATASETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
 
 @dataclass(frozen=True)
 class DataSplits:
-    """Train, validation and test tensors; x is float [N, 28, 28], y is int64 [N]."""
+    """Train, validation and test tensors; x is float [N, T, F] (MNIST: 28 rows of 28
+    pixels), y is int64 [N] in [0, n_classes). ``scale``: the model input is raw / scale
+    (255 for images, 1 for tensors given as they are)."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -22,9 +24,18 @@ class DataSplits:
     y_val: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
+    n_classes: int = 10
+    scale: float = 255.0
+
+    TENSORS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
     def to(self, device: "torch.device | str") -> "DataSplits":
-        return DataSplits(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
+        return DataSplits(*(getattr(self, f).to(device) for f in self.TENSORS),
+                          n_classes=self.n_classes, scale=self.scale)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[2])
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -71,23 +82,36 @@ def _take(x: torch.Tensor, y: torch.Tensor, n: "int | None", key: str) -> tuple[
 
 def load_data(name: str, root: "str | Path", *, download: bool = False,
               train_samples: "int | None" = None, test_samples: "int | None" = None,
-              val_fraction: float = 0.1) -> DataSplits:
+              val_fraction: float = 0.1, path: "str | None" = None) -> DataSplits:
     """Load a data set, keep the first train/test samples, and hold out the last part of the
-    training images for validation, as Keras' ``validation_split`` does."""
+    training images for validation, as Keras' ``validation_split`` does. ``name=tensors``
+    reads your own sequences from ``path`` (tensor_data.py)."""
+    if name == "tensors":
+        from .tensor_data import load_tensor_file
+
+        return load_tensor_file(path, train_samples=train_samples, test_samples=test_samples,
+                                val_fraction=val_fraction)
     if name not in DATASETS:
-        raise DataError(f"data.name={name!r} is unknown; choose one of {', '.join(DATASETS)}")
+        raise DataError(f"data.name={name!r} is unknown; choose one of "
+                        f"{', '.join([*DATASETS, 'tensors'])}")
     root = Path(root).expanduser()
     x_train, y_train = _take(*_read(name, root, True, download), train_samples, "data.train_samples")
     x_test, y_test = _take(*_read(name, root, False, download), test_samples, "data.test_samples")
-    split_at = int(len(x_train) * (1.0 - val_fraction))  # Keras' formula, to the image
+    scale = lambda x: x.to(torch.float32).div_(255.0)  # noqa: E731
+    return split(scale(x_train), y_train.long(), scale(x_test), y_test.long(), val_fraction)
+
+
+def split(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
+          y_test: torch.Tensor, val_fraction: float, *, n_classes: int = 10,
+          scale: float = 255.0) -> DataSplits:
+    """Hold out the last ``val_fraction`` of the training samples for validation."""
+    split_at = int(len(x_train) * (1.0 - val_fraction))  # Keras' formula, to the sample
     if split_at < 2:
-        raise DataError(f"only {split_at} training images remain after the validation split: "
+        raise DataError(f"only {split_at} training samples remain after the validation split: "
                         "raise data.train_samples or lower trainer.val_fraction")
     if val_fraction > 0 and split_at == len(x_train):
         raise DataError(f"trainer.val_fraction={val_fraction:g} leaves no validation image of "
                         f"{len(x_train)}: use at least {1 / len(x_train):.2g}, or 0 with "
                         "trainer.fitness_split=test")
-    scale = lambda x: x.to(torch.float32).div_(255.0)  # noqa: E731
-    return DataSplits(scale(x_train[:split_at]), y_train[:split_at].long(),
-                      scale(x_train[split_at:]), y_train[split_at:].long(),
-                      scale(x_test), y_test.long())
+    return DataSplits(x_train[:split_at], y_train[:split_at], x_train[split_at:],
+                      y_train[split_at:], x_test, y_test, n_classes=n_classes, scale=scale)

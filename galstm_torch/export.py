@@ -22,12 +22,16 @@ NORMALISATION = {"divide_by": 255.0, "input_shape": [28, 28],
 
 
 def save_model(path: Path, model: nn.Module, arch: Architecture, *, dropout: float, init: str,
-               metrics: dict[str, float], extra: "dict[str, Any] | None" = None) -> None:
-    """Write the export through a temporary file (no half-written model on a crash)."""
+               metrics: dict[str, float], extra: "dict[str, Any] | None" = None,
+               normalisation: "dict[str, Any] | None" = None) -> None:
+    """Write the export through a temporary file (no half-written model on a crash). The
+    input width and class count are the model's; ``normalisation`` says how raw input becomes
+    model input (MNIST's by default)."""
     payload = {
         "format": FORMAT, "genome": format_compact(arch.compact), "compact": list(arch.compact),
-        "model": {"dropout": dropout, "init": init, "n_features": 28, "n_classes": 10},
-        "normalisation": dict(NORMALISATION),
+        "model": {"dropout": dropout, "init": init, "n_features": model.lstms[0].input_size,
+                  "n_classes": model.head.out_features},
+        "normalisation": dict(normalisation or NORMALISATION),
         "metrics": {k: float(v) for k, v in metrics.items()},
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         **(extra or {}),

@@ -51,8 +51,13 @@ def local_executor(config: Config, data: Any, settings: TrainSettings, device: t
 def data_desc(config: Config) -> dict[str, Any]:
     """The data settings that change a training's outcome (part of the cache fingerprint)."""
     d = config.data
-    return {"name": d.name, "train_samples": d.train_samples, "test_samples": d.test_samples,
+    desc = {"name": d.name, "train_samples": d.train_samples, "test_samples": d.test_samples,
             "val_fraction": config.trainer.val_fraction}
+    if d.name == "tensors":  # the file's content, not its name, decides the outcomes
+        from .tensor_data import file_digest
+
+        desc["sha256"] = file_digest(d.path)
+    return desc
 
 
 def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
@@ -62,7 +67,8 @@ def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
     set_deterministic(config.trainer.deterministic, device)
     d, t = config.data, config.trainer
     data = load_data(d.name, d.root, download=d.download, train_samples=d.train_samples,
-                     test_samples=d.test_samples, val_fraction=t.val_fraction).to(device)
+                     test_samples=d.test_samples, val_fraction=t.val_fraction,
+                     path=d.path).to(device)
     log.info("data %s on %s: %s", d.name, device, data.sizes)
     return data, device
 
@@ -96,7 +102,8 @@ def worker_data(config: Config) -> dict[str, Any]:
     d = config.data
     return {"name": d.name, "root": str(Path(d.root).expanduser().resolve()),
             "download": d.download, "train_samples": d.train_samples,
-            "test_samples": d.test_samples, "val_fraction": config.trainer.val_fraction}
+            "test_samples": d.test_samples, "val_fraction": config.trainer.val_fraction,
+            "path": str(Path(d.path).expanduser().resolve()) if d.path else None}
 
 
 def pool_executor(config: Config, settings: TrainSettings) -> Executor:

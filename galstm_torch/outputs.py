@@ -27,9 +27,12 @@ def _metrics(e: Evaluation) -> dict[str, float]:
 
 
 def _save(path: Path, model: torch.nn.Module, arch: Architecture, settings: TrainSettings,
-          evaluation: Evaluation, **extra: object) -> None:
+          evaluation: Evaluation, data: DataSplits, **extra: object) -> None:
+    normalisation = {"divide_by": data.scale, "input_shape": list(data.x_train.shape[1:]),
+                     "layout": "time steps, then features" if data.scale == 1.0 else
+                     "image rows are time steps, pixels of a row are features"}
     save_model(path, model, arch, dropout=settings.dropout, init=settings.init,
-               metrics=_metrics(evaluation),
+               metrics=_metrics(evaluation), normalisation=normalisation,
                extra={"settings": dataclasses.asdict(settings), **extra})
 
 
@@ -57,7 +60,8 @@ def export_best(best: Best, evaluator: Evaluator, data: DataSplits, settings: Tr
                     "recorded %.6f, %.6f (CUDA kernels are not bit-for-bit deterministic)",
                     format_compact(arch.compact), e.fitness, e.test_acc, recorded.fitness,
                     recorded.test_acc)
-    _save(out / "best_model.pt", model, arch, settings, e, seed=seed, generation=best.generation)
+    _save(out / "best_model.pt", model, arch, settings, e, data, seed=seed,
+          generation=best.generation)
     return e
 
 
@@ -66,11 +70,12 @@ def train_final(arch: Architecture, data: DataSplits, settings: TrainSettings, e
     """Retrain from scratch on train+val for ``epochs`` epochs; save final_model.pt and
     final.json. There is no validation split left, so fitness is the test accuracy."""
     merged = DataSplits(torch.cat([data.x_train, data.x_val]), torch.cat([data.y_train, data.y_val]),
-                        data.x_val[:0], data.y_val[:0], data.x_test, data.y_test)
+                        data.x_val[:0], data.y_val[:0], data.x_test, data.y_test,
+                        n_classes=data.n_classes, scale=data.scale)
     final = dataclasses.replace(settings, epochs=epochs, fitness_split="test")
     seed = derive_seed(run_seed, format_compact(arch.compact))
     model, e = train_model(arch, merged, final, seed=seed, device=device)
-    _save(out / "final_model.pt", model, arch, final, e, seed=seed)
+    _save(out / "final_model.pt", model, arch, final, e, merged, seed=seed)
     summary = {"genome": format_compact(arch.compact), "epochs": epochs,
                "lr_schedule": final.lr_schedule,
                "train_samples": len(merged.y_train), **finite_metrics(_metrics(e))}
@@ -87,7 +92,7 @@ def evaluate_genome(compact: "list[int]", data: DataSplits, settings: TrainSetti
     seed = derive_seed(run_seed, format_compact(arch.compact))
     model, e = train_model(arch, data, settings, seed=seed, device=device, observer=observer)
     out.mkdir(parents=True, exist_ok=True)
-    _save(out / "best_model.pt", model, arch, settings, e, seed=seed)
+    _save(out / "best_model.pt", model, arch, settings, e, data, seed=seed)
     record = {"genome": format_compact(arch.compact), "compact": list(arch.compact),
               "epochs": settings.epochs, "seed": seed, **finite_metrics(_metrics(e))}
     (out / "evaluation.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -215,7 +215,8 @@ def fit(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: 
     torch.manual_seed(seed)  # weights and dropout masks (also seeds CUDA)
     shuffle = torch.Generator().manual_seed(seed)
     check_precision(settings.precision, device)
-    model = build_model(arch, dropout=settings.dropout, init=settings.init).to(device)
+    model = build_model(arch, dropout=settings.dropout, init=settings.init,
+                        n_features=data.n_features, n_classes=data.n_classes).to(device)
     params = count_parameters(model)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, eps=settings.adam_eps)
     sizes = passes(settings.epochs, len(data.y_train))

@@ -33,7 +33,8 @@ class GenomeWorker:
             d = spec["data"]
             self.data = load_data(d["name"], d["root"], download=d["download"],
                                   train_samples=d["train_samples"], test_samples=d["test_samples"],
-                                  val_fraction=d["val_fraction"]).to(self.device)
+                                  val_fraction=d["val_fraction"],
+                                  path=d.get("path")).to(self.device)
         except Exception as err:  # noqa: BLE001 - reported to the driver by ready()
             self.error = err if isinstance(err, GalstmError) else ClusterError(
                 f"a training worker could not start: {type(err).__name__}: {err}")

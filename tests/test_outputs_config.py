@@ -21,11 +21,6 @@ def test_bad_output_settings_fail_in_one_line(changes, message):
         to_config(Config(**changes))
 
 
-def test_evaluate_mode_accepts_a_genome_outside_the_search_bounds():
-    cfg = to_config(Config(mode="evaluate", genome=[3, 1, 135, 41, 126, 300]))
-    assert cfg.genome == [3, 1, 135, 41, 126, 300]
-
-
 def test_report_on_a_folder_without_runs_is_a_one_line_error(tmp_path, capsys):
     assert report_main([str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
