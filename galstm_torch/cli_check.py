@@ -7,6 +7,7 @@ the first error into one line; Hydra then runs as usual.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -14,6 +15,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import OmegaConfBaseException
+
+from .config import register_configs
 
 MULTIRUN = ("-m", "--multirun")
 
@@ -60,16 +63,34 @@ def _message(err: BaseException, overrides: list[str]) -> str:
     return f"{where}: {text} ({hint})" if where else f"{text} ({hint})"
 
 
+def _unwritable(args: list[str]) -> Optional[str]:
+    """A run directory (or a resumed one) on a read-only disk or without permission: Hydra
+    would fail creating it, or the run at its first checkpoint."""
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key not in ("hydra.run.dir", "hydra.sweep.dir", "resume") or value in ("", "auto", "null"):
+            continue
+        folder = Path(value).expanduser().absolute()
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        if not os.access(existing, os.W_OK):
+            return (f"{key}={value}: {existing} is not writable (a read-only disk or no "
+                    "permission); choose a writable folder")
+    return None
+
+
 def check_overrides(argv: list[str], config_dir: Path, config_name: str = "config") -> Optional[str]:
     """None if Hydra will compose the config from ``argv``, else a one-line reason."""
     if any(a.startswith("-") and a not in MULTIRUN for a in argv):
         return None  # --help, --cfg, --info ...: Hydra's own flags, left to Hydra
     args = [a for a in argv if a not in MULTIRUN]
+    if problem := _unwritable(args):
+        return problem
     try:
         variants = _variants(args)
     except OverrideParseException as err:
         return f"{_first(err)} in {' '.join(args)} (override grammar: " \
                "https://hydra.cc/docs/advanced/override_grammar/basic/)"
+    register_configs()  # the schema the configs name as base_config
     for overrides in variants:
         try:
             with initialize_config_dir(version_base="1.3", config_dir=str(config_dir)):

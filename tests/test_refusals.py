@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,14 @@ def test_deterministic_is_a_warned_no_op_on_cpu(caplog):
     assert "changes nothing on cpu" in caplog.text
     assert not torch.are_deterministic_algorithms_enabled()
     to_config(compose_cfg(*TINY, "trainer.deterministic=true"))  # a valid setting everywhere
+
+
+def test_a_read_only_run_directory_is_one_line(tmp_path, monkeypatch):
+    """As root every folder is writable, so the read-only disk is simulated."""
+    import galstm_torch.cli_check as cli_check
+
+    monkeypatch.setattr(cli_check.os, "access", lambda path, mode: Path(path) != tmp_path)
+    for key in ("hydra.run.dir", "resume"):
+        problem = check_overrides([f"{key}={tmp_path / 'run'}"], ROOT / "galstm_torch" / "conf")
+        assert problem == (f"{key}={tmp_path / 'run'}: {tmp_path} is not writable (a read-only "
+                           "disk or no permission); choose a writable folder")
