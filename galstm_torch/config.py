@@ -5,12 +5,12 @@ wrong type fails before anything runs; ``validate`` then checks ranges and consi
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from .architecture import Architecture
+from .config_bounds import bounds, check, in_space
 from .errors import ConfigError
 from .model import INITS
 from .operators import SELECTIONS
@@ -133,22 +133,17 @@ class Config:
     resume: Optional[str] = None  # a run directory to continue in place, or auto (docs/cluster.md)
 
 
-def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}={value} is out of range: {allowed}")
-
-
 def _in_unit_interval(cfg: Config) -> None:
     for key in ("crossover_rate", "mutation_rate", "layer_mutation_rate"):
         value = getattr(cfg.ga, key)
-        _check(0.0 <= value <= 1.0, f"ga.{key}", value, "must be in [0, 1]")
-    _check(0.0 <= cfg.model.dropout < 1.0, "model.dropout", cfg.model.dropout, "must be in [0, 1)")
-    _check(0.0 <= cfg.trainer.val_fraction < 1.0, "trainer.val_fraction",
+        check(0.0 <= value <= 1.0, f"ga.{key}", value, "must be in [0, 1]")
+    check(0.0 <= cfg.model.dropout < 1.0, "model.dropout", cfg.model.dropout, "must be in [0, 1)")
+    check(0.0 <= cfg.trainer.val_fraction < 1.0, "trainer.val_fraction",
            cfg.trainer.val_fraction, "must be in [0, 1)")
 
 
 def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
-    _check(value in choices, key, value, f"choose one of {', '.join(choices)}")
+    check(value in choices, key, value, f"choose one of {', '.join(choices)}")
 
 
 EXECUTORS = ("serial", "ray", "pool")
@@ -159,31 +154,13 @@ def _validate_executor(ex: ExecutorConfig) -> None:
     _one_of("executor.name", ex.name, EXECUTORS)
     for key in ("num_workers", "threads_per_worker"):
         value = getattr(ex, key)
-        _check(value is None or value >= 1, f"executor.{key}", value, "must be >= 1 or null")
-    _check(ex.gpus_per_worker is None or 0 <= ex.gpus_per_worker <= 1, "executor.gpus_per_worker",
+        check(value is None or value >= 1, f"executor.{key}", value, "must be >= 1 or null")
+    check(ex.gpus_per_worker is None or 0 <= ex.gpus_per_worker <= 1, "executor.gpus_per_worker",
            ex.gpus_per_worker, "must be in [0, 1] (a fraction shares a GPU) or null for auto")
-    _check(ex.max_restarts >= 0, "executor.max_restarts", ex.max_restarts, "must be >= 0")
-    _check(ex.start_timeout_s > 0, "executor.start_timeout_s", ex.start_timeout_s, "must be > 0")
-    _check(ex.address is None or _ADDRESS.fullmatch(ex.address) is not None, "executor.address",
+    check(ex.max_restarts >= 0, "executor.max_restarts", ex.max_restarts, "must be >= 0")
+    check(ex.start_timeout_s > 0, "executor.start_timeout_s", ex.start_timeout_s, "must be > 0")
+    check(ex.address is None or _ADDRESS.fullmatch(ex.address) is not None, "executor.address",
            ex.address, "use null (a local Ray), auto, host:port or ray://host:port")
-
-
-def _in_space(arch: Architecture, model: ModelConfig, genome: list[int]) -> None:
-    """mode=evaluate trains only genomes of the configured search space (a genome the search
-    could never propose would not be comparable with its results)."""
-    bounds = [(len(arch.lstm_units), model.max_lstm_layers, "LSTM layers", "model.max_lstm_layers"),
-              (len(arch.dense_units), model.max_dense_layers, "dense layers",
-               "model.max_dense_layers"),
-              (max(arch.lstm_units + arch.dense_units), model.max_units, "units", "model.max_units")]
-    for value, bound, what, key in bounds:
-        if value > bound:
-            raise ConfigError(f"genome={genome} has {value} {what}, above {key}={bound}: "
-                              f"fix the genome or raise {key}")
-    low = min(arch.lstm_units + arch.dense_units)
-    if low < model.min_units:
-        raise ConfigError(f"genome={genome} has a layer of {low} units, below "
-                          f"model.min_units={model.min_units}: fix the genome or lower "
-                          "model.min_units")
 
 
 def _check_outputs(cfg: Config) -> None:
@@ -198,10 +175,10 @@ def _check_outputs(cfg: Config) -> None:
             arch = Architecture.from_compact(cfg.genome)
         except ValueError as err:
             raise ConfigError(f"genome={list(cfg.genome)} is not a genome: {err}") from None
-        _in_space(arch, cfg.model, list(cfg.genome))
-    _check(cfg.final.epochs >= 0, "final.epochs", cfg.final.epochs, "must be >= 0 (0 = skip)")
+        in_space(arch, cfg.model, list(cfg.genome))
+    check(cfg.final.epochs >= 0, "final.epochs", cfg.final.epochs, "must be >= 0 (0 = skip)")
     _one_of("final.lr_schedule", cfg.final.lr_schedule, LR_SCHEDULES)
-    _check(cfg.tensorboard.curve_every >= 1, "tensorboard.curve_every",
+    check(cfg.tensorboard.curve_every >= 1, "tensorboard.curve_every",
            cfg.tensorboard.curve_every, "must be >= 1")
 
 
@@ -210,7 +187,7 @@ def _engine_checks(trainer: TrainerConfig) -> None:
     _one_of("trainer.lr_schedule", trainer.lr_schedule, LR_SCHEDULES)
     _one_of("trainer.engine", trainer.engine, ENGINES)
     if trainer.max_group is not None:
-        _check(trainer.max_group >= 1, "trainer.max_group", trainer.max_group, "must be >= 1 or null")
+        check(trainer.max_group >= 1, "trainer.max_group", trainer.max_group, "must be >= 1 or null")
 
 
 def least_budget(ga: GAConfig, epochs: int) -> float:
@@ -222,23 +199,23 @@ def least_budget(ga: GAConfig, epochs: int) -> float:
 
 def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
     """Generations, budget, rungs and seeds: a setting that cannot apply is refused."""
-    _check(ga.generations is None or ga.generations >= 1, "ga.generations", ga.generations,
+    check(ga.generations is None or ga.generations >= 1, "ga.generations", ga.generations,
            "must be at least 1, or null with ga.budget_epochs set")
     if ga.generations is None and ga.budget_epochs is None:
         raise ConfigError("ga.generations=null needs a budget: set ga.budget_epochs (epochs of "
                           "training) or a number of generations")
     rungs = list(ga.rungs)
-    _check(bool(rungs) and rungs[-1] == 1.0 and all(0 < a < b for a, b in zip(rungs, rungs[1:]))
+    check(bool(rungs) and rungs[-1] == 1.0 and all(0 < a < b for a, b in zip(rungs, rungs[1:]))
            and rungs[0] > 0, "ga.rungs", rungs,
            "fractions of trainer.epochs, increasing and ending at 1.0, e.g. [0.111,0.333,1.0]")
-    _check(0 < ga.promote <= 1, "ga.promote", ga.promote, "must be in (0, 1]")
-    _check(ga.seeds >= 1, "ga.seeds", ga.seeds, "must be at least 1")
-    _check(ga.confirm >= 1, "ga.confirm", ga.confirm, "must be at least 1")
+    check(0 < ga.promote <= 1, "ga.promote", ga.promote, "must be in (0, 1]")
+    check(ga.seeds >= 1, "ga.seeds", ga.seeds, "must be at least 1")
+    check(ga.confirm >= 1, "ga.confirm", ga.confirm, "must be at least 1")
     if ga.confirm > 1 and ga.seeds == 1:
         raise ConfigError(f"ga.confirm={ga.confirm} races leaders to ga.seeds seeds, but "
                           "ga.seeds=1: set ga.seeds above 1, or ga.confirm=1")
-    _check(ga.guide >= 0, "ga.guide", ga.guide, "must be >= 0 (0 = off)")
-    _check(0 <= ga.mutation_step <= 1, "ga.mutation_step", ga.mutation_step,
+    check(ga.guide >= 0, "ga.guide", ga.guide, "must be >= 0 (0 = off)")
+    check(0 <= ga.mutation_step <= 1, "ga.mutation_step", ga.mutation_step,
            "must be in [0, 1] (0 = uniform redraw)")
     for key in ("guide", "mutation_step"):
         if getattr(ga, key) and ga.strategy != "ga":
@@ -246,7 +223,7 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
                               f"ga.strategy=ga (not {ga.strategy}), or ga.{key}=0")
     if ga.budget_epochs is not None and mode == "search":  # evaluate mode trains one genome
         least = least_budget(ga, trainer.epochs)
-        _check(ga.budget_epochs >= least - 1e-9, "ga.budget_epochs", ga.budget_epochs,
+        check(ga.budget_epochs >= least - 1e-9, "ga.budget_epochs", ga.budget_epochs,
                f"must bring at least one genome to the target fidelity ({least:g} epochs "
                f"with ga.pop_size={ga.pop_size} and ga.rungs={list(ga.rungs)})")
     if trainer.engine == "batched" and len(rungs) > 1:
@@ -257,55 +234,28 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
                           "ga.rungs=[1.0] ga.seeds=1")
 
 
-MAX_POP = 100_000      # a population tensor, its candidates and its cache stay in memory
-MAX_GUIDE = 1_000      # candidates per child the guide scores
-MAX_SEED = 2**63 - 1   # torch.Generator.manual_seed and derive_seed take 63-bit seeds
-
-
-def _finite_positive(key: str, value: float) -> None:
-    _check(math.isfinite(value) and value > 0, key, value, "must be a finite number > 0")
-
-
-def _bounds(cfg: Config) -> None:
-    """Values a machine cannot hold, or a training cannot use, before any training starts."""
-    ga, trainer = cfg.ga, cfg.trainer
-    _check(0 <= cfg.seed <= MAX_SEED, "seed", cfg.seed, "must be in [0, 2**63 - 1]")
-    _check(ga.pop_size <= MAX_POP, "ga.pop_size", ga.pop_size, f"must be at most {MAX_POP:,}")
-    _check(ga.guide <= MAX_GUIDE, "ga.guide", ga.guide, f"must be at most {MAX_GUIDE}")
-    _check(trainer.epochs >= 1, "trainer.epochs", trainer.epochs,
-           "must be at least 1 (0 would record untrained models)")
-    # BatchNorm needs two samples per batch: a batch of one is skipped, so nothing trains.
-    _check(trainer.batch_size >= 2, "trainer.batch_size", trainer.batch_size, "must be at least 2")
-    for key in ("lr", "adam_eps"):
-        _finite_positive(f"trainer.{key}", getattr(trainer, key))
-    _check(math.isfinite(cfg.model.l2) and cfg.model.l2 >= 0, "model.l2", cfg.model.l2,
-           "must be a finite number >= 0")
-    if ga.budget_epochs is not None:
-        _finite_positive("ga.budget_epochs", ga.budget_epochs)
-
-
 def validate(cfg: Config) -> None:
     """Raise ConfigError with one line naming the first bad key and its allowed range."""
     _check_outputs(cfg)
-    _bounds(cfg)
+    bounds(cfg)
     ga, model, trainer = cfg.ga, cfg.model, cfg.trainer
-    _check(ga.pop_size >= 2, "ga.pop_size", ga.pop_size, "must be at least 2")
-    _check(0 <= ga.elitism < ga.pop_size, "ga.elitism", ga.elitism,
+    check(ga.pop_size >= 2, "ga.pop_size", ga.pop_size, "must be at least 2")
+    check(0 <= ga.elitism < ga.pop_size, "ga.elitism", ga.elitism,
            f"must be in [0, pop_size) = [0, {ga.pop_size - 1}]")
     _one_of("ga.strategy", ga.strategy, STRATEGIES)
     _one_of("ga.selection", ga.selection, SELECTIONS)
     if ga.selection == "tournament":
-        _check(1 <= ga.tournament_size <= ga.pop_size, "ga.tournament_size", ga.tournament_size,
+        check(1 <= ga.tournament_size <= ga.pop_size, "ga.tournament_size", ga.tournament_size,
                f"must be in [1, pop_size] = [1, {ga.pop_size}]")
     _in_unit_interval(cfg)
     for key in ("max_lstm_layers", "max_dense_layers"):
-        _check(getattr(model, key) >= 1, f"model.{key}", getattr(model, key), "must be at least 1")
-    _check(model.min_units >= 1, "model.min_units", model.min_units, "must be at least 1")
-    _check(model.min_units <= model.max_units, "model.min_units", model.min_units,
+        check(getattr(model, key) >= 1, f"model.{key}", getattr(model, key), "must be at least 1")
+    check(model.min_units >= 1, "model.min_units", model.min_units, "must be at least 1")
+    check(model.min_units <= model.max_units, "model.min_units", model.min_units,
            f"must not exceed model.max_units={model.max_units}")
     _one_of("model.init", model.init, INITS)
     for key in ("batch_size", "eval_batch_size"):
-        _check(getattr(trainer, key) >= 1, f"trainer.{key}", getattr(trainer, key), "must be >= 1")
+        check(getattr(trainer, key) >= 1, f"trainer.{key}", getattr(trainer, key), "must be >= 1")
     _one_of("trainer.fitness_split", trainer.fitness_split, FITNESS_SPLITS)
     if trainer.fitness_split == "val" and trainer.val_fraction == 0:
         raise ConfigError("trainer.fitness_split=val needs trainer.val_fraction > 0 "
@@ -315,10 +265,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError("trainer.engine=batched trains in this process: use executor=serial "
                           f"({cfg.executor.name} workers train one genome at a time)")
     if trainer.num_threads is not None:
-        _check(trainer.num_threads >= 1, "trainer.num_threads", trainer.num_threads, "must be >= 1 or null")
+        check(trainer.num_threads >= 1, "trainer.num_threads", trainer.num_threads, "must be >= 1 or null")
     for key in ("train_samples", "test_samples"):
         value = getattr(cfg.data, key)
-        _check(value is None or value >= 1, f"data.{key}", value, "must be >= 1 or null for all")
+        check(value is None or value >= 1, f"data.{key}", value, "must be >= 1 or null for all")
     _validate_executor(cfg.executor)
     _validate_budget(ga, trainer, cfg.mode)
 

@@ -22,13 +22,14 @@ from .config import GAConfig
 from .errors import GalstmError
 from .evaluator import Evaluator, Result
 from .executor import Outcome
-from .genome import SearchSpace, check_population, decode, from_compact, random_population
+from .genome import SearchSpace, check_population, decode, random_population
 from .operators import next_generation
 from .progress import Progress
 from .records import Best, GenerationInfo, RunRecorder
+from .history import guide_data, target_history
 from .rungs import GenerationRunner, Schedule, best_genome, standing
 from .runtime import derive_seed
-from .surrogate import corners, pick, standardize
+from .surrogate import corners, pick
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,8 @@ class Search:
         elif ga.strategy == "tpe":
             from .tpe import propose
 
-            s.population = propose(self._target_history(), ga.pop_size, self.space,
+            s.population = propose(target_history(self.evaluator, self._seen(), self.schedule),
+                                   ga.pop_size, self.space,
                                    seed=derive_seed(self.run_seed, f"tpe:{s.generation + 1}"))
         else:
             s.population = self._offspring()
@@ -229,7 +231,7 @@ class Search:
             layer_mutation_rate=ga.layer_mutation_rate, tournament_size=ga.tournament_size,
             generator=self.generator, mutation_step=ga.mutation_step)
             for _ in range(max(ga.guide, 1))]
-        known, scores = self._guide_data()
+        known, scores = guide_data(self.evaluator, self._seen(), self.schedule, self.space)
         if ga.guide < 2 or len(scores) < 2:
             return batches[0]
         children = torch.cat([b[ga.elitism:] for b in batches])
@@ -240,33 +242,6 @@ class Search:
                           corners(self.space).to(children.dtype)])
         chosen = pick(pool, known, scores, ga.pop_size - ga.elitism, self.space)
         return torch.cat([batches[0][: ga.elitism], chosen])
-
-    def _guide_data(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every (genome, rung) scored so far, with its mean fitness there standardized
-        within the rung, so that one model learns from screenings and full trainings alike."""
-        rows, scores, rungs = [], [], []
-        for a in self._seen():
-            for rung, fidelity in enumerate(self.schedule.fidelities):
-                fit = [o.evaluation.fitness for o in self.evaluator.replicates(a, fidelity)
-                       if o.status != "failed"]
-                if fit:
-                    rows.append(from_compact(a.compact, self.space))
-                    scores.append(sum(fit) / len(fit))
-                    rungs.append(rung)
-        if not rows:
-            return torch.zeros(0, self.space.n_genes, dtype=torch.long), torch.zeros(0)
-        return torch.stack(rows), standardize(torch.tensor(scores, dtype=torch.float64),
-                                              torch.tensor(rungs))
-
-    def _target_history(self) -> list[tuple[tuple[int, ...], float]]:
-        """Every genome with a score at the target fidelity, and its mean fitness there."""
-        top = len(self.schedule.fidelities) - 1
-        out = []
-        for a in self._seen():
-            st = standing(self.evaluator, a, self.schedule)
-            if st.rung == top:
-                out.append((a.compact, st.mean))
-        return out
 
     def budget_spent(self) -> bool:
         """No training of the cheapest rung fits in what is left of the budget."""

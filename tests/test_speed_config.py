@@ -10,11 +10,13 @@ from galstm_torch.launch import local_executor, resolve_engine
 from galstm_torch.architecture import Architecture
 from galstm_torch.batched_executor import BatchedExecutor
 from galstm_torch.config import Config
-from galstm_torch.data import load_data
+from galstm_torch.data import DataSplits, load_data
 from galstm_torch.errors import ConfigError
 from galstm_torch.executor import SerialExecutor
 from galstm_torch.trainer import TrainSettings, cpu_bf16_lstm, train_and_evaluate
 
+
+TINY_SPLITS = DataSplits(*[torch.zeros(4, 28, 28), torch.zeros(4, dtype=torch.long)] * 3)
 
 def config(**trainer) -> Config:
     cfg = Config()
@@ -56,11 +58,11 @@ def test_engine_choice():
     assert settings.precision == "bf16"
     if not cpu_bf16_lstm():  # refused in one line on a CPU without a bf16 LSTM
         with pytest.raises(ConfigError, match="bf16 is not supported by this CPU"):
-            local_executor(cfg, None, settings, cpu)
+            local_executor(cfg, TINY_SPLITS, settings, cpu)
         cfg, settings = to_config(config(engine="batched", max_group=4)), train_settings(to_config(config()))
-    executor = local_executor(cfg, None, settings, cpu)
+    executor = local_executor(cfg, TINY_SPLITS, settings, cpu)
     assert isinstance(executor, BatchedExecutor) and executor.max_group == 4
-    assert isinstance(local_executor(to_config(config()), None, settings, cpu), SerialExecutor)
+    assert isinstance(local_executor(to_config(config()), TINY_SPLITS, settings, cpu), SerialExecutor)
 
 
 def test_bf16_changes_the_arithmetic_but_not_the_outcome_much():

@@ -73,11 +73,15 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--float64", action="store_true", help="train in float64 (both engines)")
     g.add_argument("--dropout", type=float, default=0.2)
     g.set_defaults(train_samples=6000)
+    _pareto_parser(sub)
+    return ap
+
+
+def _pareto_parser(sub: Any) -> None:
     p = sub.add_parser("pareto", help="NSGA-II sorting, crowding and survivors at scale")
     _common(p)
     p.add_argument("--cases", default="10000x2,10000x3,1000000x2",
                    help="comma list of GENOMESxOBJECTIVES")
-    return ap
 
 
 def cmd_pareto(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
