@@ -35,11 +35,14 @@ from common import plot  # noqa: E402  (experiments/common.py)
 from judge import judge  # noqa: E402  (experiments/judge.py)
 
 ROOT = Path(__file__).resolve().parents[1]
-STRATEGIES = {"default": ["ga=default"], "random": ["ga=random_search"],
+# "default" is the current default preset (the guided GA since 2026-11-30, the same as
+# "guided"); "ga_sh" is the default before it (rungs and racing, no guide).
+STRATEGIES = {"default": ["ga=default"], "ga_sh": ["ga=default", "ga.guide=0"],
+              "random": ["ga=random_search"],
               "random_sh": ["ga=random_sh"], "tpe": ["ga=tpe"], "simple": ["ga=simple"],
               "guided": ["ga=default", "ga.guide=16"],
               "guided_flat": ["ga=default", "ga.guide=16", "ga.rungs=[1.0]"],
-              "local": ["ga=default", "ga.mutation_step=0.1"]}
+              "local": ["ga=default", "ga.guide=0", "ga.mutation_step=0.1"]}
 BASELINE = "random"
 
 
