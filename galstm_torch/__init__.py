@@ -5,9 +5,9 @@ __version__ = "0.1.0"
 from .export import load_model  # noqa: E402,F401  (galstm_torch.load_model(path))
 
 
-def __getattr__(name: str):  # galstm_torch.search, imported on first use (it loads Hydra)
-    if name == "search":
-        from .api import search
+def __getattr__(name: str):  # galstm_torch.search_sequences, imported on first use (Hydra)
+    if name == "search_sequences":
+        from .api import search_sequences
 
-        return search
+        return search_sequences
     raise AttributeError(f"module 'galstm_torch' has no attribute {name!r}")

@@ -1,8 +1,8 @@
 """A search from Python on your own sequence data:
 
     import galstm_torch
-    best = galstm_torch.search(train=(x, y), test=(x_test, y_test), out_dir="runs/mine",
-                               overrides=["ga.budget_epochs=20"])
+    best = galstm_torch.search_sequences(train=(x, y), test=(x_test, y_test),
+                                         out_dir="runs/mine", overrides=["ga.budget_epochs=20"])
 
 x is a float tensor [N, T, F], y integer labels [N] in 0..C-1; ``val=(x_val, y_val)`` is
 optional (else the last ``trainer.val_fraction`` of train). The model's input width and
@@ -26,7 +26,7 @@ CONF = Path(__file__).resolve().parent / "conf"
 Pair = tuple[torch.Tensor, torch.Tensor]
 
 
-def search(train: Pair, test: Pair, *, out_dir: "str | Path", val: Optional[Pair] = None,
+def search_sequences(train: Pair, test: Pair, *, out_dir: "str | Path", val: Optional[Pair] = None,
            overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Run a search on these tensors into ``out_dir``; return its best.json as a dict. The
     tensors are saved as ``out_dir/data.pt`` (safe to load) and read back as data=tensors."""

@@ -44,8 +44,8 @@ def test_a_generation_where_every_genome_fails_stops_with_a_clear_error(tmp_path
     ("model.min_units=0", "model.min_units=0 is out of range: must be at least 1"),
     ("model.max_lstm_layers=0", "model.max_lstm_layers=0 is out of range: must be at least 1"),
     ("model.max_dense_layers=0", "model.max_dense_layers=0 is out of range"),
-    ("trainer.batch_size=0", "trainer.batch_size=0 is out of range: must be >= 1"),
-    ("trainer.epochs=-1", "trainer.epochs=-1 is out of range: must be >= 0"),
+    ("trainer.batch_size=0", "trainer.batch_size=0 is out of range: must be at least 2"),
+    ("trainer.epochs=-1", "trainer.epochs=-1 is out of range: must be at least 1"),
     ("trainer.fitness_split=train", "trainer.fitness_split=train is out of range"),
     ("model.init=xavier", "model.init=xavier is out of range: choose one of torch, keras"),
     ("trainer.lr_schedule=step", "trainer.lr_schedule=step is out of range: choose one of "

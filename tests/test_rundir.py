@@ -93,8 +93,8 @@ def test_a_refused_run_changes_no_byte_of_the_run_it_refused(finished, overrides
     assert proc.stderr.strip().splitlines() == [
         f"error: {finished} already holds a run (checkpoint/state.json): " + (
             "choose another hydra.run.dir for mode=evaluate" if "mode=evaluate" in overrides
-            else f"continue a search there with resume={finished}, or choose another "
-                 "hydra.run.dir")]
+            else f"continue a search there with resume={finished} (or resume=auto), or choose "
+                 "another hydra.run.dir")]
     assert checksums(finished) == before
 
 

@@ -23,8 +23,8 @@ def sequences(n: int, seed: int, steps: int = 12, features: int = 5) -> tuple[to
 
 
 def test_a_search_from_python_on_12x5_sequences_of_3_classes(tmp_path):
-    best = galstm_torch.search(train=sequences(300, 0), test=sequences(90, 1),
-                               out_dir=tmp_path / "run", overrides=SMALL)
+    best = galstm_torch.search_sequences(train=sequences(300, 0), test=sequences(90, 1),
+                                         out_dir=tmp_path / "run", overrides=SMALL)
     assert best["genome"].startswith("[")
     model = galstm_torch.load_model(tmp_path / "run" / "best_model.pt")
     assert model.lstms[0].input_size == 5 and model.head.out_features == 3
