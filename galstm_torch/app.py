@@ -172,8 +172,7 @@ def _board(config: Config, out: Path, space: SearchSpace) -> Optional[Board]:
 def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], digest: str,
             progress: Progress) -> tuple[SearchResult, Evaluator, Optional[SerialExecutor]]:
     settings = train_settings(config)
-    m = config.model
-    space = SearchSpace(m.max_lstm_layers, m.max_dense_layers, m.min_units, m.max_units)
+    space = SearchSpace.of(config.model)
     board = _board(config, out, space)
     watchers = [o for o in (progress if progress.enabled else None,
                             board.curves if board is not None else None) if o is not None]

@@ -266,6 +266,9 @@ def validate(cfg: Config) -> None:
                           f"({cfg.executor.name} workers train one genome at a time)")
     if trainer.num_threads is not None:
         check(trainer.num_threads >= 1, "trainer.num_threads", trainer.num_threads, "must be >= 1 or null")
+    if cfg.data.path is not None and cfg.data.name != "tensors":
+        raise ConfigError(f"data.path={cfg.data.path} is read only with data=tensors "
+                          f"(data.name={cfg.data.name}): add data=tensors, or drop data.path")
     for key in ("train_samples", "test_samples"):
         value = getattr(cfg.data, key)
         check(value is None or value >= 1, f"data.{key}", value, "must be >= 1 or null for all")

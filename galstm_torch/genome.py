@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Any
+
 import torch
 
 from .architecture import Architecture, format_compact
@@ -24,6 +26,12 @@ class SearchSpace:
     max_dense_layers: int = 3
     min_units: int = 32
     max_units: int = 256
+
+    @classmethod
+    def of(cls, model: Any) -> "SearchSpace":
+        """The search space a model config (``cfg.model``) bounds."""
+        return cls(model.max_lstm_layers, model.max_dense_layers, model.min_units,
+                   model.max_units)
 
     def __post_init__(self) -> None:
         if self.max_lstm_layers < 1 or self.max_dense_layers < 1:

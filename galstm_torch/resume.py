@@ -105,8 +105,7 @@ def check_records(run_dir: Path, start: int, budget_cut: bool) -> None:
 
 def check_state(config: Any, run_dir: Path, state: SearchState) -> None:
     """The checkpoint's population fits the run's search space, and its tables agree."""
-    m = config.model
-    space = SearchSpace(m.max_lstm_layers, m.max_dense_layers, m.min_units, m.max_units)
+    space = SearchSpace.of(config.model)
     try:
         if tuple(state.population.shape) != (config.ga.pop_size, space.n_genes):
             raise ValueError(f"shape {tuple(state.population.shape)}, expected "

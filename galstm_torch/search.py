@@ -231,8 +231,10 @@ class Search:
             layer_mutation_rate=ga.layer_mutation_rate, tournament_size=ga.tournament_size,
             generator=self.generator, mutation_step=ga.mutation_step)
             for _ in range(max(ga.guide, 1))]
+        if ga.guide < 2:
+            return batches[0]
         known, scores = guide_data(self.evaluator, self._seen(), self.schedule, self.space)
-        if ga.guide < 2 or len(scores) < 2:
+        if len(scores) < 2:  # nothing to fit a model to yet
             return batches[0]
         children = torch.cat([b[ga.elitism:] for b in batches])
         # Random candidates too: the linear model extrapolates (more units, fewer dense

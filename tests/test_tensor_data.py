@@ -72,3 +72,12 @@ def test_a_split_too_small_is_refused(tmp_path):
     torch.save({"x_train": x, "y_train": y, "x_test": x, "y_test": y}, path)
     with pytest.raises(DataError, match="training samples remain"):
         load_data("tensors", ".", path=str(path), val_fraction=0.5)
+
+
+def test_a_data_path_without_data_tensors_is_refused_not_ignored():
+    from conftest import TINY, compose_cfg
+    from galstm_torch.app import to_config
+    from galstm_torch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data.path=x.npz is read only with data=tensors"):
+        to_config(compose_cfg(*TINY, "data.path=x.npz"))

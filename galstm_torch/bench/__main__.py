@@ -67,14 +67,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--projection-seeds", type=int, default=5)
     s.add_argument("--max-units", type=int, default=256, help="units bound of the real search")
     s.set_defaults(train_samples=1000, test_samples=500)
+    _agree_parser(sub)
+    _pareto_parser(sub)
+    return ap
+
+
+def _agree_parser(sub: Any) -> None:
     g = sub.add_parser("agree", help="one epoch of 3 genomes with both engines, side by side")
     _common(g)
     _data_args(g)
     g.add_argument("--float64", action="store_true", help="train in float64 (both engines)")
     g.add_argument("--dropout", type=float, default=0.2)
     g.set_defaults(train_samples=6000)
-    _pareto_parser(sub)
-    return ap
 
 
 def _pareto_parser(sub: Any) -> None:
