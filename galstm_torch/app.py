@@ -17,18 +17,17 @@ from .errors import ConfigError, GalstmError
 from .evaluator import Evaluator
 from .fileio import WriteFailed
 from .executor import SerialExecutor
-from .launch import data_desc, driver_data, make_executor
+from .launch import data_desc, driver_data, goals_of, make_executor
 from .genome import SearchSpace
 from .observers import Observers
 from .outputs import evaluate_genome, export_best, train_final
 from .progress import Progress, bars_enabled
-from .records import RunRecorder
+from .sinks import board as make_board, make_recorder
 from .resume import check_state, config_hash, resumed_config, save_config
 from .rundir import claim, refuse_if_used, write_hydra_record
 from .runtime import graceful_termination
 from .rungs import Schedule
 from .search import Search, SearchResult
-from .tb import Board
 from .trainer import Evaluation, TrainingDiverged, TrainSettings
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,8 @@ def train_settings(cfg: Config) -> TrainSettings:
     return TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, adam_eps=t.adam_eps,
                          dropout=m.dropout, l2=m.l2, init=m.init, fitness_split=t.fitness_split,
                          eval_batch_size=t.eval_batch_size, precision=t.precision,
-                         lr_schedule=t.lr_schedule)
+                         lr_schedule=t.lr_schedule,
+                         latency_batch=cfg.ga.latency_batch if "latency" in cfg.ga.objectives else 0)
 
 
 def schedule(cfg: Config) -> Schedule:
@@ -72,7 +72,10 @@ def _hydra() -> "Any | None":
 def _summary(result: SearchResult, out_dir: Path) -> str:
     e, best = result.best.result.evaluation, result.best
     spread = f" ± {best.se:.4f} (mean of {best.seeds} seeds)" if best.seeds > 1 else ""
-    return "\n".join([
+    front = [] if best.pareto is None else [
+        f"pareto front {len(best.pareto.front)} genomes, hypervolume "
+        f"{best.pareto.hypervolume:.4f} (pareto.csv, pareto.png); the best genome is its knee"]
+    return "\n".join([*front,
         f"best genome  {format_compact(best.result.arch.compact)} "
         f"(generation {best.generation})",
         f"fitness      {e.fitness:.4f}{spread}   val acc {e.val_acc:.4f}   "
@@ -163,17 +166,10 @@ def _bars_above_logs(progress: Progress) -> Iterator[None]:
         yield
 
 
-def _board(config: Config, out: Path, space: SearchSpace) -> Optional[Board]:
-    if not config.tensorboard.enabled:
-        return None
-    return Board(out, config.tensorboard, space, OmegaConf.to_yaml(OmegaConf.structured(config)))
-
-
 def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], digest: str,
             progress: Progress) -> tuple[SearchResult, Evaluator, Optional[SerialExecutor]]:
-    settings = train_settings(config)
-    space = SearchSpace.of(config.model)
-    board = _board(config, out, space)
+    settings, space, aims = train_settings(config), SearchSpace.of(config.model), goals_of(config)
+    board = make_board(config, out, space)
     watchers = [o for o in (progress if progress.enabled else None,
                             board.curves if board is not None else None) if o is not None]
     executor = make_executor(config, settings, Observers(*watchers) if watchers else None)
@@ -181,11 +177,11 @@ def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], 
         evaluator = Evaluator(executor, settings, run_seed=config.seed,
                               data_desc=data_desc(config), budget=config.ga.budget_epochs)
         start = 0 if state is None else state.generation + (state.phase == "evaluated")
-        search = Search(space, config.ga, evaluator,
-                        RunRecorder(out, space, board, start_generation=start),
+        recorder = make_recorder(config, out, space, board, start, aims.multi)
+        search = Search(space, config.ga, evaluator, recorder,
                         generator=torch.Generator().manual_seed(config.seed),
                         checkpoint_dir=out / "checkpoint", config_hash=digest, progress=progress,
-                        schedule=schedule(config), run_seed=config.seed)
+                        schedule=schedule(config), run_seed=config.seed, goals=aims)
         if state is not None:
             search.restore(state)
             log.info("resuming %s at generation %d (%s)", out, state.generation, state.phase)
@@ -288,4 +284,5 @@ def _search_mode(cfg: "DictConfig | Config", out_dir: "str | Path | None",
         raise GalstmError(f"cannot write {err.filename or out} ({err.strerror}): free space "
                           f"on that disk, then resume with python train.py resume={out}; the "
                           "last checkpoint is intact") from None
-    return float(result.best.result.evaluation.fitness)
+    pareto = result.best.pareto  # a Pareto search returns its front's hypervolume
+    return float(pareto.hypervolume if pareto else result.best.result.evaluation.fitness)

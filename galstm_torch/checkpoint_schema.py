@@ -13,6 +13,7 @@ from .architecture import Architecture
 PHASES = ("evaluating", "evaluated")
 STATUSES = ("ok", "failed")
 EVALUATION = ("fitness", "val_acc", "test_acc", "loss", "params", "seconds", "samples_per_s")
+OPTIONAL = ("latency",)  # added later: checkpoints from before it lack it
 
 
 class SchemaError(ValueError):
@@ -51,9 +52,10 @@ def check_outcome(data: Any, where: str) -> None:
         raise SchemaError(f"{where} must be an object")
     _genome(data.get("compact"), f"{where}.compact")
     e = data.get("evaluation")
-    if not isinstance(e, dict) or set(e) != set(EVALUATION):
-        raise SchemaError(f"{where}.evaluation must hold exactly {', '.join(EVALUATION)}")
-    for key in EVALUATION:
+    if not isinstance(e, dict) or not set(EVALUATION) <= set(e) <= set(EVALUATION + OPTIONAL):
+        raise SchemaError(f"{where}.evaluation must hold {', '.join(EVALUATION)} (and may hold "
+                          f"{', '.join(OPTIONAL)})")
+    for key in set(e):
         _number(e[key], f"{where}.evaluation.{key}")
     if not 0.0 <= e["fitness"] <= 1.0:  # an accuracy; NaN fails this too
         raise SchemaError(f"{where}.evaluation.fitness={e['fitness']!r} must be in [0, 1]")

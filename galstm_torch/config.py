@@ -5,12 +5,12 @@ wrong type fails before anything runs; ``validate`` then checks ranges and consi
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import List, Optional
 
 from .architecture import Architecture
-from .config_bounds import bounds, check, in_space
+from .config_bounds import bounds, check, in_space, validate_data, validate_executor
+from .config_goals import validate_goals
 from .errors import ConfigError
 from .model import INITS
 from .operators import SELECTIONS
@@ -29,12 +29,26 @@ class DataConfig:
     path: Optional[str] = None  # data=tensors: a .pt or .npz file of your own sequences
 
 
-STRATEGIES = ("ga", "random", "tpe")
+STRATEGIES = ("ga", "random", "tpe", "optuna_nsga2")
+
+
+@dataclass
+class ReferenceConfig:
+    """The hypervolume's reference point: the worst value of each objective that still
+    counts (docs/pareto.md)."""
+
+    accuracy: Optional[float] = None  # null = chance, 1 / classes
+    params: Optional[float] = None    # null = the parameters of the largest genome
+    latency: Optional[float] = None   # seconds per sample; needed with the latency objective
+
+    def stated(self) -> dict[str, float]:
+        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 @dataclass
 class GAConfig:
-    strategy: str = "ga"  # ga | random (a fresh random population each generation) | tpe (Optuna)
+    strategy: str = "ga"  # ga | random (a fresh random population each generation) | tpe or
+                          # optuna_nsga2 (Optuna's samplers through our evaluator)
     pop_size: int = 10
     generations: Optional[int] = 5  # null = until ga.budget_epochs is spent
     budget_epochs: Optional[float] = None  # compute budget in epochs of the training split
@@ -53,6 +67,10 @@ class GAConfig:
     mutation_step: float = 0.0  # 0 = redraw a mutated unit gene uniformly (the article);
                                 # s > 0 = a Gaussian step of sd s * (max_units - min_units)
     layer_mutation_rate: float = 0.1
+    objectives: List[str] = field(default_factory=lambda: ["accuracy"])  # + params, latency:
+                                     # a Pareto search (NSGA-II; ga=nsga2, docs/pareto.md)
+    reference: ReferenceConfig = field(default_factory=lambda: ReferenceConfig())
+    latency_batch: int = 1  # the batch size at which the latency objective is measured
 
 
 @dataclass
@@ -146,23 +164,6 @@ def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
     check(value in choices, key, value, f"choose one of {', '.join(choices)}")
 
 
-EXECUTORS = ("serial", "ray", "pool")
-_ADDRESS = re.compile(r"auto|ray://\S+|[\w.\-\[\]:]+:\d+")
-
-
-def _validate_executor(ex: ExecutorConfig) -> None:
-    _one_of("executor.name", ex.name, EXECUTORS)
-    for key in ("num_workers", "threads_per_worker"):
-        value = getattr(ex, key)
-        check(value is None or value >= 1, f"executor.{key}", value, "must be >= 1 or null")
-    check(ex.gpus_per_worker is None or 0 <= ex.gpus_per_worker <= 1, "executor.gpus_per_worker",
-           ex.gpus_per_worker, "must be in [0, 1] (a fraction shares a GPU) or null for auto")
-    check(ex.max_restarts >= 0, "executor.max_restarts", ex.max_restarts, "must be >= 0")
-    check(ex.start_timeout_s > 0, "executor.start_timeout_s", ex.start_timeout_s, "must be > 0")
-    check(ex.address is None or _ADDRESS.fullmatch(ex.address) is not None, "executor.address",
-           ex.address, "use null (a local Ray), auto, host:port or ray://host:port")
-
-
 def _check_outputs(cfg: Config) -> None:
     _one_of("mode", cfg.mode, MODES)
     if cfg.mode == "evaluate":
@@ -229,9 +230,9 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
     if trainer.engine == "batched" and len(rungs) > 1:
         raise ConfigError("trainer.engine=batched trains whole epochs only: use ga.rungs=[1.0] "
                           "or trainer.engine=sequential")
-    if ga.strategy == "tpe" and (len(rungs) > 1 or ga.seeds > 1):
-        raise ConfigError("ga.strategy=tpe runs at the target fidelity with one seed: set "
-                          "ga.rungs=[1.0] ga.seeds=1")
+    if ga.strategy in ("tpe", "optuna_nsga2") and (len(rungs) > 1 or ga.seeds > 1):
+        raise ConfigError(f"ga.strategy={ga.strategy} runs at the target fidelity with one seed: "
+                          "set ga.rungs=[1.0] ga.seeds=1")
 
 
 def validate(cfg: Config) -> None:
@@ -266,14 +267,10 @@ def validate(cfg: Config) -> None:
                           f"({cfg.executor.name} workers train one genome at a time)")
     if trainer.num_threads is not None:
         check(trainer.num_threads >= 1, "trainer.num_threads", trainer.num_threads, "must be >= 1 or null")
-    if cfg.data.path is not None and cfg.data.name != "tensors":
-        raise ConfigError(f"data.path={cfg.data.path} is read only with data=tensors "
-                          f"(data.name={cfg.data.name}): add data=tensors, or drop data.path")
-    for key in ("train_samples", "test_samples"):
-        value = getattr(cfg.data, key)
-        check(value is None or value >= 1, f"data.{key}", value, "must be >= 1 or null for all")
-    _validate_executor(cfg.executor)
+    validate_data(cfg.data)
+    validate_executor(cfg.executor)
     _validate_budget(ga, trainer, cfg.mode)
+    validate_goals(ga, trainer)
 
 
 def register_configs() -> None:

@@ -3,6 +3,7 @@ training cannot use, and, for mode=evaluate, the configured search space."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from .architecture import Architecture
@@ -58,3 +59,33 @@ def in_space(arch: Architecture, model: Any, genome: list[int]) -> None:
         raise ConfigError(f"genome={genome} has a layer of {low} units, below "
                           f"model.min_units={model.min_units}: fix the genome or lower "
                           "model.min_units")
+
+
+def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
+    check(value in choices, key, value, f"choose one of {', '.join(choices)}")
+
+
+EXECUTORS = ("serial", "ray", "pool")
+_ADDRESS = re.compile(r"auto|ray://\S+|[\w.\-\[\]:]+:\d+")
+
+
+def validate_executor(ex: Any) -> None:
+    _one_of("executor.name", ex.name, EXECUTORS)
+    for key in ("num_workers", "threads_per_worker"):
+        value = getattr(ex, key)
+        check(value is None or value >= 1, f"executor.{key}", value, "must be >= 1 or null")
+    check(ex.gpus_per_worker is None or 0 <= ex.gpus_per_worker <= 1, "executor.gpus_per_worker",
+           ex.gpus_per_worker, "must be in [0, 1] (a fraction shares a GPU) or null for auto")
+    check(ex.max_restarts >= 0, "executor.max_restarts", ex.max_restarts, "must be >= 0")
+    check(ex.start_timeout_s > 0, "executor.start_timeout_s", ex.start_timeout_s, "must be > 0")
+    check(ex.address is None or _ADDRESS.fullmatch(ex.address) is not None, "executor.address",
+           ex.address, "use null (a local Ray), auto, host:port or ray://host:port")
+
+
+def validate_data(data: Any) -> None:
+    if data.path is not None and data.name != "tensors":
+        raise ConfigError(f"data.path={data.path} is read only with data=tensors "
+                          f"(data.name={data.name}): add data=tensors, or drop data.path")
+    for key in ("train_samples", "test_samples"):
+        value = getattr(data, key)
+        check(value is None or value >= 1, f"data.{key}", value, "must be >= 1 or null for all")

@@ -50,6 +50,7 @@ def settings_fingerprint(settings: TrainSettings, run_seed: int, data_desc: dict
     """A short hash of everything besides the genome that changes a training's outcome."""
     train = asdict(settings)
     train.pop("eval_batch_size")  # evaluation in eval mode: the batch size changes no result
+    train.pop("latency_batch")    # measured after training: it changes no training
     if train["lr_schedule"] == "constant":  # keys added later stay out at their old behaviour,
         del train["lr_schedule"]            # so older checkpoints keep their cache on resume
     blob = json.dumps({"train": train, "seed": run_seed, "data": data_desc}, sort_keys=True)

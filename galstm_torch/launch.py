@@ -14,6 +14,8 @@ from .config import Config
 from .data import DataSplits, load_data
 from .errors import ConfigError
 from .executor import Executor, SerialExecutor
+from .genome import SearchSpace
+from .goals import Goals
 from .runtime import pick_device, set_deterministic, set_threads
 from .trainer import TrainingObserver, TrainSettings, check_precision
 
@@ -58,6 +60,27 @@ def data_desc(config: Config) -> dict[str, Any]:
 
         desc["sha256"] = file_digest(d.path)
     return desc
+
+
+def data_shape(config: Config) -> tuple[int, int]:
+    """(features per time step, classes) of the run's data, for the params objective: the
+    image datasets' are known; a tensor file is read once."""
+    if config.data.name != "tensors":
+        return 28, 10
+    from .tensor_data import load_tensor_file
+
+    d = load_tensor_file(config.data.path, train_samples=1, test_samples=1,
+                         val_fraction=config.trainer.val_fraction)
+    return d.n_features, d.n_classes
+
+
+def goals_of(config: Config) -> Goals:
+    """The search's objectives (one: accuracy; several: a Pareto search)."""
+    space, names = SearchSpace.of(config.model), tuple(config.ga.objectives)
+    if len(names) == 1:
+        return Goals(names, space)
+    n_features, n_classes = data_shape(config)
+    return Goals(names, space, n_features, n_classes, config.ga.reference.stated())
 
 
 def driver_data(config: Config) -> tuple[DataSplits, torch.device]:

@@ -77,3 +77,27 @@ def accuracy_params_figure(points: list[GenomePoint]) -> Figure:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     return fig
+
+
+def pareto_figure(fronts: "list[tuple[int, list[tuple[float, float]]]]", cost: str,
+                  knee: "tuple[float, float] | None" = None) -> Figure:
+    """Each generation's front as a staircase of (cost, accuracy), fading in from the first
+    (faint) to the last (solid), with the knee marked."""
+    fig = new_figure()
+    ax = fig.subplots()
+    for k, (generation, points) in enumerate(fronts):
+        last = k == len(fronts) - 1
+        pts = sorted(points)
+        ax.step([c for c, _ in pts], [a for _, a in pts], where="post", marker="o",
+                markersize=4 if last else 2, alpha=1.0 if last else 0.15 + 0.6 * k / len(fronts),
+                color="C0" if last else "C7", label=f"front after generation {generation}"
+                if last else None)
+    if knee is not None:
+        ax.scatter([knee[0]], [knee[1]], s=80, facecolors="none", edgecolors="C3", zorder=3,
+                   label="knee")
+    if any(points for _, points in fronts):
+        ax.set_xscale("log")
+    ax.set(xlabel=cost, ylabel="accuracy", title="Pareto front (earlier generations faded)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return fig

@@ -18,6 +18,8 @@ from .fileio import atomic_write
 from .genome import SearchSpace
 
 if TYPE_CHECKING:
+    from .goals import ParetoSummary
+    from .pareto_log import ParetoLog
     from .tb import Board
 
 CSV_FIELDS = ("generation", "index", "genome", "fidelity", "replicate", "fitness", "val_acc",
@@ -35,14 +37,16 @@ class Best:
     generation: int
     seeds: int = 1
     se: float = math.nan
+    pareto: "Optional[ParetoSummary]" = None  # a Pareto search: the front; result is its knee
 
     def to_json(self) -> dict:
         e = self.result.evaluation
-        return {"genome": format_compact(self.result.arch.compact),
-                "compact": list(self.result.arch.compact), "fitness": e.fitness,
-                "fitness_se": _finite(self.se), "seeds": self.seeds,
-                "val_acc": _finite(e.val_acc), "test_acc": e.test_acc, "loss": e.loss,
-                "params": e.params, "generation": self.generation}
+        out = {"genome": format_compact(self.result.arch.compact),
+               "compact": list(self.result.arch.compact), "fitness": e.fitness,
+               "fitness_se": _finite(self.se), "seeds": self.seeds,
+               "val_acc": _finite(e.val_acc), "test_acc": e.test_acc, "loss": e.loss,
+               "params": e.params, "generation": self.generation}
+        return out if self.pareto is None else out | self.pareto.to_json()
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def generation_scalars(results: list[Result], fitness: torch.Tensor, best: Best,
     }
 
 
-class _CsvFile:
+class CsvTable:
     """An appended CSV table. On resume (``keep_before`` > 0) the rows of that generation and
     later, written before an interruption, are dropped rather than duplicated."""
 
@@ -138,16 +142,18 @@ class RunRecorder:
     Only the search loop writes through it."""
 
     def __init__(self, out_dir: Path, space: "SearchSpace | None" = None,
-                 board: "Optional[Board]" = None, *, start_generation: int = 0) -> None:
+                 board: "Optional[Board]" = None, *, start_generation: int = 0,
+                 pareto: "Optional[ParetoLog]" = None) -> None:
         """``start_generation`` > 0 continues a run: rows and TensorBoard events of that
         generation and later (written before an interruption) are dropped, not duplicated."""
         self.out_dir, self.space, self.board = out_dir, space or SearchSpace(), board
+        self.pareto = pareto
         out_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = out_dir / "evaluations.csv"
-        self._evaluations = _CsvFile(self.csv_path, CSV_FIELDS, start_generation)
-        self._population = _CsvFile(out_dir / "population.csv", population_fields(self.space),
+        self._evaluations = CsvTable(self.csv_path, CSV_FIELDS, start_generation)
+        self._population = CsvTable(out_dir / "population.csv", population_fields(self.space),
                                     start_generation)
-        self._generations = _CsvFile(out_dir / "generations.csv", GENERATION_FIELDS,
+        self._generations = CsvTable(out_dir / "generations.csv", GENERATION_FIELDS,
                                      start_generation)
         if board is not None:
             board.open(start_generation, self._generations.kept, self._evaluations.kept)
@@ -167,15 +173,21 @@ class RunRecorder:
         self._generations.write([{"generation": g, **scalars}])
         if self.board is not None:
             self.board.generation(results, fitness, best, info, population, scalars)
+        if self.pareto is not None and best.pareto is not None:
+            self.pareto.generation(g, best.pareto, info.compute)
         return scalars
 
     def finish(self, best: Best) -> None:
         atomic_write(self.out_dir / "best.json", (json.dumps(best.to_json(), indent=2) + "\n").encode())
+        if self.pareto is not None and best.pareto is not None:
+            self.pareto.finish(best.pareto)
         self.close()
 
     def close(self) -> None:
         if self.board is not None:
             self.board.close()
+        if self.pareto is not None:
+            self.pareto.close()
         for f in (self._evaluations, self._population, self._generations):
             f.close()
 

@@ -146,7 +146,23 @@ def report_run(run: Path, k: int = 5) -> str:
         f = s["final"]
         lines.append(f"\nfinal training: {f['genome']} for {f['epochs']} epochs on train+val, "
                      f"test acc {f['test_acc']:.4f}")
-    return "\n".join(lines)
+    return "\n".join(lines + _front(run))
+
+
+def _front(run: Path) -> list[str]:
+    """A Pareto search's final front (pareto.csv) and its hypervolume (best.json)."""
+    path, best = run / "pareto.csv", _json(run / "best.json") or {}
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        front = list(csv.DictReader(f))
+    cells = [[r["genome"], float(r["accuracy"]), int(r["seeds"]), int(r["params"]),
+              r["latency_s"] or "-", "knee" if r["knee"] == "1" else ""] for r in front]
+    hv = best.get("hypervolume")
+    return [f"\nPareto front ({len(front)} genomes, objectives "
+            f"{', '.join(best.get('objectives', []))}, hypervolume "
+            f"{'-' if hv is None else f'{hv:.4f}'} against {best.get('reference')}):",
+            table(["genome", "accuracy", "seeds", "params", "latency_s", ""], cells)]
 
 
 def _overrides(job: Path) -> list[str]:

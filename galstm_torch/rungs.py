@@ -110,8 +110,13 @@ class GenerationRunner:
     """Runs rungs then racing for one generation through the evaluator."""
 
     def __init__(self, evaluator: Evaluator, schedule: Schedule, *, trained_before: set[str],
-                 on_outcome: Optional[Callable[[str, Outcome], None]] = None) -> None:
+                 on_outcome: Optional[Callable[[str, Outcome], None]] = None,
+                 promote: Optional[Callable[[list[Result], float], list[int]]] = None) -> None:
+        """``promote`` picks who goes up a rung (indices into a rung's results); by default
+        the top share by fitness (a Pareto search passes nsga2.promoted)."""
         self.evaluator, self.schedule = evaluator, schedule
+        self.promote = promote or (lambda results, share: promoted(
+            [r.outcome.evaluation.fitness for r in results], share))
         self.trained_before, self.on_outcome = trained_before, on_outcome
         self.evaluations: list[Result] = []
         self.exhausted = False
@@ -150,8 +155,7 @@ class GenerationRunner:
         pool = _unique([r for r in results if r.arch.compact not in at_top
                         and r.outcome.status != "failed"])
         for rung in range(1, top + 1):
-            scores = [r.outcome.evaluation.fitness for r in pool]
-            chosen = [pool[i].arch for i in promoted(scores, self.schedule.promote)]
+            chosen = [pool[i].arch for i in self.promote(pool, self.schedule.promote)]
             pool = [r for r in self._run([Request(a, fids[rung]) for a in chosen])
                     if r.outcome.status != "failed"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -23,13 +24,12 @@ from .errors import GalstmError
 from .evaluator import Evaluator, Result
 from .executor import Outcome
 from .genome import SearchSpace, check_population, decode, random_population
-from .operators import next_generation
+from .goals import Goals, ParetoSummary
+from .nsga2 import promoted
 from .progress import Progress
+from .proposals import Context, next_population
 from .records import Best, GenerationInfo, RunRecorder
-from .history import guide_data, target_history
 from .rungs import GenerationRunner, Schedule, best_genome, standing
-from .runtime import derive_seed
-from .surrogate import corners, pick
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,10 @@ class Search:
     def __init__(self, space: SearchSpace, ga: GAConfig, evaluator: Evaluator,
                  recorder: RunRecorder, *, generator: torch.Generator, checkpoint_dir: Path,
                  config_hash: str, progress: Optional[Progress] = None,
-                 schedule: Optional[Schedule] = None, run_seed: int = 0) -> None:
+                 schedule: Optional[Schedule] = None, run_seed: int = 0,
+                 goals: Optional[Goals] = None) -> None:
         self.space, self.ga, self.evaluator, self.recorder = space, ga, evaluator, recorder
+        self.goals = goals or Goals(("accuracy",), space)
         self.generator, self.checkpoint_dir = generator, checkpoint_dir
         self.schedule = schedule or Schedule((evaluator.target,))
         self.run_seed = run_seed
@@ -107,8 +109,15 @@ class Search:
         return [Architecture.from_compact(item[1:]) for item in self.state.seen]
 
     def _update_best(self) -> None:
-        """The answer so far (best mean at the target fidelity, confirmed by every seed)."""
-        arch = best_genome(self.evaluator, self._seen(), self.schedule)
+        """The answer so far: the best mean at the target fidelity, confirmed by every seed;
+        in a Pareto search the front, represented by its knee."""
+        pareto = None
+        if self.goals.multi:
+            front = self.goals.front(self.evaluator, self._seen(), self.schedule)
+            pareto = ParetoSummary.of(self.goals, front) if front else None
+            arch = pareto.knee.arch if pareto else None
+        else:
+            arch = best_genome(self.evaluator, self._seen(), self.schedule)
         if arch is None:
             return
         st = standing(self.evaluator, arch, self.schedule)
@@ -117,7 +126,7 @@ class Search:
         mean = replace(outcome, evaluation=replace(outcome.evaluation, fitness=st.mean))
         found = next(item[0] for item in self.state.seen if tuple(item[1:]) == arch.compact)
         self.best = Best(Result(arch, mean, cache_hit=False, fidelity=self.schedule.fidelities[-1]),
-                         found, seeds=st.seeds, se=st.se)
+                         found, seeds=st.seeds, se=st.se, pareto=pareto)
 
     def _on_outcome(self, key: str, outcome: Outcome) -> None:
         self.state.trained_in_generation.append(key)
@@ -147,7 +156,9 @@ class Search:
         self._start_bar(archs)
         runner = GenerationRunner(self.evaluator, self.schedule,
                                   trained_before=set(s.trained_in_generation),
-                                  on_outcome=self._on_outcome)
+                                  on_outcome=self._on_outcome,
+                                  promote=partial(promoted, self.goals) if self.goals.multi
+                                  else None)
         done = runner.run(archs, self._seen())
         s.idle = 0 if any(not r.cache_hit for r in done.evaluations) else s.idle + 1
         s.budget_cut = self.evaluator.budget if done.exhausted else None
@@ -198,52 +209,15 @@ class Search:
                  self.evaluator.trained, self.evaluator.cache_hits, self.evaluator.spent,
                  f"/{budget:g}" if budget is not None else "", seconds)
 
-    def _selection_keys(self) -> torch.Tensor:
-        """Per row: the rung reached, then the mean fitness there (rungs.Standing.key)."""
-        archs = [decode(row, self.space) for row in self.state.population]
-        return torch.tensor([standing(self.evaluator, a, self.schedule).key for a in archs],
-                            dtype=torch.float64)
-
     def _advance(self) -> None:
         """The next population from the evaluated one, by the strategy's rule."""
-        s, ga = self.state, self.ga
-        if ga.strategy == "random":  # the baseline: same budget, no inheritance
-            s.population = random_population(ga.pop_size, self.space, generator=self.generator)
-        elif ga.strategy == "tpe":
-            from .tpe import propose
-
-            s.population = propose(target_history(self.evaluator, self._seen(), self.schedule),
-                                   ga.pop_size, self.space,
-                                   seed=derive_seed(self.run_seed, f"tpe:{s.generation + 1}"))
-        else:
-            s.population = self._offspring()
+        s = self.state
+        ctx = Context(self.ga, self.space, self.goals, self.evaluator, self.schedule,
+                      self._seen(), self.generator, self.run_seed)
+        s.population = next_population(ctx, s.population, s.generation)
         s.generation, s.phase, s.trained_in_generation = s.generation + 1, "evaluating", []
         self._hits_start = self.evaluator.cache_hits
         self.save()
-
-    def _offspring(self) -> torch.Tensor:
-        """Elites, then children: with ga.guide = k, the best predicted of k x the children,
-        as many random genomes and the corners of the unit box."""
-        ga, keys = self.ga, self._selection_keys()
-        batches = [next_generation(
-            self.state.population, keys, self.space, selection=ga.selection,
-            elitism=ga.elitism, crossover_rate=ga.crossover_rate, mutation_rate=ga.mutation_rate,
-            layer_mutation_rate=ga.layer_mutation_rate, tournament_size=ga.tournament_size,
-            generator=self.generator, mutation_step=ga.mutation_step)
-            for _ in range(max(ga.guide, 1))]
-        if ga.guide < 2:
-            return batches[0]
-        known, scores = guide_data(self.evaluator, self._seen(), self.schedule, self.space)
-        if len(scores) < 2:  # nothing to fit a model to yet
-            return batches[0]
-        children = torch.cat([b[ga.elitism:] for b in batches])
-        # Random candidates too: the linear model extrapolates (more units, fewer dense
-        # layers) to corners the parents' children never reach (RESULTS.md section 5).
-        pool = torch.cat([children, random_population(len(children), self.space,
-                                                      generator=self.generator),
-                          corners(self.space).to(children.dtype)])
-        chosen = pick(pool, known, scores, ga.pop_size - ga.elitism, self.space)
-        return torch.cat([batches[0][: ga.elitism], chosen])
 
     def budget_spent(self) -> bool:
         """No training of the cheapest rung fits in what is left of the budget."""

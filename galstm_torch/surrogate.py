@@ -62,7 +62,7 @@ def pick(candidates: torch.Tensor, known: torch.Tensor, scores: torch.Tensor, n:
     (``known`` genomes, their ``scores``), never-seen genomes before seen ones; ties keep
     candidate order."""
     weights = fit_ridge(features(known, space), scores.to(torch.float64))
-    unique = _first_occurrences(candidates)
+    unique = first_occurrences(candidates)
     predicted = features(candidates[unique], space) @ weights
     seen = (candidates[unique].unsqueeze(1) == known.unsqueeze(0)).all(dim=2).any(dim=1)
     order = torch.argsort(-predicted, stable=True)  # best predicted first, ties in order
@@ -91,7 +91,7 @@ def corners(space: SearchSpace) -> torch.Tensor:
     return torch.unique(torch.cat(rows), dim=0)
 
 
-def _first_occurrences(rows: torch.Tensor) -> torch.Tensor:
+def first_occurrences(rows: torch.Tensor) -> torch.Tensor:
     """Indices of the first occurrence of each distinct row, in row order."""
     _, inverse = torch.unique(rows, dim=0, return_inverse=True)
     first = torch.full((int(inverse.max()) + 1,), len(rows), dtype=torch.long)

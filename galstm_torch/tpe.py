@@ -1,10 +1,13 @@
-"""Optuna's TPE sampler as a proposal rule, for comparing the GA against a model-based search
-through the same evaluator, cache and compute budget (``ga.strategy=tpe``).
+"""Optuna's samplers as proposal rules, for comparing the GA against them through the same
+evaluator, cache and compute budget: TPE (``ga.strategy=tpe``; with several objectives,
+Optuna's multi-objective TPE) and NSGA-II (``ga.strategy=optuna_nsga2``).
 
 Each generation rebuilds an in-memory study from every genome scored at the target fidelity
 and asks it for a population, with a sampler seeded from (run seed, generation). The
 proposals therefore depend only on the history and the generation, which keeps a resumed run
-exact. Optuna is an optional extra: ``pip install -e ".[compare]"``.
+exact. For NSGA-II the history is cut into generations of ``n`` trials in the order the
+search met them, as Optuna's own loop would have tagged them, so that its parent selection
+runs over the same generations. Optuna is an optional extra: ``pip install -e ".[compare]"``.
 """
 from __future__ import annotations
 
@@ -54,14 +57,24 @@ def _ask(study, space: SearchSpace) -> tuple[int, ...]:
     return (n_lstm, n_dense, *lstm, *dense)
 
 
-def propose(history: list[tuple[tuple[int, ...], float]], n: int, space: SearchSpace, *,
-            seed: int) -> torch.Tensor:
-    """n genomes from TPE given (genome, fitness) pairs; a population tensor. The n asks of
-    one generation are pending together, so the constant liar keeps them apart."""
+def _sampler(optuna, name: str, n: int, seed: int):
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(population_size=n, seed=seed % 2**32)
+    return optuna.samplers.TPESampler(seed=seed % 2**32, constant_liar=True)
+
+
+def propose(history: "list[tuple[tuple[int, ...], float | tuple[float, ...]]]", n: int,
+            space: SearchSpace, *, seed: int, sampler: str = "tpe",
+            directions: "tuple[str, ...]" = ("maximize",)) -> torch.Tensor:
+    """n genomes given (genome, value or values) pairs; a population tensor. The n asks of
+    one generation are pending together (TPE's constant liar keeps them apart)."""
     optuna = _optuna()
-    sampler = optuna.samplers.TPESampler(seed=seed % 2**32, constant_liar=True)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
-    for compact, fitness in history:
+    study = optuna.create_study(directions=list(directions),
+                                sampler=_sampler(optuna, sampler, n, seed))
+    key = "NSGAIISampler:generation"  # the system attribute Optuna's GA samplers read
+    for i, (compact, value) in enumerate(history):
+        values = list(value) if isinstance(value, tuple) else [value]
         study.add_trial(optuna.trial.create_trial(
-            params=_params(compact), distributions=_distributions(space, compact), value=fitness))
+            params=_params(compact), distributions=_distributions(space, compact), values=values,
+            system_attrs={key: i // n} if sampler == "nsga2" else None))
     return population_from_compact([list(_ask(study, space)) for _ in range(n)], space)

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from .architecture import Architecture
 from .data import DataSplits
+from .latency import measure_latency
 from .model import build_model, count_parameters
 
 FITNESS_SPLITS = ("val", "test")
@@ -39,6 +40,7 @@ class TrainSettings:
     lr_schedule: str = "constant"  # constant (the article's Adam) | cosine (decay to 0 per step)
     compile: bool = False    # torch.compile: for `bench train --compile` only; it did not pay
                              # on CPU (BENCHMARKS.md), so no config key exposes it
+    latency_batch: int = 0   # > 0: also measure inference latency at this batch size
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Evaluation:
     params: int
     seconds: float
     samples_per_s: float
+    latency: float = math.nan  # inference seconds per sample (settings.latency_batch > 0)
 
 
 class TrainingDiverged(RuntimeError):
@@ -262,6 +265,11 @@ def train_model(arch: Architecture, data: DataSplits, settings: TrainSettings, *
     test_acc = accuracy(model, data.x_test, data.y_test, bs, p)
     fitness = val_acc if settings.fitness_split == "val" else test_acc
     seconds = fitted.seconds
+    latency = math.nan
+    if settings.latency_batch > 0:
+        latency = measure_latency(model, batch=settings.latency_batch, steps=data.x_val.shape[1],
+                                  n_features=data.n_features, device=device)
     return model, Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc, loss=fitted.loss,
                              params=fitted.params, seconds=seconds,
-                             samples_per_s=fitted.seen / seconds if seconds > 0 else math.inf)
+                             samples_per_s=fitted.seen / seconds if seconds > 0 else math.inf,
+                             latency=latency)

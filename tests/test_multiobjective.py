@@ -1,0 +1,202 @@
+"""The Pareto search's parts: exact parameter counts, the hypervolume and knee, the front of
+what was measured, NSGA-II's offspring and promotion, Optuna's NSGA-II as a proposal rule,
+the refusals, and exact resume (a fast noisy stand-in fitness)."""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+import torch
+
+from galstm_torch import checkpoint
+from galstm_torch.architecture import Architecture, parse_compact
+from galstm_torch.config import Config, GAConfig, ReferenceConfig
+from galstm_torch.errors import ConfigError
+from galstm_torch.genome import (SearchSpace, check_population, decode, from_compact,
+                                  random_population)
+from galstm_torch.goals import FrontPoint, Goals
+from galstm_torch.hypervolume import hypervolume, knee
+from galstm_torch.model import build_model, count_parameters
+from galstm_torch.nsga2 import pick_front
+from galstm_torch.objectives import largest, param_counts
+
+from galstm_torch.evaluator import Evaluator
+from galstm_torch.records import RunRecorder
+from galstm_torch.rungs import Schedule
+from galstm_torch.search import Search
+from galstm_torch.trainer import TrainSettings
+
+from test_search_quality import NoisyExecutor, rows
+
+SPACE = SearchSpace()
+GOALS = Goals(("accuracy", "params"), SPACE)
+
+
+@pytest.mark.parametrize("n_features,n_classes", [(28, 10), (5, 3)])
+def test_parameter_counts_match_the_built_models(n_features, n_classes):
+    g = torch.Generator().manual_seed(3)
+    population = torch.cat([random_population(60, SPACE, generator=g), largest(SPACE)])
+    counted = param_counts(population, SPACE, n_features=n_features, n_classes=n_classes)
+    built = [count_parameters(build_model(decode(row, SPACE), n_features=n_features,
+                                          n_classes=n_classes)) for row in population]
+    assert counted.tolist() == built
+
+
+def _inclusion_exclusion(points: torch.Tensor) -> float:
+    """Reference: the union of boxes [0, p] by inclusion-exclusion (exact, small sets)."""
+    total = 0.0
+    for k in range(1, len(points) + 1):
+        for subset in itertools.combinations(range(len(points)), k):
+            total += (-1) ** (k + 1) * float(points[list(subset)].min(dim=0).values.prod())
+    return total
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_hypervolume_equals_inclusion_exclusion_on_random_fronts(m):
+    g = torch.Generator().manual_seed(m)
+    for _ in range(20):
+        points = torch.rand(7, m, generator=g, dtype=torch.float64)
+        got = hypervolume(points, torch.zeros(m), torch.ones(m))
+        assert got == pytest.approx(_inclusion_exclusion(points), abs=1e-12)
+
+
+def test_hypervolume_by_hand_and_below_the_reference():
+    ref, ideal = torch.tensor([0.5, -1000.0]), torch.tensor([1.0, 0.0])
+    # (0.9, 100 params) and (0.7, 10 params): 0.4*0.9 + 0.2*0.09 of the box 0.5*1000
+    points = torch.tensor([[0.9, -100.0], [0.7, -10.0], [0.4, -1.0], [0.99, -2000.0]])
+    assert hypervolume(points, ref, ideal) == pytest.approx(0.4 * 0.9 / 0.5 + 0.2 * 0.09 / 0.5)
+    assert hypervolume(points[2:], ref, ideal) == 0.0  # each is worse than the reference once
+    with pytest.raises(ValueError, match="must be worse than the ideal"):
+        hypervolume(points, torch.tensor([1.0, -1.0]), ideal)
+
+
+def test_the_knee_is_the_balanced_point_not_an_extreme():
+    front = torch.tensor([[0.99, -1e6], [0.97, -1e5], [0.5, -1e3]])
+    assert knee(front) == 1
+    assert knee(torch.tensor([[0.9, -5.0], [0.9, -5.0]])) == 0  # ties: the first
+
+
+def _point(compact, accuracy, params):
+    return FrontPoint(Architecture.from_compact(compact), accuracy, 1, params, float("nan"))
+
+
+def test_goals_front_keeps_the_nondominated_and_the_automatic_reference():
+    a = _point([1, 1, 32, 32], 0.6, 9_000)
+    b = _point([2, 1, 64, 64, 64], 0.9, 80_000)
+    c = _point([2, 1, 64, 64, 32], 0.8, 90_000)  # dominated by b
+    d = _point([1, 1, 64, 64], 0.9, 80_000)      # equal to b: on the front too
+    assert GOALS.nondominated([a, b, c, d]) == [a, b, d]
+    ref = GOALS.reference_point()
+    assert ref == {"accuracy": 0.1, "params": float(param_counts(largest(SPACE), SPACE,
+                                                                   n_features=28, n_classes=10)[0])}
+    assert 0 < GOALS.hypervolume([a, b]) < 1 and GOALS.hypervolume([]) == 0.0
+    assert GOALS.hypervolume([a, b]) > GOALS.hypervolume([b])
+
+
+def test_pick_front_takes_fresh_genomes_spread_along_the_predicted_front():
+    g = torch.Generator().manual_seed(0)
+    known = random_population(40, SPACE, generator=g)
+    scores = known[:, 2:].sum(1).double() / 1000  # more units: more accurate (and bigger)
+    candidates = torch.cat([random_population(80, SPACE, generator=g), known[:3]])
+    chosen = pick_front(candidates, known, scores, 6, GOALS)
+    check_population(chosen, SPACE)
+    assert len(torch.unique(chosen, dim=0)) == 6
+    assert not (chosen.unsqueeze(1) == known.unsqueeze(0)).all(2).any()
+    params = GOALS.params(chosen)
+    pool = GOALS.params(candidates[:80])
+    assert params.min() == pool.min()  # the cheapest extreme of the predicted front is kept
+
+
+def search(tmp, config: GAConfig, executor: NoisyExecutor, start: int = 0) -> Search:
+    """A search with the stand-in fitness; a Pareto search when config has objectives."""
+    evaluator = Evaluator(executor, TrainSettings(), run_seed=0, budget=config.budget_epochs)
+    schedule = Schedule(tuple(config.rungs), promote=config.promote, seeds=config.seeds)
+    return Search(SPACE, config, evaluator, RunRecorder(tmp, SPACE, start_generation=start),
+                  generator=torch.Generator().manual_seed(0), checkpoint_dir=tmp / "checkpoint",
+                  config_hash="test", schedule=schedule,
+                  goals=Goals(tuple(config.objectives), SPACE))
+
+
+def mo(**overrides) -> GAConfig:
+    base = dict(strategy="ga", objectives=["accuracy", "params"], pop_size=8, generations=None,
+                budget_epochs=24.0, rungs=[1.0], seeds=1, elitism=0, tournament_size=2,
+                mutation_rate=0.3, guide=0)
+    return GAConfig(**{**base, **overrides})
+
+
+@pytest.mark.parametrize("guide", [0, 4])
+def test_nsga2_search_returns_its_front_and_resumes_exactly(tmp_path, guide):
+    config = mo(guide=guide)
+    whole = search(tmp_path / "whole", config, NoisyExecutor()).run()
+    pareto = whole.best.pareto
+    assert pareto is not None and pareto.knee in pareto.front
+    assert GOALS.nondominated(list(pareto.front)) == list(pareto.front)
+    run = tmp_path / "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        search(run, config, NoisyExecutor(stop_after=13)).run()
+    state = checkpoint.load(run / "checkpoint")
+    resumed = search(run, config, NoisyExecutor(),
+                     start=state.generation + (state.phase == "evaluated"))
+    resumed.restore(state)
+    again = resumed.run()
+    assert torch.equal(again.population, whole.population)
+    assert again.best.to_json() == whole.best.to_json() and rows(run) == rows(tmp_path / "whole")
+
+
+def test_rungs_promote_the_extremes_of_the_screened_front(tmp_path):
+    config = mo(rungs=[0.25, 1.0], promote=0.25, budget_epochs=None, generations=1)
+    executor = NoisyExecutor()
+    search(tmp_path, config, executor).run()
+    screened = [r for r in rows(tmp_path) if r["fidelity"] == "0.25"]
+    promoted_ = {t.compact for t in executor.tasks if t.fidelity is None}
+    assert len(screened) == 8 and len(promoted_) == 2  # ceil(8 * 0.25)
+    genomes = [parse_compact(r["genome"]) for r in screened]
+    params = GOALS.params(torch.stack([from_compact(list(c), SPACE) for c in genomes]))
+    most_accurate = max(range(8), key=lambda i: float(screened[i]["fitness"]))
+    # both ends of the screened front have infinite crowding: they go up first
+    assert promoted_ == {genomes[most_accurate], genomes[int(params.argmin())]}
+
+
+def test_optuna_nsga2_proposals_are_valid_and_seeded():
+    from galstm_torch.tpe import propose
+
+    g = torch.Generator().manual_seed(1)
+    pop = random_population(16, SPACE, generator=g)
+    history = [(decode(r, SPACE).compact, (float(i) / 16, float(GOALS.params(r[None])[0])))
+               for i, r in enumerate(pop)]
+    kw = dict(seed=3, sampler="nsga2", directions=("maximize", "minimize"))
+    a, b = propose(history, 8, SPACE, **kw), propose(history, 8, SPACE, **kw)
+    check_population(a, SPACE)
+    assert a.shape == (8, SPACE.n_genes) and torch.equal(a, b)
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"objectives": ["accuracy", "size"]}, "each must be one of accuracy, params, latency"),
+    ({"objectives": ["params", "accuracy"]}, "must start with accuracy"),
+    ({"objectives": ["accuracy", "params", "params"]}, "must not repeat"),
+    ({"elitism": 2}, "ga.elitism=2: NSGA-II keeps the best fronts itself"),
+    ({"tournament_size": 3}, "binary tournament"),
+    ({"seeds": 3, "confirm": 1}, "ga.seeds=3 races one leader"),
+    ({"objectives": ["accuracy", "params", "latency"]}, "state the hypervolume's reference latency"),
+    ({"objectives": ["accuracy", "params", "latency"], "reference": ReferenceConfig(latency=0.01),
+      "guide": 4}, "no model of latency"),
+    ({"reference": ReferenceConfig(latency=0.01)}, "names an objective this search does not have"),
+    ({"reference": ReferenceConfig(accuracy=1.5)}, "ga.reference.accuracy=1.5 is out of range"),
+    ({"objectives": ["accuracy"], "strategy": "optuna_nsga2"}, "is a Pareto search"),
+    ({"latency_batch": 0}, "ga.latency_batch=0 is out of range"),
+])
+def test_settings_a_pareto_search_cannot_apply_are_refused_in_one_line(changes, message):
+    from galstm_torch.app import to_config
+
+    with pytest.raises(ConfigError) as err:
+        to_config(dataclasses.replace(Config(), ga=mo(**changes)))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_single_objective_runs_are_unchanged_by_the_pareto_code(tmp_path):
+    """ga.objectives=[accuracy] (the default) searches as before: no front, no Pareto files."""
+    result = search(tmp_path, GAConfig(pop_size=6, generations=2, mutation_rate=0.3),
+                    NoisyExecutor()).run()
+    assert result.best.pareto is None
+    assert not (tmp_path / "pareto.csv").exists() and not (tmp_path / "fronts.csv").exists()
