@@ -100,6 +100,44 @@ def report(names: list[str], seeds: list[int], args: argparse.Namespace) -> dict
             "table": table, "runs": runs}
 
 
+def plot_fronts(result: dict, seed: int, path: Path) -> None:
+    """One panel per strategy for one seed: the front as the search saw it (staircase) and
+    the same genomes judged on fresh seeds (crosses), accuracy against parameters."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["runs"])
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), sharey=True)
+    for ax, n in zip(axes, names):
+        r = result["runs"][n][result["seeds"].index(seed)]
+        pts = sorted((r["params"][g], r["searched"][g], r["judged"][g]) for g in r["front"])
+        ax.step([p for p, _, _ in pts], [a for _, a, _ in pts], where="post", marker="o",
+                markersize=3, label="search's front")
+        ax.scatter([p for p, _, _ in pts], [j for _, _, j in pts], marker="x", color="C3",
+                   label="judged (fresh seeds)")
+        ax.set(xscale="log", xlabel="parameters",
+               title=f"{n}: HV {r['hv_judged']:.3f} judged")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("validation accuracy")
+    axes[0].legend(loc="lower right", fontsize=7)
+    fig.suptitle(f"Fronts of search seed {seed}, budget {result['settings']['budget']} epochs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def to_docs(result: dict, args: argparse.Namespace) -> None:
+    """Add the study to <docs>/results.json (key pareto_study) and its figure."""
+    args.docs.mkdir(parents=True, exist_ok=True)
+    path = args.docs / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results["pareto_study"] = {**result, "command": " ".join(sys.argv)}
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    plot_fronts(result, 0, args.docs / "results_pareto.png")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = study._parser()
     p.description = __doc__.splitlines()[0]
@@ -124,6 +162,9 @@ def main() -> None:
     if args.report:
         result = report(names, list(range(args.seeds)), args)
         (args.out / "pareto_study.json").write_text(json.dumps(result, indent=1) + "\n")
+        plot_fronts(result, 0, args.out / "pareto_fronts.png")
+        if args.docs:
+            to_docs(result, args)
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None",
     if config.resume == "auto":
         out = _output_dir(out_dir)
         if (out / "checkpoint" / checkpoint.STATE).exists():
-            return _continue(config, out, config_hash(plain), auto=True)
+            return _continue(config, out, plain, auto=True)
     elif config.resume:
         return _resume_from(Path(config.resume).expanduser(), plain, overrides)
     out = _output_dir(out_dir)
@@ -136,12 +136,13 @@ def _resume_from(run_dir: Path, plain: DictConfig, overrides: Optional[list[str]
         log.warning("resuming outside Hydra without overrides=[...]: the run continues with "
                     "its saved config; pass e.g. overrides=['ga.generations=20'] to extend it")
     plain = resumed_config(run_dir / "checkpoint", plain, given)
-    return _continue(to_config(plain), run_dir, config_hash(plain), auto=False)
+    return _continue(to_config(plain), run_dir, plain, auto=False)
 
 
-def _continue(config: Config, run_dir: Path, digest: str, *, auto: bool) -> Prepared:
+def _continue(config: Config, run_dir: Path, plain: DictConfig, *, auto: bool) -> Prepared:
     state = checkpoint.load(run_dir / "checkpoint")
-    if state.config_hash != digest:
+    digest = config_hash(plain)
+    if state.config_hash not in (digest, config_hash(plain, legacy=True)):
         if auto:
             raise ConfigError(f"{run_dir} holds a checkpoint of another config: resume=auto "
                               "continues only the same run; choose another hydra.run.dir")

@@ -48,7 +48,7 @@ class SearchState:
     config_hash: str
     cache: dict[str, Outcome] = field(default_factory=dict)
     trained_in_generation: list[str] = field(default_factory=list)
-    best: Optional[dict[str, Any]] = None  # {"generation", "compact", "key"}
+    best: Optional[dict[str, Any]] = None  # {"generation", "key"}
     trained: int = 0
     cache_hits: int = 0
     spent: Optional[float] = None  # compute so far (epochs); None in checkpoints before budgets
@@ -61,6 +61,8 @@ class SearchState:
 def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
     data = dataclasses.asdict(outcome)
     data["compact"] = list(outcome.compact)
+    if data["evaluation"]["latency"] != data["evaluation"]["latency"]:  # not measured: left
+        del data["evaluation"]["latency"]  # out, as in checkpoints from before latency
     return data
 
 

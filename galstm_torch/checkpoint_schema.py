@@ -55,7 +55,7 @@ def check_outcome(data: Any, where: str) -> None:
     if not isinstance(e, dict) or not set(EVALUATION) <= set(e) <= set(EVALUATION + OPTIONAL):
         raise SchemaError(f"{where}.evaluation must hold {', '.join(EVALUATION)} (and may hold "
                           f"{', '.join(OPTIONAL)})")
-    for key in set(e):
+    for key in [k for k in EVALUATION + OPTIONAL if k in e]:
         _number(e[key], f"{where}.evaluation.{key}")
     if not 0.0 <= e["fitness"] <= 1.0:  # an accuracy; NaN fails this too
         raise SchemaError(f"{where}.evaluation.fitness={e['fitness']!r} must be in [0, 1]")

@@ -270,7 +270,7 @@ def validate(cfg: Config) -> None:
     validate_data(cfg.data)
     validate_executor(cfg.executor)
     _validate_budget(ga, trainer, cfg.mode)
-    validate_goals(ga, trainer)
+    validate_goals(ga, trainer, cfg.executor.name)
 
 
 def register_configs() -> None:

@@ -51,16 +51,30 @@ def _pareto_ga(ga: Any, names: list[str]) -> None:
                           "latency: set ga.guide=0 with the latency objective")
 
 
-def validate_goals(ga: Any, trainer: Any) -> None:
+def _single(ga: Any) -> None:
+    """Pareto settings a single-objective search cannot apply."""
+    if ga.strategy == "optuna_nsga2":
+        raise ConfigError("ga.strategy=optuna_nsga2 is a Pareto search: add an objective, "
+                          "e.g. ga.objectives=[accuracy,params]")
+    if ga.reference.stated():
+        raise ConfigError(f"ga.reference={ga.reference.stated()} is the hypervolume's reference "
+                          "point of a Pareto search: add an objective (ga=nsga2), or drop it")
+
+
+def validate_goals(ga: Any, trainer: Any, executor: str = "serial") -> None:
     """One line naming the first setting a search with these objectives cannot apply."""
     names = _objective_list(ga)
     _reference(ga, names)
     check(ga.latency_batch >= 1, "ga.latency_batch", ga.latency_batch, "must be >= 1")
+    if ga.latency_batch != 1 and "latency" not in names:
+        raise ConfigError(f"ga.latency_batch={ga.latency_batch} sets how latency is measured, "
+                          "but latency is not in ga.objectives: add it, or drop the setting")
     if len(names) == 1:
-        if ga.strategy == "optuna_nsga2":
-            raise ConfigError("ga.strategy=optuna_nsga2 is a Pareto search: add an objective, "
-                              "e.g. ga.objectives=[accuracy,params]")
-        return
+        return _single(ga)
+    if "latency" in names and executor != "serial":
+        raise ConfigError(f"the latency objective with executor={executor}: workers share the "
+                          "CPU or GPU while timing and may sit on different devices; use "
+                          "executor=serial")
     if ga.seeds > 1:
         raise ConfigError(f"ga.seeds={ga.seeds} races one leader, and a Pareto search has a "
                           "front of them: set ga.seeds=1")

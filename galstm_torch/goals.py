@@ -121,8 +121,10 @@ class Goals:
         if not points:
             return 0.0
         ref = self.reference_point()
-        reference = as_maximised({n: torch.tensor([ref[n]]) for n in self.names}, self.names)[0]
-        ideal = as_maximised({n: torch.tensor([1.0 if n == "accuracy" else 0.0])
+        f64 = torch.float64
+        reference = as_maximised({n: torch.tensor([ref[n]], dtype=f64) for n in self.names},
+                                 self.names)[0]
+        ideal = as_maximised({n: torch.tensor([1.0 if n == "accuracy" else 0.0], dtype=f64)
                               for n in self.names}, self.names)[0]
         return hypervolume(self.matrix(points), reference, ideal)
 

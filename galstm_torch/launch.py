@@ -69,7 +69,8 @@ def data_shape(config: Config) -> tuple[int, int]:
         return 28, 10
     from .tensor_data import load_tensor_file
 
-    d = load_tensor_file(config.data.path, train_samples=1, test_samples=1,
+    d = load_tensor_file(config.data.path, train_samples=config.data.train_samples,
+                         test_samples=config.data.test_samples,
                          val_fraction=config.trainer.val_fraction)
     return d.n_features, d.n_classes
 

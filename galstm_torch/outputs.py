@@ -12,6 +12,7 @@ import torch
 
 from .architecture import Architecture, format_compact
 from .data import DataSplits
+from .fileio import atomic_write
 from .evaluator import Evaluator
 from .export import finite_metrics, save_model
 from .records import Best
@@ -79,7 +80,7 @@ def train_final(arch: Architecture, data: DataSplits, settings: TrainSettings, e
     summary = {"genome": format_compact(arch.compact), "epochs": epochs,
                "lr_schedule": final.lr_schedule,
                "train_samples": len(merged.y_train), **finite_metrics(_metrics(e))}
-    (out / "final.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write(out / "final.json", (json.dumps(summary, indent=2) + "\n").encode())
     return e
 
 
@@ -95,5 +96,5 @@ def evaluate_genome(compact: "list[int]", data: DataSplits, settings: TrainSetti
     _save(out / "best_model.pt", model, arch, settings, e, data, seed=seed)
     record = {"genome": format_compact(arch.compact), "compact": list(arch.compact),
               "epochs": settings.epochs, "seed": seed, **finite_metrics(_metrics(e))}
-    (out / "evaluation.json").write_text(json.dumps(record, indent=2) + "\n")
+    atomic_write(out / "evaluation.json", (json.dumps(record, indent=2) + "\n").encode())
     return e

@@ -1,10 +1,12 @@
 """What a Pareto search writes besides the single-objective tables (a sink of the search's
-generation events, like the CSV tables and the board):
+generation events, like the tables and the board, and knowing neither):
 
 - ``fronts.csv``: each generation's front (every objective) and its hypervolume;
 - ``pareto.csv``: the final front, with every objective, the knee flagged;
-- ``pareto.png`` and the TensorBoard image ``figures/pareto_front`` (earlier fronts faded);
-- the TensorBoard scalar ``pareto/hypervolume`` per generation (run ``tb/pareto``).
+- ``pareto.png`` and the TensorBoard image ``figures/pareto_front`` (earlier fronts faded),
+  drawn when ``tensorboard.figures`` is on;
+- the TensorBoard scalar ``pareto/hypervolume`` per generation (run ``tb/pareto``), when
+  ``tensorboard.enabled`` is on.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import csv
 import io
 import logging
 from pathlib import Path
+from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
@@ -19,12 +22,13 @@ from .architecture import format_compact
 from .fileio import atomic_write
 from .goals import FrontPoint, ParetoSummary
 from .plots import pareto_figure, save_png
-from .records import CsvTable
+from .tables import CsvTable
 
 log = logging.getLogger(__name__)
 FRONT_FIELDS = ["generation", "genome", "accuracy", "seeds", "params", "latency_s",
                 "hypervolume", "compute/epochs"]
 PARETO_FIELDS = ["genome", "accuracy", "seeds", "params", "latency_s", "latency_device", "knee"]
+COLUMNS = {"params": "params", "latency": "latency_s"}  # objective -> its table column
 
 
 def _latency(p: FrontPoint) -> str:
@@ -33,53 +37,63 @@ def _latency(p: FrontPoint) -> str:
 
 class ParetoLog:
     """Writes a Pareto search's front outputs; on resume (``start_generation`` > 0) rows and
-    events of that generation and later are dropped, not duplicated."""
+    events of that generation and later are dropped, not duplicated. The figure plots
+    accuracy against the second objective (``cost``)."""
 
-    def __init__(self, out_dir: Path, *, device: str, tensorboard: bool, figures: bool,
-                 start_generation: int = 0) -> None:
-        self.out_dir, self.device, self.figures = out_dir, device, figures
+    def __init__(self, out_dir: Path, *, cost: str, latency_device: str, tensorboard: bool,
+                 figures: bool, start_generation: int = 0) -> None:
+        self.out_dir, self.cost, self.figures = out_dir, cost, figures
+        self.latency_device = latency_device
         self._fronts = CsvTable(out_dir / "fronts.csv", FRONT_FIELDS, start_generation)
         self.history: dict[int, list[tuple[float, float]]] = {}
         for row in self._fronts.kept:
             self.history.setdefault(int(row["generation"]), []).append(
-                (float(row["params"]), float(row["accuracy"])))
+                (float(row[COLUMNS[cost]]), float(row["accuracy"])))
         self.writer = SummaryWriter(str(out_dir / "tb" / "pareto"),
                                     purge_step=start_generation) if tensorboard else None
 
-    def generation(self, generation: int, summary: ParetoSummary, compute: float) -> None:
+    def generation(self, best: Any, info: Any) -> None:
+        summary: "ParetoSummary | None" = best.pareto
+        if summary is None:  # nothing trained at the target fidelity yet: no front to write
+            return
+        g = info.generation
         self._fronts.write([{
-            "generation": generation, "genome": format_compact(p.arch.compact),
+            "generation": g, "genome": format_compact(p.arch.compact),
             "accuracy": p.accuracy, "seeds": p.seeds, "params": p.params,
             "latency_s": _latency(p), "hypervolume": summary.hypervolume,
-            "compute/epochs": compute} for p in summary.front])
-        self.history[generation] = [(float(p.params), p.accuracy) for p in summary.front]
+            "compute/epochs": info.compute} for p in summary.front])
+        self.history[g] = [(p.values()[self.cost], p.accuracy) for p in summary.front]
         if self.writer is not None:
-            self.writer.add_scalar("pareto/hypervolume", summary.hypervolume, generation)
+            self.writer.add_scalar("pareto/hypervolume", summary.hypervolume, g)
         if self.figures:
             try:
-                self._figure(generation, summary)
+                self._figure(g, summary)
             except Exception as err:  # noqa: BLE001 - a plot must never stop a search
-                log.warning("Pareto figure of generation %d not drawn: %s", generation, err)
+                log.warning("Pareto figure of generation %d not drawn: %s", g, err)
         if self.writer is not None:
             self.writer.flush()
 
     def _figure(self, generation: int, summary: ParetoSummary) -> None:
-        fronts = sorted(self.history.items())
-        fig = pareto_figure(fronts, "parameters",
-                            (float(summary.knee.params), summary.knee.accuracy))
+        knee = (summary.knee.values()[self.cost], summary.knee.accuracy)
+        fig = pareto_figure(sorted(self.history.items()), COLUMNS[self.cost], knee,
+                            staircase=len(summary.names) == 2)
         save_png(fig, self.out_dir / "pareto.png")
         if self.writer is not None:
             self.writer.add_figure("figures/pareto_front", fig, generation, close=False)
 
-    def finish(self, summary: ParetoSummary) -> None:
+    def finish(self, best: Any) -> None:
         """pareto.csv: the final front, most accurate first."""
+        summary: "ParetoSummary | None" = best.pareto
+        if summary is None:
+            return
         table = io.StringIO()
         writer = csv.DictWriter(table, fieldnames=PARETO_FIELDS)
         writer.writeheader()
         for p in sorted(summary.front, key=lambda p: -p.accuracy):
+            measured = p.latency == p.latency
             writer.writerow({"genome": format_compact(p.arch.compact), "accuracy": p.accuracy,
                              "seeds": p.seeds, "params": p.params, "latency_s": _latency(p),
-                             "latency_device": self.device if p.latency == p.latency else "",
+                             "latency_device": self.latency_device if measured else "",
                              "knee": int(p.arch == summary.knee.arch)})
         atomic_write(self.out_dir / "pareto.csv", table.getvalue().encode())
 

@@ -80,15 +80,18 @@ def accuracy_params_figure(points: list[GenomePoint]) -> Figure:
 
 
 def pareto_figure(fronts: "list[tuple[int, list[tuple[float, float]]]]", cost: str,
-                  knee: "tuple[float, float] | None" = None) -> Figure:
+                  knee: "tuple[float, float] | None" = None, *,
+                  staircase: bool = True) -> Figure:
     """Each generation's front as a staircase of (cost, accuracy), fading in from the first
-    (faint) to the last (solid), with the knee marked."""
+    (faint) to the last (solid), with the knee marked. ``staircase=False`` (three or more
+    objectives, where the projection is not a front) draws points only."""
     fig = new_figure()
     ax = fig.subplots()
     for k, (generation, points) in enumerate(fronts):
         last = k == len(fronts) - 1
         pts = sorted(points)
         ax.step([c for c, _ in pts], [a for _, a in pts], where="post", marker="o",
+                linestyle="-" if staircase else "none",
                 markersize=4 if last else 2, alpha=1.0 if last else 0.15 + 0.6 * k / len(fronts),
                 color="C0" if last else "C7", label=f"front after generation {generation}"
                 if last else None)

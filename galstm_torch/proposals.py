@@ -34,6 +34,7 @@ class Context:
     seen: list[Architecture]
     generator: torch.Generator
     run_seed: int
+    met: dict[tuple[int, ...], int]  # the generation in which each genome was first met
 
 
 def next_population(ctx: Context, population: torch.Tensor, generation: int) -> torch.Tensor:
@@ -54,13 +55,16 @@ def _optuna(ctx: Context, generation: int) -> torch.Tensor:
     seed = derive_seed(ctx.run_seed, f"{ctx.ga.strategy}:{generation + 1}")
     sampler = "nsga2" if ctx.ga.strategy == "optuna_nsga2" else "tpe"
     if not ctx.goals.multi:
-        return propose(target_history(ctx.evaluator, ctx.seen, ctx.schedule), ctx.ga.pop_size,
-                       ctx.space, seed=seed, sampler=sampler)
+        history = [(c, f, ctx.met[c]) for c, f in
+                   target_history(ctx.evaluator, ctx.seen, ctx.schedule)]
+        return propose(history, ctx.ga.pop_size, ctx.space, seed=seed, sampler=sampler,
+                       generation=generation + 1)
     points = ctx.goals.measured(ctx.evaluator, ctx.seen, ctx.schedule)
     directions = tuple("minimize" if n in MINIMISED else "maximize" for n in ctx.goals.names)
-    history = [(p.arch.compact, tuple(p.values()[n] for n in ctx.goals.names)) for p in points]
+    history = [(p.arch.compact, tuple(p.values()[n] for n in ctx.goals.names),
+                ctx.met[p.arch.compact]) for p in points]
     return propose(history, ctx.ga.pop_size, ctx.space, seed=seed, sampler=sampler,
-                   directions=directions)
+                   directions=directions, generation=generation + 1)
 
 
 def _offspring(ctx: Context, population: torch.Tensor) -> torch.Tensor:

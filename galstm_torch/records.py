@@ -2,25 +2,31 @@
 generations.csv, best.json, and (through tb.Board) TensorBoard."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Protocol
 
 import torch
 
 from .architecture import format_compact
 from .evaluator import Result
 from .fileio import atomic_write
+from .tables import CsvTable
 from .genome import SearchSpace
 
 if TYPE_CHECKING:
     from .goals import ParetoSummary
-    from .pareto_log import ParetoLog
     from .tb import Board
+
+
+class GenerationSink(Protocol):
+    """A subscriber to the search's generation events besides the tables and the board."""
+
+    def generation(self, best: "Best", info: "GenerationInfo") -> None: ...
+    def finish(self, best: "Best") -> None: ...
+    def close(self) -> None: ...
 
 CSV_FIELDS = ("generation", "index", "genome", "fidelity", "replicate", "fitness", "val_acc",
               "test_acc", "loss", "params", "seconds", "samples_per_s", "compute", "cache_hit",
@@ -44,7 +50,8 @@ class Best:
         out = {"genome": format_compact(self.result.arch.compact),
                "compact": list(self.result.arch.compact), "fitness": e.fitness,
                "fitness_se": _finite(self.se), "seeds": self.seeds,
-               "val_acc": _finite(e.val_acc), "test_acc": e.test_acc, "loss": e.loss,
+               "val_acc": _finite(e.val_acc), "test_acc": _finite(e.test_acc),
+               "loss": _finite(e.loss),
                "params": e.params, "generation": self.generation}
         return out if self.pareto is None else out | self.pareto.to_json()
 
@@ -93,35 +100,6 @@ def generation_scalars(results: list[Result], fitness: torch.Tensor, best: Best,
     }
 
 
-class CsvTable:
-    """An appended CSV table. On resume (``keep_before`` > 0) the rows of that generation and
-    later, written before an interruption, are dropped rather than duplicated."""
-
-    def __init__(self, path: Path, fields: "tuple[str, ...] | list[str]", keep_before: int) -> None:
-        self.kept = _rows_before(path, keep_before) if keep_before else []
-        table = io.StringIO()
-        header = csv.DictWriter(table, fieldnames=list(fields))
-        header.writeheader()
-        header.writerows(self.kept)
-        atomic_write(path, table.getvalue().encode())
-        self._file = path.open("a", newline="")
-        self._writer = csv.DictWriter(self._file, fieldnames=list(fields))
-
-    def write(self, rows: list[dict]) -> None:
-        self._writer.writerows(rows)
-        self._file.flush()  # readable while the search runs
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def _rows_before(path: Path, generation: int) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return [row for row in csv.DictReader(f) if int(row["generation"]) < generation]
-
-
 def population_fields(space: SearchSpace) -> list[str]:
     return (["generation", "index", "n_lstm", "n_dense"]
             + [f"lstm_{i + 1}" for i in range(space.max_lstm_layers)]
@@ -143,11 +121,11 @@ class RunRecorder:
 
     def __init__(self, out_dir: Path, space: "SearchSpace | None" = None,
                  board: "Optional[Board]" = None, *, start_generation: int = 0,
-                 pareto: "Optional[ParetoLog]" = None) -> None:
+                 sinks: "tuple[GenerationSink, ...]" = ()) -> None:
         """``start_generation`` > 0 continues a run: rows and TensorBoard events of that
         generation and later (written before an interruption) are dropped, not duplicated."""
         self.out_dir, self.space, self.board = out_dir, space or SearchSpace(), board
-        self.pareto = pareto
+        self.sinks = sinks
         out_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = out_dir / "evaluations.csv"
         self._evaluations = CsvTable(self.csv_path, CSV_FIELDS, start_generation)
@@ -173,21 +151,21 @@ class RunRecorder:
         self._generations.write([{"generation": g, **scalars}])
         if self.board is not None:
             self.board.generation(results, fitness, best, info, population, scalars)
-        if self.pareto is not None and best.pareto is not None:
-            self.pareto.generation(g, best.pareto, info.compute)
+        for sink in self.sinks:
+            sink.generation(best, info)
         return scalars
 
     def finish(self, best: Best) -> None:
         atomic_write(self.out_dir / "best.json", (json.dumps(best.to_json(), indent=2) + "\n").encode())
-        if self.pareto is not None and best.pareto is not None:
-            self.pareto.finish(best.pareto)
+        for sink in self.sinks:
+            sink.finish(best)
         self.close()
 
     def close(self) -> None:
         if self.board is not None:
             self.board.close()
-        if self.pareto is not None:
-            self.pareto.close()
+        for sink in self.sinks:
+            sink.close()
         for f in (self._evaluations, self._population, self._generations):
             f.close()
 

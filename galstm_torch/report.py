@@ -149,19 +149,38 @@ def report_run(run: Path, k: int = 5) -> str:
     return "\n".join(lines + _front(run))
 
 
-def _front(run: Path) -> list[str]:
-    """A Pareto search's final front (pareto.csv) and its hypervolume (best.json)."""
-    path, best = run / "pareto.csv", _json(run / "best.json") or {}
+def _front_rows(run: Path) -> tuple[list[dict[str, str]], str]:
+    """The final front (pareto.csv), or while running or after a kill the last generation's
+    front in fronts.csv; and where it came from."""
+    path = run / "pareto.csv"
+    if path.is_file():
+        with path.open(newline="") as f:
+            return list(csv.DictReader(f)), "final"
+    path = run / "fronts.csv"
     if not path.is_file():
-        return []
+        return [], ""
     with path.open(newline="") as f:
-        front = list(csv.DictReader(f))
-    cells = [[r["genome"], float(r["accuracy"]), int(r["seeds"]), int(r["params"]),
-              r["latency_s"] or "-", "knee" if r["knee"] == "1" else ""] for r in front]
-    hv = best.get("hypervolume")
-    return [f"\nPareto front ({len(front)} genomes, objectives "
-            f"{', '.join(best.get('objectives', []))}, hypervolume "
-            f"{'-' if hv is None else f'{hv:.4f}'} against {best.get('reference')}):",
+        rows = list(csv.DictReader(f))
+    last = max((int(r["generation"]) for r in rows), default=-1)
+    return [r for r in rows if int(r["generation"]) == last], f"after generation {last}"
+
+
+def _front(run: Path) -> list[str]:
+    """A Pareto search's front and its hypervolume."""
+    try:
+        front, source = _front_rows(run)
+        if not front:
+            return []
+        cells = [[r["genome"], float(r["accuracy"]), int(r["seeds"]), int(r["params"]),
+                  r["latency_s"] or "-", "knee" if r.get("knee") == "1" else ""] for r in front]
+        hv = float(front[0]["hypervolume"]) if "hypervolume" in front[0] else \
+            (_json(run / "best.json") or {}).get("hypervolume")
+    except (KeyError, ValueError, TypeError, csv.Error) as err:
+        raise GalstmError(f"the front tables in {run} hold a value this tool did not write "
+                          f"({type(err).__name__}: {err}): they were edited") from None
+    best = _json(run / "best.json") or {}
+    return [f"\nPareto front, {source} ({len(front)} genomes, hypervolume "
+            f"{'-' if hv is None else f'{hv:.4f}'}; reference {best.get('reference', '-')}):",
             table(["genome", "accuracy", "seeds", "params", "latency_s", ""], cells)]
 
 

@@ -26,15 +26,23 @@ def _is_free(key: str) -> bool:
     return any(key == k or key.startswith(k + ".") for k in NOT_SEARCH)
 
 
-def config_hash(cfg: DictConfig) -> str:
-    """SHA-256 over every search-changing value of a config."""
+# Keys added after checkpoints already existed, with the value that keeps the old behaviour:
+# a checkpoint written before a key existed was hashed without it.
+ADDED_LATER = {"ga.objectives": ["accuracy"], "ga.reference.accuracy": None,
+               "ga.reference.params": None, "ga.reference.latency": None, "ga.latency_batch": 1}
+
+
+def config_hash(cfg: DictConfig, *, legacy: bool = False) -> str:
+    """SHA-256 over every search-changing value of a config. ``legacy``: as a version from
+    before the ADDED_LATER keys hashed it (they are left out while at their old behaviour)."""
     flat: dict[str, Any] = {}
 
     def walk(node: Any, prefix: str) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
                 walk(v, f"{prefix}.{k}" if prefix else str(k))
-        elif not _is_free(prefix):
+        elif not _is_free(prefix) and not (legacy and prefix in ADDED_LATER
+                                           and ADDED_LATER[prefix] == node):
             flat[prefix] = node
 
     walk(OmegaConf.to_container(cfg, resolve=True), "")

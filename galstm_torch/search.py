@@ -199,12 +199,15 @@ class Search:
              best: Best) -> None:
         failed = sum(r.outcome.status == "failed" for r in results)
         budget = self.evaluator.budget
-        log.info("generation %d%s: best %.4f mean %.4f%s | best so far %s %.4f (%d seed%s) | "
+        p = best.pareto
+        answer = "best so far" if p is None else \
+            f"front of {len(p.front)}, hypervolume {p.hypervolume:.4f}, knee"
+        log.info("generation %d%s: best %.4f mean %.4f%s | %s %s %.4f (%d seed%s) | "
                  "trained %d, cache hits %d, compute %.2f%s epochs, %.1fs",
                  self.state.generation + 1,
                  f"/{self.ga.generations}" if self.ga.generations else "",
                  fitness.max(), fitness.mean(), f" ({failed} failed)" if failed else "",
-                 format_compact(best.result.arch.compact), best.result.fitness,
+                 answer, format_compact(best.result.arch.compact), best.result.fitness,
                  best.seeds, "" if best.seeds == 1 else "s",
                  self.evaluator.trained, self.evaluator.cache_hits, self.evaluator.spent,
                  f"/{budget:g}" if budget is not None else "", seconds)
@@ -212,8 +215,9 @@ class Search:
     def _advance(self) -> None:
         """The next population from the evaluated one, by the strategy's rule."""
         s = self.state
+        met = {tuple(item[1:]): item[0] for item in reversed(s.seen)}  # the first wins
         ctx = Context(self.ga, self.space, self.goals, self.evaluator, self.schedule,
-                      self._seen(), self.generator, self.run_seed)
+                      self._seen(), self.generator, self.run_seed, met)
         s.population = next_population(ctx, s.population, s.generation)
         s.generation, s.phase, s.trained_in_generation = s.generation + 1, "evaluating", []
         self._hits_start = self.evaluator.cache_hits

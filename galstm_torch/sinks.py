@@ -26,8 +26,8 @@ def make_recorder(config: Config, out: Path, space: SearchSpace, board: Optional
                   start: int, multi: bool) -> RunRecorder:
     """The recorder of a run continuing at generation ``start`` (0 for a new run); it
     creates the tables, so it is made once the executor has started."""
-    tb = config.tensorboard
-    pareto = ParetoLog(out, device=str(pick_device(config.trainer.device)),
-                       tensorboard=tb.enabled, figures=tb.figures,
-                       start_generation=start) if multi else None
-    return RunRecorder(out, space, board, start_generation=start, pareto=pareto)
+    tb, names = config.tensorboard, config.ga.objectives
+    sinks = (ParetoLog(out, cost=names[1], latency_device=str(pick_device(config.trainer.device)),
+                       tensorboard=tb.enabled, figures=tb.enabled and tb.figures,
+                       start_generation=start),) if multi else ()
+    return RunRecorder(out, space, board, start_generation=start, sinks=sinks)

@@ -5,9 +5,11 @@ Optuna's multi-objective TPE) and NSGA-II (``ga.strategy=optuna_nsga2``).
 Each generation rebuilds an in-memory study from every genome scored at the target fidelity
 and asks it for a population, with a sampler seeded from (run seed, generation). The
 proposals therefore depend only on the history and the generation, which keeps a resumed run
-exact. For NSGA-II the history is cut into generations of ``n`` trials in the order the
-search met them, as Optuna's own loop would have tagged them, so that its parent selection
-runs over the same generations. Optuna is an optional extra: ``pip install -e ".[compare]"``.
+exact. For NSGA-II each trial is tagged with the generation in which the search first met
+its genome, and the new asks with the generation being proposed, so that Optuna's parent
+selection runs over the search's own generations (a generation with fewer distinct new
+genomes than ``n`` is still a whole generation). Optuna is an optional extra:
+``pip install -e ".[compare]"``.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ def _optuna():
     try:
         import optuna
     except ImportError:
-        raise ConfigError('ga.strategy=tpe needs Optuna: pip install -e ".[compare]"') from None
+        raise ConfigError('ga.strategy=tpe and optuna_nsga2 need Optuna: pip install -e '
+                          '".[compare]"') from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 
@@ -57,24 +60,38 @@ def _ask(study, space: SearchSpace) -> tuple[int, ...]:
     return (n_lstm, n_dense, *lstm, *dense)
 
 
-def _sampler(optuna, name: str, n: int, seed: int):
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(population_size=n, seed=seed % 2**32)
-    return optuna.samplers.TPESampler(seed=seed % 2**32, constant_liar=True)
+def _nsga2(optuna, n: int, seed: int, generation: int):
+    """Optuna's NSGAIISampler whose new trials belong to ``generation``, whatever the size of
+    the generations before it."""
+
+    class Sampler(optuna.samplers.NSGAIISampler):
+        def get_trial_generation(self, study, trial) -> int:
+            key = self._get_generation_key()
+            if key not in trial.system_attrs:
+                study._storage.set_trial_system_attr(trial._trial_id, key, generation)
+                return generation
+            return trial.system_attrs[key]
+
+    return Sampler(population_size=n, seed=seed % 2**32)
 
 
-def propose(history: "list[tuple[tuple[int, ...], float | tuple[float, ...]]]", n: int,
-            space: SearchSpace, *, seed: int, sampler: str = "tpe",
-            directions: "tuple[str, ...]" = ("maximize",)) -> torch.Tensor:
-    """n genomes given (genome, value or values) pairs; a population tensor. The n asks of
-    one generation are pending together (TPE's constant liar keeps them apart)."""
+Entry = "tuple[tuple[int, ...], float | tuple[float, ...], int]"
+
+
+def propose(history: "list[Entry]", n: int, space: SearchSpace, *, seed: int,
+            sampler: str = "tpe", directions: "tuple[str, ...]" = ("maximize",),
+            generation: int = 0) -> torch.Tensor:
+    """n genomes for ``generation`` given (genome, value or values, generation met) triples;
+    a population tensor. The n asks of one generation are pending together (TPE's constant
+    liar keeps them apart)."""
     optuna = _optuna()
-    study = optuna.create_study(directions=list(directions),
-                                sampler=_sampler(optuna, sampler, n, seed))
-    key = "NSGAIISampler:generation"  # the system attribute Optuna's GA samplers read
-    for i, (compact, value) in enumerate(history):
+    chosen = _nsga2(optuna, n, seed, generation) if sampler == "nsga2" else \
+        optuna.samplers.TPESampler(seed=seed % 2**32, constant_liar=True)
+    study = optuna.create_study(directions=list(directions), sampler=chosen)
+    key = chosen._get_generation_key() if sampler == "nsga2" else None
+    for compact, value, met in history:
         values = list(value) if isinstance(value, tuple) else [value]
         study.add_trial(optuna.trial.create_trial(
             params=_params(compact), distributions=_distributions(space, compact), values=values,
-            system_attrs={key: i // n} if sampler == "nsga2" else None))
+            system_attrs={key: met} if key else None))
     return population_from_compact([list(_ask(study, space)) for _ in range(n)], space)

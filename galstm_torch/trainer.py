@@ -268,7 +268,8 @@ def train_model(arch: Architecture, data: DataSplits, settings: TrainSettings, *
     latency = math.nan
     if settings.latency_batch > 0:
         latency = measure_latency(model, batch=settings.latency_batch, steps=data.x_val.shape[1],
-                                  n_features=data.n_features, device=device)
+                                  n_features=data.n_features, device=device,
+                                  precision=lambda: autocast(device, settings.precision))
     return model, Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc, loss=fitted.loss,
                              params=fitted.params, seconds=seconds,
                              samples_per_s=fitted.seen / seconds if seconds > 0 else math.inf,

@@ -163,12 +163,35 @@ def test_optuna_nsga2_proposals_are_valid_and_seeded():
 
     g = torch.Generator().manual_seed(1)
     pop = random_population(16, SPACE, generator=g)
-    history = [(decode(r, SPACE).compact, (float(i) / 16, float(GOALS.params(r[None])[0])))
-               for i, r in enumerate(pop)]
-    kw = dict(seed=3, sampler="nsga2", directions=("maximize", "minimize"))
-    a, b = propose(history, 8, SPACE, **kw), propose(history, 8, SPACE, **kw)
-    check_population(a, SPACE)
-    assert a.shape == (8, SPACE.n_genes) and torch.equal(a, b)
+    history = [(decode(r, SPACE).compact, (float(i) / 16, float(GOALS.params(r[None])[0])),
+                i // 8) for i, r in enumerate(pop)]
+    for sampler in ("nsga2", "tpe"):  # Optuna's NSGA-II, and its multi-objective TPE
+        kw = dict(seed=3, sampler=sampler, directions=("maximize", "minimize"), generation=2)
+        a, b = propose(history, 8, SPACE, **kw), propose(history, 8, SPACE, **kw)
+        check_population(a, SPACE)
+        assert a.shape == (8, SPACE.n_genes) and torch.equal(a, b)
+
+
+def test_optuna_nsga2_asks_belong_to_the_generation_proposed():
+    """A last generation with fewer distinct genomes than the population is still whole:
+    the new asks are the next generation, bred from parents that include it."""
+    import optuna
+
+    from galstm_torch.tpe import _nsga2
+
+    sampler = _nsga2(optuna, 8, seed=0, generation=2)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    key = sampler._get_generation_key()
+    dist = optuna.distributions.FloatDistribution(0, 1)
+    for i in range(15):  # generation 0: 8 trials, generation 1: only 7 (a cache hit)
+        study.add_trial(optuna.trial.create_trial(
+            params={"x": i / 15}, distributions={"x": dist}, values=[i / 15, i / 15],
+            system_attrs={key: 0 if i < 8 else 1}))
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    assert study._storage.get_trial(trial._trial_id).system_attrs[key] == 2
+    parents = {t.number for t in sampler.get_parent_population(study, 2)}
+    assert parents & set(range(8, 15))  # the newest generation's results can be parents
 
 
 @pytest.mark.parametrize("changes,message", [
@@ -185,6 +208,9 @@ def test_optuna_nsga2_proposals_are_valid_and_seeded():
     ({"reference": ReferenceConfig(accuracy=1.5)}, "ga.reference.accuracy=1.5 is out of range"),
     ({"objectives": ["accuracy"], "strategy": "optuna_nsga2"}, "is a Pareto search"),
     ({"latency_batch": 0}, "ga.latency_batch=0 is out of range"),
+    ({"latency_batch": 8}, "latency is not in ga.objectives"),
+    ({"objectives": ["accuracy"], "reference": ReferenceConfig(accuracy=0.5)},
+     "reference point of a Pareto search"),
 ])
 def test_settings_a_pareto_search_cannot_apply_are_refused_in_one_line(changes, message):
     from galstm_torch.app import to_config
@@ -192,6 +218,38 @@ def test_settings_a_pareto_search_cannot_apply_are_refused_in_one_line(changes, 
     with pytest.raises(ConfigError) as err:
         to_config(dataclasses.replace(Config(), ga=mo(**changes)))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_latency_is_timed_only_by_the_serial_executor():
+    from galstm_torch.app import to_config
+    from galstm_torch.config import ExecutorConfig
+
+    ga_cfg = mo(objectives=["accuracy", "params", "latency"],
+                reference=ReferenceConfig(latency=0.01))
+    with pytest.raises(ConfigError, match="the latency objective with executor=pool"):
+        to_config(dataclasses.replace(Config(), ga=ga_cfg, executor=ExecutorConfig(name="pool")))
+    to_config(dataclasses.replace(Config(), ga=ga_cfg))  # serial: accepted
+
+
+def test_resume_auto_accepts_a_checkpoint_hashed_before_the_pareto_keys():
+    """A run started before ga.objectives existed was hashed without it: resume=auto after
+    an upgrade still recognises it, and only while the new keys keep the old behaviour."""
+    from omegaconf import OmegaConf
+
+    from conftest import compose_cfg
+    from galstm_torch.resume import ADDED_LATER, config_hash
+
+    cfg = compose_cfg()
+    old = OmegaConf.to_container(cfg)
+    for key in ADDED_LATER:
+        node, *path = key.split(".")[::-1]
+        parent = old
+        for part in reversed(path):
+            parent = parent[part]
+        del parent[node]
+    old_hash = config_hash(OmegaConf.create(old))
+    assert config_hash(cfg, legacy=True) == old_hash != config_hash(cfg)
+    assert config_hash(compose_cfg("ga.objectives=[accuracy,params]"), legacy=True) != old_hash
 
 
 def test_single_objective_runs_are_unchanged_by_the_pareto_code(tmp_path):

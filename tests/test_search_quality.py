@@ -180,8 +180,8 @@ def test_tpe_proposes_valid_genomes_that_depend_only_on_history_and_seed():
     pytest.importorskip("optuna")
     from galstm_torch.tpe import propose
 
-    history = [((1, 1, 64, 64), 0.8), ((3, 1, 200, 100, 250, 64), 0.9),
-               ((2, 3, 40, 50, 60, 70, 80), 0.6)]
+    history = [((1, 1, 64, 64), 0.8, 0), ((3, 1, 200, 100, 250, 64), 0.9, 0),
+               ((2, 3, 40, 50, 60, 70, 80), 0.6, 1)]
     a = propose(history, 6, SPACE, seed=5)
     b = propose(history, 6, SPACE, seed=5)
     check_population(a, SPACE)

@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m galstm_torch.bench {ga-ops,train,search} [--json]`` (see BENCHMARKS.md).
+"""Benchmarks: ``galstm bench {ga-ops,train,search,agree,pareto} [--json]`` (BENCHMARKS.md).
 
 The bench sits above every other layer and may import any of them.
 """

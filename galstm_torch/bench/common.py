@@ -61,10 +61,6 @@ def peak_matmul_gflops(device: torch.device, *, n: int = 2048, repeats: int = 5)
     return Stat(flops / t.median, flops / t.max, flops / t.min)
 
 
-def fmt_stat(s: Stat, digits: int = 3) -> str:
-    return f"{s.median:.{digits}g} [{s.min:.{digits}g}-{s.max:.{digits}g}]"
-
-
 def print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
     """columns: (key, header); values are printed with str() (format them before)."""
     cells = [[str(r.get(k, "")) for k, _ in columns] for r in rows]
