@@ -8,9 +8,9 @@ training of the best genome found.
 Parts (each is a `train.py` command, printed before it runs and stored in summary.json):
   article  ga=article: population 20, roulette, crossover 0.5, mutation 0.01, no elitism,
            Keras init, 1 epoch at batch 32, fitness = test accuracy; --generations generations.
-  default  ga=simple (the default preset until 2026-11-30) with population 20 and the same generations (the same number of
-           requested evaluations), fitness = validation accuracy; its test accuracy is read for
-           its best genome only.
+  default  ga=simple (the default preset until 2026-11-30) with population 20 and the same
+           generations (the same number of requested evaluations), fitness = validation accuracy;
+           its test accuracy is read for its best genome only.
   final    the article run's (or with --final-from default, the default run's) best genome
            retrained from scratch on all 60,000 training images
            for --final-epochs epochs with a cosine learning-rate decay; test accuracy.

@@ -15,19 +15,20 @@ from .architecture import format_compact
 from .config import Config, validate
 from .errors import ConfigError, GalstmError
 from .evaluator import Evaluator
-from .fileio import WriteFailed
 from .executor import SerialExecutor
-from .launch import data_desc, driver_data, goals_of, make_executor
+from .fileio import WriteFailed
 from .genome import SearchSpace
+from .launch import data_desc, driver_data, goals_of, make_executor
 from .observers import Observers
 from .outputs import evaluate_genome, export_best, train_final
 from .progress import Progress, bars_enabled
-from .sinks import board as make_board, make_recorder
 from .resume import check_state, config_hash, resumed_config, save_config
 from .rundir import claim, refuse_if_used, write_hydra_record
-from .runtime import graceful_termination
 from .rungs import Schedule
+from .runtime import graceful_termination
 from .search import Search, SearchResult
+from .sinks import board as make_board
+from .sinks import make_recorder
 from .trainer import Evaluation, TrainingDiverged, TrainSettings
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,17 @@ from .architecture import Architecture
 from .batched import BatchedClassifier
 from .data import DataSplits
 from .model import build_model, count_parameters
-from .trainer import (Evaluation, TrainingDiverged, TrainSettings, autocast, check_precision,
-                      full_precision, grad_scaler, lr_scheduler, steps_per_epoch)
+from .trainer import (
+    Evaluation,
+    TrainingDiverged,
+    TrainSettings,
+    autocast,
+    check_precision,
+    full_precision,
+    grad_scaler,
+    lr_scheduler,
+    steps_per_epoch,
+)
 
 
 def _dropout_generator(seed: int, device: torch.device) -> torch.Generator:
@@ -45,7 +54,8 @@ def dropout_multipliers(archs: list[Architecture], net: BatchedClassifier, batch
         for g, arch in enumerate(archs):
             if k < len(arch.dense_units):
                 units = arch.dense_units[k]
-                mask = torch.empty(batch, units, device=device, dtype=drop.dtype).bernoulli_(1 - p, generator=generators[g])
+                mask = torch.empty(batch, units, device=device, dtype=drop.dtype).bernoulli_(
+                    1 - p, generator=generators[g])
                 drop[g, :, :units] = mask.div_(1 - p)
         out.append(drop)
     return out
@@ -81,8 +91,8 @@ def _train_epoch(net: BatchedClassifier, opt: torch.optim.Optimizer, data: DataS
         drop = dropout_multipliers(net.archs, net, batch, gens, device) if net.p_drop > 0 else None
         with autocast(device, settings.precision):
             logits = net(data.x_train[idx], drop)
-        ce = F.cross_entropy(full_precision(logits).reshape(-1, logits.shape[-1]), data.y_train[idx].reshape(-1),
-                             reduction="none").view(pop, batch).mean(dim=1)
+        ce = F.cross_entropy(full_precision(logits).reshape(-1, logits.shape[-1]),
+                             data.y_train[idx].reshape(-1), reduction="none").view(pop, batch).mean(dim=1)
         loss = ce + settings.l2 * net.l2_penalty() if settings.l2 else ce
         opt.zero_grad(set_to_none=True)
         # Genomes share no parameter, so the gradient of the sum is each genome's own gradient.

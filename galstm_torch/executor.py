@@ -16,8 +16,7 @@ import torch
 
 from .architecture import Architecture, format_compact
 from .data import DataSplits
-from .trainer import (Evaluation, TrainingDiverged, TrainingObserver, TrainSettings,
-                      train_and_evaluate)
+from .trainer import Evaluation, TrainingDiverged, TrainingObserver, TrainSettings, train_and_evaluate
 
 log = logging.getLogger(__name__)
 

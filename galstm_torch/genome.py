@@ -8,7 +8,6 @@ can never disagree with them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Any
 
 import torch

@@ -12,9 +12,9 @@ import torch
 
 from .architecture import Architecture, format_compact
 from .data import DataSplits
-from .fileio import atomic_write
 from .evaluator import Evaluator
 from .export import finite_metrics, save_model
+from .fileio import atomic_write
 from .records import Best
 from .runtime import derive_seed
 from .trainer import Evaluation, TrainingObserver, TrainSettings, train_model

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg

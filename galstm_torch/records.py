@@ -13,8 +13,8 @@ import torch
 from .architecture import format_compact
 from .evaluator import Result
 from .fileio import atomic_write
-from .tables import CsvTable
 from .genome import SearchSpace
+from .tables import CsvTable
 
 if TYPE_CHECKING:
     from .goals import ParetoSummary
@@ -173,7 +173,8 @@ class RunRecorder:
 def _evaluation_row(generation: int, index: int, r: Result) -> dict:
     e = r.evaluation
     return {"generation": generation, "index": index, "genome": format_compact(r.arch.compact),
-            "fidelity": f"{r.fidelity:g}", "replicate": r.replicate, "fitness": e.fitness, "val_acc": e.val_acc, "test_acc": e.test_acc, "loss": e.loss,
+            "fidelity": f"{r.fidelity:g}", "replicate": r.replicate, "fitness": e.fitness,
+            "val_acc": e.val_acc, "test_acc": e.test_acc, "loss": e.loss,
             "params": e.params, "seconds": round(e.seconds, 4),
             "samples_per_s": round(e.samples_per_s, 1), "compute": f"{r.compute:g}",
             "cache_hit": int(r.cache_hit),

@@ -6,9 +6,9 @@ random genomes and every corner of the unit box (where a linear model peaks) joi
 the model can point beyond the population's neighbourhood. A linear model of fitness on
 simple genome features keeps the candidates it predicts best. It is fitted
 to every score at every rung, each standardized within its rung (a third of an epoch and a
-full epoch rank genomes alike but on different scales, RESULTS.md section 5). Children never evaluated come first: a known
-genome costs nothing to repeat but teaches nothing. Pure tensor functions, no Python loop
-over individuals.
+full epoch rank genomes alike but on different scales, RESULTS.md section 5). Children never
+evaluated come first: a known genome costs nothing to repeat but teaches nothing. Pure
+tensor functions, no Python loop over individuals.
 """
 from __future__ import annotations
 

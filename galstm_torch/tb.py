@@ -13,8 +13,7 @@ from .config import TensorBoardConfig
 from .evaluator import Result
 from .genome import SearchSpace, active_mask
 from .observers import CurveCollector
-from .plots import (GenerationPoint, GenomePoint, accuracy_params_figure, fitness_figure,
-                    save_png)
+from .plots import GenerationPoint, GenomePoint, accuracy_params_figure, fitness_figure, save_png
 from .records import Best, GenerationInfo
 from .tb_hparams import HParamsLog
 

@@ -6,7 +6,6 @@ import dataclasses
 import pytest
 import torch
 
-from conftest import SAMPLE_ROOT
 from galstm_torch.architecture import Architecture
 from galstm_torch.batched_executor import BatchedExecutor, plan_groups
 from galstm_torch.batched_trainer import fit_group, group_accuracy
@@ -15,6 +14,8 @@ from galstm_torch.evaluator import Evaluator
 from galstm_torch.executor import SerialExecutor, Task
 from galstm_torch.model import build_model
 from galstm_torch.trainer import TrainSettings, accuracy, fit
+
+from conftest import SAMPLE_ROOT
 
 CPU = torch.device("cpu")
 # Different units and dense-block counts; one LSTM layer count per group.
@@ -59,7 +60,8 @@ def _max_weight_diff(a: torch.nn.Module, b: torch.nn.Module, skip=()) -> dict[st
 
 
 def test_float64_dropout_off_matches_sequential_weights_losses_and_accuracies(small):
-    data = dataclasses.replace(small, **{f: getattr(small, f).double() for f in ("x_train", "x_val", "x_test")})
+    data = dataclasses.replace(
+        small, **{f: getattr(small, f).double() for f in ("x_train", "x_val", "x_test")})
     torch.set_default_dtype(torch.float64)
     try:
         for alone, mine, loss, (val, test) in _compare(data, TrainSettings(dropout=0.0, init="keras")):

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import json
+import random
 
 import numpy as np
-import random
 import pytest
 import torch
 
-from conftest import SAMPLE_ROOT
 from galstm_torch.architecture import Architecture
 from galstm_torch.bench.__main__ import main
 from galstm_torch.bench.ga_ops import reference_generation
 from galstm_torch.bench.training import flops_per_sample
 from galstm_torch.genome import SearchSpace, invalid_rows, random_population
+
+from conftest import SAMPLE_ROOT
 
 # One thread: on the shared 2-core CI machine, two threads per process are many times slower.
 DATA = ["--data-root", str(SAMPLE_ROOT), "--device", "cpu", "--repeats", "1", "--threads", "1"]

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import TINY, compose_cfg
 from galstm_torch import checkpoint, fileio
 from galstm_torch.app import run
 from galstm_torch.errors import ConfigError, DataError, GalstmError
 from galstm_torch.export import load_model
 from galstm_torch.report import main as report_main
+
+from conftest import TINY, compose_cfg
 
 FAST = [*TINY, "ga.pop_size=3", "ga.generations=2", "progress=false", "trainer.num_threads=1",
         "tensorboard.enabled=false", "seed=3"]

@@ -6,9 +6,10 @@ import shutil
 import pytest
 import torch
 
-from conftest import SAMPLE_ROOT
 from galstm_torch.data import load_data
 from galstm_torch.errors import DataError
+
+from conftest import SAMPLE_ROOT
 
 
 def test_sample_loads_as_rows_of_pixels_with_keras_validation_split():

@@ -7,8 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from galstm_torch.architecture import Architecture, format_compact, parse_compact
-from galstm_torch.genome import (SearchSpace, active_mask, check_population, decode,
-                                 from_compact, invalid_rows, random_population, to_compact)
+from galstm_torch.genome import (
+    SearchSpace,
+    active_mask,
+    check_population,
+    decode,
+    from_compact,
+    invalid_rows,
+    random_population,
+    to_compact,
+)
 
 
 def test_article_genome_round_trip(space):

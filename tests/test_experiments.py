@@ -25,7 +25,7 @@ def test_compare_strategies_runs_and_summarises(tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary["table"]) == {"article", "default", "random"}
-    for name, curves in summary["curves"].items():
+    for curves in summary["curves"].values():
         assert len(curves) == 2
         for curve in curves:  # best-so-far never decreases
             assert curve == sorted(curve) and all(0.0 <= v <= 1.0 for v in curve)
@@ -88,7 +88,7 @@ def test_study_gives_every_strategy_the_same_compute_and_judges_on_fresh_seeds(t
     assert proc.returncode == 0, proc.stderr
     study = json.loads((tmp_path / "study.json").read_text())
     assert set(study["table"]) == {"default", "random", "random_sh", "tpe"}
-    for name, runs in study["runs"].items():
+    for runs in study["runs"].values():
         assert len(runs) == 2
         for run in runs:  # nobody spends more than the budget; nobody stops a rung early
             assert 3.0 - 1.0 < run["compute"] <= 3.0 + 1e-9

@@ -6,11 +6,11 @@ import shutil
 
 import pytest
 
-from conftest import SAMPLE_ROOT, TINY, compose_cfg, run_train
 from galstm_torch.app import run, to_config
 from galstm_torch.errors import ConfigError, DataError
 from galstm_torch.search import SearchFailed
 
+from conftest import SAMPLE_ROOT, TINY, compose_cfg, run_train
 
 SMALL = [*TINY, "ga.pop_size=6", "ga.tournament_size=2", "ga.generations=2", "seed=3",
          "model.max_lstm_layers=1"]

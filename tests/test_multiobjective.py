@@ -8,26 +8,23 @@ import itertools
 
 import pytest
 import torch
+from test_search_quality import NoisyExecutor, rows
 
 from galstm_torch import checkpoint
 from galstm_torch.architecture import Architecture, parse_compact
 from galstm_torch.config import Config, GAConfig, ReferenceConfig
 from galstm_torch.errors import ConfigError
-from galstm_torch.genome import (SearchSpace, check_population, decode, from_compact,
-                                  random_population)
+from galstm_torch.evaluator import Evaluator
+from galstm_torch.genome import SearchSpace, check_population, decode, from_compact, random_population
 from galstm_torch.goals import FrontPoint, Goals
 from galstm_torch.hypervolume import hypervolume, knee
 from galstm_torch.model import build_model, count_parameters
 from galstm_torch.nsga2 import pick_front
 from galstm_torch.objectives import largest, param_counts
-
-from galstm_torch.evaluator import Evaluator
 from galstm_torch.records import RunRecorder
 from galstm_torch.rungs import Schedule
 from galstm_torch.search import Search
 from galstm_torch.trainer import TrainSettings
-
-from test_search_quality import NoisyExecutor, rows
 
 SPACE = SearchSpace()
 GOALS = Goals(("accuracy", "params"), SPACE)
@@ -236,8 +233,9 @@ def test_resume_auto_accepts_a_checkpoint_hashed_before_the_pareto_keys():
     an upgrade still recognises it, and only while the new keys keep the old behaviour."""
     from omegaconf import OmegaConf
 
-    from conftest import compose_cfg
     from galstm_torch.resume import ADDED_LATER, config_hash
+
+    from conftest import compose_cfg
 
     cfg = compose_cfg()
     old = OmegaConf.to_container(cfg)

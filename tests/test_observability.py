@@ -13,11 +13,12 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata
 
-from conftest import ROOT, SAMPLE_ROOT, TINY, run_train
 from galstm_torch import load_model
 from galstm_torch.data import load_data
 from galstm_torch.export import load_export
 from galstm_torch.trainer import accuracy
+
+from conftest import ROOT, SAMPLE_ROOT, TINY, run_train
 
 pytestmark = pytest.mark.slow
 GENERATIONS = 3

@@ -5,11 +5,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from galstm_torch.genome import (N_DENSE, N_LSTM, SearchSpace, active_mask, invalid_rows,
-                                 random_population)
-from galstm_torch.operators import (crossover, elite_indices, mutate_layers, mutate_units,
-                                    next_generation, rank_select, roulette_select,
-                                    tournament_select)
+from galstm_torch.genome import N_DENSE, N_LSTM, SearchSpace, active_mask, invalid_rows, random_population
+from galstm_torch.operators import (
+    crossover,
+    elite_indices,
+    mutate_layers,
+    mutate_units,
+    next_generation,
+    rank_select,
+    roulette_select,
+    tournament_select,
+)
 
 
 def test_crossover_never_crosses_layer_genes_and_swaps_only_genes_active_in_both(space, gen):

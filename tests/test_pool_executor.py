@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import TINY, compose_cfg, run_train
 from galstm_torch.app import run
 from galstm_torch.errors import ConfigError, DataError
+
+from conftest import TINY, compose_cfg, run_train
 
 SEARCH = [*TINY, "data.train_samples=1500", "trainer.lr=0.01", "trainer.num_threads=1",
           "ga.pop_size=4", "ga.generations=2"]

@@ -6,12 +6,13 @@ import io
 import pytest
 import torch
 
-from conftest import SAMPLE_ROOT
 from galstm_torch.architecture import Architecture
 from galstm_torch.data import load_data
 from galstm_torch.observers import CurveCollector, Observers
 from galstm_torch.progress import Progress, bars_enabled
 from galstm_torch.trainer import TrainSettings, steps_per_epoch, train_and_evaluate
+
+from conftest import SAMPLE_ROOT
 
 CPU = torch.device("cpu")
 
@@ -75,9 +76,10 @@ def test_observers_see_every_step_and_do_not_change_the_result():
     assert (watched.fitness, watched.test_acc, watched.loss) == (plain.fitness, plain.test_acc, plain.loss)
     curve = curves.pop()["[1,1,32,16]"]
     assert len(curve.steps) == steps_per_epoch(len(data.y_train), 32) == 9  # 270 images
-    assert sum(l * n for l, n in zip(curve.loss, [32] * 8 + [14])) / 270 == pytest.approx(plain.loss)
+    assert sum(loss * n for loss, n in zip(curve.loss, [32] * 8 + [14])) / 270 == pytest.approx(plain.loss)
 
 
-@pytest.mark.parametrize("n, batch, steps", [(270, 32, 9), (33, 32, 1), (34, 32, 2), (65, 32, 2), (64, 32, 2)])
+@pytest.mark.parametrize("n, batch, steps",
+                         [(270, 32, 9), (33, 32, 1), (34, 32, 2), (65, 32, 2), (64, 32, 2)])
 def test_steps_per_epoch_skips_a_single_sample_batch(n, batch, steps):
     assert steps_per_epoch(n, batch) == steps

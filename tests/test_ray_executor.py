@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE_ROOT, TINY, compose_cfg
 from galstm_torch.app import run, to_config
 from galstm_torch.errors import ConfigError, DataError
 from galstm_torch.executor import Task
-from galstm_torch.worker import GenomeWorker
 from galstm_torch.ray_resources import RayOptions, plan_workers
 from galstm_torch.trainer import TrainSettings
+from galstm_torch.worker import GenomeWorker
+
+from conftest import SAMPLE_ROOT, TINY, compose_cfg
 
 # Big enough that fitnesses differ between genomes and a training lasts a few tenths of a second.
 SEARCH = [*TINY, "data.train_samples=1500", "trainer.lr=0.01", "trainer.num_threads=1",

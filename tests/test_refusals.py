@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SAMPLE_ROOT, TINY, compose_cfg, run_train
 from galstm_torch.app import to_config
 from galstm_torch.cli_check import check_overrides
 from galstm_torch.data import load_data
 from galstm_torch.errors import ConfigError, DataError
 from galstm_torch.rundir import LOCK
+
+from conftest import ROOT, SAMPLE_ROOT, TINY, compose_cfg, run_train
 
 
 @pytest.mark.parametrize("override, message", [
@@ -81,7 +82,8 @@ def test_hydra_errors_become_one_line(argv, message):
 def test_good_overrides_and_hydra_flags_pass_the_check():
     assert check_overrides(["-m", "ga.mutation_rate=0.1,0.2", "hydra.run.dir=/tmp/x"],
                            ROOT / "galstm_torch" / "conf") is None
-    assert check_overrides(["--cfg", "job", "ga.pop_sise=4"], ROOT / "galstm_torch" / "conf") is None  # Hydra's
+    assert check_overrides(["--cfg", "job", "ga.pop_sise=4"],
+                           ROOT / "galstm_torch" / "conf") is None  # Hydra's
 
 
 @pytest.mark.slow

@@ -110,8 +110,9 @@ def test_finished_run_can_be_extended_with_more_generations(tmp_path, reference)
 @pytest.mark.slow
 def test_run_api_extends_a_finished_run_with_overrides(tmp_path, reference):
     """Outside Hydra, run(cfg, overrides=...) applies the allowed overrides on resume."""
-    from conftest import compose_cfg
     from galstm_torch.app import run
+
+    from conftest import compose_cfg
 
     short = tmp_path / "short"
     run(compose_cfg(*SEARCH, "ga.generations=2"), out_dir=short)

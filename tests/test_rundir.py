@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TINY, compose_cfg, run_train
 from galstm_torch.rundir import LOCK, RunDirRefused, claim
+
+from conftest import ROOT, TINY, compose_cfg, run_train
 
 FAST = [*TINY, "ga.pop_size=3", "ga.generations=1", "progress=false", "trainer.num_threads=1",
         "tensorboard.hparams=false", "tensorboard.figures=false"]

@@ -4,17 +4,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import SAMPLE_ROOT
 from galstm_torch.app import to_config, train_settings
-from galstm_torch.launch import local_executor, resolve_engine
 from galstm_torch.architecture import Architecture
 from galstm_torch.batched_executor import BatchedExecutor
 from galstm_torch.config import Config
 from galstm_torch.data import DataSplits, load_data
 from galstm_torch.errors import ConfigError
 from galstm_torch.executor import SerialExecutor
+from galstm_torch.launch import local_executor, resolve_engine
 from galstm_torch.trainer import TrainSettings, cpu_bf16_lstm, train_and_evaluate
 
+from conftest import SAMPLE_ROOT
 
 TINY_SPLITS = DataSplits(*[torch.zeros(4, 28, 28), torch.zeros(4, dtype=torch.long)] * 3)
 

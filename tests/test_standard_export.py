@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import TINY, compose_cfg
 from galstm_torch.app import run
 from galstm_torch.errors import DataError
 from galstm_torch.export import load_model
 from galstm_torch.standard_export import export_run, main
+
+from conftest import TINY, compose_cfg
 
 
 @pytest.fixture(scope="module")

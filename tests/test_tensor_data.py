@@ -75,9 +75,10 @@ def test_a_split_too_small_is_refused(tmp_path):
 
 
 def test_a_data_path_without_data_tensors_is_refused_not_ignored():
-    from conftest import TINY, compose_cfg
     from galstm_torch.app import to_config
     from galstm_torch.errors import ConfigError
+
+    from conftest import TINY, compose_cfg
 
     with pytest.raises(ConfigError, match="data.path=x.npz is read only with data=tensors"):
         to_config(compose_cfg(*TINY, "data.path=x.npz"))

@@ -4,12 +4,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import SAMPLE_ROOT
 from galstm_torch.architecture import Architecture
 from galstm_torch.data import load_data
 from galstm_torch.evaluator import Evaluator
 from galstm_torch.executor import SerialExecutor
 from galstm_torch.trainer import TrainSettings, train_and_evaluate
+
+from conftest import SAMPLE_ROOT
 
 CPU = torch.device("cpu")
 

@@ -130,7 +130,8 @@ def cmd_train(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any
         print_table(training.table_rows(rows), training.COLUMNS)
         for r in acc:
             print(f"accuracy {r['genome']} {r['precision']}: test {r['test_acc']:.4f} val "
-                  f"{r['val_acc']:.4f} loss {r['loss']:.4f} ({r['train_samples']} images, {r['seconds']:.1f}s)")
+                  f"{r['val_acc']:.4f} loss {r['loss']:.4f} "
+                  f"({r['train_samples']} images, {r['seconds']:.1f}s)")
         if a.profile:
             settings = training.TrainSettings(batch_size=a.batch_sizes[0], precision=precisions[0])
             sub = training.take_train(data, a.steps * a.batch_sizes[0])

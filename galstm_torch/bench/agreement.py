@@ -26,7 +26,8 @@ def run(data: DataSplits, device: torch.device, *, float64: bool, dropout: float
     previous = torch.get_default_dtype()
     if float64:
         torch.set_default_dtype(torch.float64)
-        data = dataclasses.replace(data, **{f: getattr(data, f).double() for f in ("x_train", "x_val", "x_test")})
+        data = dataclasses.replace(
+            data, **{f: getattr(data, f).double() for f in ("x_train", "x_val", "x_test")})
     try:
         batched = train_group(list(GROUP), data, settings, seeds=list(SEEDS), device=device)
         rows = []

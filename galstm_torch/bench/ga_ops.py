@@ -86,7 +86,8 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     for r in rows:
         vec = Stat(r["vectorized_s"], r["vectorized_min_s"], r["vectorized_max_s"])
         loop = Stat(r["loop_s"], r["loop_min_s"], r["loop_max_s"])
-        note = (f"loop timed on {r['loop_measured_on']:,} genomes, scaled x{r['pop_size'] / r['loop_measured_on']:g}"
+        note = (f"loop timed on {r['loop_measured_on']:,} genomes, "
+                f"scaled x{r['pop_size'] / r['loop_measured_on']:g}"
                 if r["loop_scaled"] else "")
         out.append({"pop": f"{r['pop_size']:,}", "vec": f"{vec.median:.4g} [{vec.min:.3g}-{vec.max:.3g}]",
                     "loop": f"{loop.median:.4g} [{loop.min:.3g}-{loop.max:.3g}]",

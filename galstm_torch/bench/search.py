@@ -3,9 +3,10 @@
 The real search runs the product's own pieces (data, executor, evaluator with its cache,
 search loop, CSV/TensorBoard recorder) on an MNIST subset and splits its wall time into time
 inside training (the executor) and everything else (GA operators, decoding, caching,
-logging, CSV/TensorBoard writing, checkpoints after every genome). The projection runs the same search loop for the article's 20 x 40 under
-each preset, with a cheap synthetic fitness in place of training (a fixed function of the
-genome plus fixed per-genome noise): it counts trainings, it does not predict accuracies.
+logging, CSV/TensorBoard writing, checkpoints after every genome). The projection runs the
+same search loop for the article's 20 x 40 under each preset, with a cheap synthetic fitness
+in place of training (a fixed function of the genome plus fixed per-genome noise): it counts
+trainings, it does not predict accuracies.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import torch
 from omegaconf import OmegaConf
@@ -85,12 +86,15 @@ class _CountingSearch(Search):
 
 
 def _search(ga: GAConfig, executor: Executor, settings: TrainSettings, seed: int,
-            out: Path, space: SearchSpace = SearchSpace(), checkpoints: bool = True) -> tuple[Any, Evaluator]:
+            out: Path, space: Optional[SearchSpace] = None,
+            checkpoints: bool = True) -> tuple[Any, Evaluator]:
     """The product's search loop and records (and checkpoints), written under out."""
+    space = space or SearchSpace()
     evaluator = Evaluator(executor, settings, run_seed=seed)
     logging.getLogger("galstm_torch").setLevel(logging.WARNING)
-    search = (Search if checkpoints else _CountingSearch)(space, ga, evaluator, RunRecorder(out), generator=torch.Generator().manual_seed(seed),
-                    checkpoint_dir=out / "checkpoint", config_hash="bench")
+    search = (Search if checkpoints else _CountingSearch)(
+        space, ga, evaluator, RunRecorder(out), generator=torch.Generator().manual_seed(seed),
+        checkpoint_dir=out / "checkpoint", config_hash="bench")
     return search.run(), evaluator
 
 
@@ -145,5 +149,6 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
         out.append({"kind": r["kind"], "preset": r["preset"], "size": f"{r['pop_size']} x {r['generations']}",
                     "train": trainings, "share": f"{100 * r['trainings_share']:.1f}%",
                     "spg": f"{r['s_per_generation']:.2f}" if "s_per_generation" in r else "",
-                    "outside": f"{100 * r['outside_training_share']:.2f}%" if "outside_training_share" in r else ""})
+                    "outside": (f"{100 * r['outside_training_share']:.2f}%"
+                                if "outside_training_share" in r else "")})
     return out

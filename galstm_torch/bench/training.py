@@ -158,7 +158,8 @@ def accuracy_rows(genomes: Iterable[Architecture], precisions: list[str], data: 
 
 def profile(arch: Architecture, data: DataSplits, settings: TrainSettings, device: torch.device) -> str:
     """Where one short training's time goes: the top operators by self time."""
-    from torch.profiler import ProfilerActivity, profile as torch_profile
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     fit(arch, take_train(data, 2 * settings.batch_size), settings, seed=0, device=device)
@@ -185,7 +186,8 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
             extra = f"generation {r['generation_s']:.0f}s"
         out.append({"genome": r["genome"], "batch_size": r["batch_size"], "engine": r["engine"],
                     "precision": r["precision"],
-                    "sps": f"{r['samples_per_s']:.0f} [{r['samples_per_s_min']:.0f}-{r['samples_per_s_max']:.0f}]",
+                    "sps": (f"{r['samples_per_s']:.0f} "
+                            f"[{r['samples_per_s_min']:.0f}-{r['samples_per_s_max']:.0f}]"),
                     "gf": f"{r['gflops']:.1f}", "frac": f"{100 * r['fraction_of_peak']:.1f}%",
                     "epoch": f"{r['epoch_s']:.1f}", "extra": extra})
     return out
