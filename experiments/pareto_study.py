@@ -33,6 +33,7 @@ from judge import judge_genome  # noqa: E402
 
 OBJ = "ga.objectives=[accuracy,params]"
 STRATEGIES = {"nsga2": ["ga=nsga2"], "nsga2_plain": ["ga=nsga2", "ga.guide=0"],
+              "nsga2_hvi": ["ga=nsga2", "ga.guide_pick=improvement"],
               "random": ["ga=random_search", OBJ],
               "optuna_nsga2": ["ga=tpe", "ga.strategy=optuna_nsga2", OBJ]}
 BASELINES = ("random", "optuna_nsga2")

@@ -44,6 +44,11 @@ def format_compact(compact: "list[int] | tuple[int, ...]") -> str:
     return "[" + ",".join(str(int(v)) for v in compact) + "]"
 
 
+def slot_names(n_lstm: int, n_dense: int) -> list[str]:
+    """The names of layer slots in tables, TensorBoard and Optuna: lstm_1.., then dense_1.."""
+    return [f"lstm_{i + 1}" for i in range(n_lstm)] + [f"dense_{i + 1}" for i in range(n_dense)]
+
+
 def parse_compact(text: str) -> tuple[int, ...]:
     """Parse `[3,1,135,41,126,47]` (brackets and spaces optional) into integers."""
     body = text.strip().removeprefix("[").removesuffix("]")

@@ -46,13 +46,22 @@ def _pareto_ga(ga: Any, names: list[str]) -> None:
         raise ConfigError(f"ga.selection={ga.selection} ga.tournament_size={ga.tournament_size}: "
                           "NSGA-II picks parents by a binary tournament on (front, crowding); set "
                           "ga.selection=tournament ga.tournament_size=2 (ga=nsga2 does)")
+    if ga.guide_pick != "crowding" and ga.guide < 2:
+        raise ConfigError(f"ga.guide_pick={ga.guide_pick} picks among the guide's candidates: "
+                          "set ga.guide=16 (ga=nsga2 does)")
     if ga.guide and "latency" in names:
         raise ConfigError("ga.guide predicts accuracy and counts params but has no model of "
                           "latency: set ga.guide=0 with the latency objective")
 
 
+GUIDE_PICKS = ("crowding", "improvement")
+
+
 def _single(ga: Any) -> None:
     """Pareto settings a single-objective search cannot apply."""
+    if ga.guide_pick != "crowding":
+        raise ConfigError(f"ga.guide_pick={ga.guide_pick} picks a Pareto search's children: add "
+                          "an objective (ga=nsga2), or drop it")
     if ga.strategy == "optuna_nsga2":
         raise ConfigError("ga.strategy=optuna_nsga2 is a Pareto search: add an objective, "
                           "e.g. ga.objectives=[accuracy,params]")
@@ -66,6 +75,8 @@ def validate_goals(ga: Any, trainer: Any, executor: str = "serial") -> None:
     names = _objective_list(ga)
     _reference(ga, names)
     check(ga.latency_batch >= 1, "ga.latency_batch", ga.latency_batch, "must be >= 1")
+    check(ga.guide_pick in GUIDE_PICKS, "ga.guide_pick", ga.guide_pick,
+          f"choose one of {', '.join(GUIDE_PICKS)}")
     if ga.latency_batch != 1 and "latency" not in names:
         raise ConfigError(f"ga.latency_batch={ga.latency_batch} sets how latency is measured, "
                           "but latency is not in ga.objectives: add it, or drop the setting")

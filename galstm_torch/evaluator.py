@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional
 
 from .architecture import Architecture, format_compact
 from .executor import Executor, Outcome, Task
-from .runtime import derive_seed
+from .runtime import genome_seed
 from .trainer import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -118,8 +118,7 @@ class Evaluator:
 
     def task(self, request: "Request | Architecture") -> Task:
         r = request if isinstance(request, Request) else Request(request)
-        seed = derive_seed(self.run_seed, format_compact(r.arch.compact)
-                           + self._suffix(r.fidelity, r.replicate))
+        seed = genome_seed(self.run_seed, r.arch.compact, self._suffix(r.fidelity, r.replicate))
         fidelity = None if r.fidelity is None or r.fidelity == self.target else r.fidelity
         return Task(r.arch.compact, seed, fidelity)
 

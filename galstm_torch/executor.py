@@ -46,9 +46,12 @@ class Outcome:
 
 
 def failed_outcome(task: Task, reason: str, *, retried: bool = False) -> Outcome:
-    """The outcome of a training that failed: fitness FAILED_FITNESS, the reason on one line."""
-    return Outcome(task.compact, failed_evaluation(), status="failed",
-                   error=reason.replace("\n", " ")[:500], retried=retried, seed=task.seed)
+    """The outcome of a training that failed: fitness FAILED_FITNESS, no other metric, the
+    reason on one line."""
+    failed = Evaluation(fitness=FAILED_FITNESS, val_acc=math.nan, test_acc=math.nan, loss=math.nan,
+                        params=0, seconds=0.0, samples_per_s=0.0)
+    return Outcome(task.compact, failed, status="failed", error=reason.replace("\n", " ")[:500],
+                   retried=retried, seed=task.seed)
 
 
 class Executor(Protocol):
@@ -57,11 +60,6 @@ class Executor(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def failed_evaluation() -> Evaluation:
-    return Evaluation(fitness=FAILED_FITNESS, val_acc=math.nan, test_acc=math.nan, loss=math.nan,
-                      params=0, seconds=0.0, samples_per_s=0.0)
 
 
 def _is_oom(err: BaseException) -> bool:

@@ -3,7 +3,6 @@ as plain tensors, numbers and strings. ``torch.load(path, weights_only=True)`` r
 pickled class is needed; ``load_model`` rebuilds the nn.Module."""
 from __future__ import annotations
 
-import math
 import pickle
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from torch import nn
 
 from .architecture import Architecture, format_compact
 from .errors import DataError
+from .fileio import atomic_write
 from .model import LSTMClassifier, build_model
 
 FORMAT = "galstm_torch.model/1"
@@ -24,9 +24,9 @@ NORMALISATION = {"divide_by": 255.0, "input_shape": [28, 28],
 def save_model(path: Path, model: nn.Module, arch: Architecture, *, dropout: float, init: str,
                metrics: dict[str, float], extra: "dict[str, Any] | None" = None,
                normalisation: "dict[str, Any] | None" = None) -> None:
-    """Write the export through a temporary file (no half-written model on a crash). The
-    input width and class count are the model's; ``normalisation`` says how raw input becomes
-    model input (MNIST's by default)."""
+    """Write the export atomically (no half-written model on a crash). The input width and
+    class count are the model's; ``normalisation`` says how raw input becomes model input
+    (MNIST's by default)."""
     payload = {
         "format": FORMAT, "genome": format_compact(arch.compact), "compact": list(arch.compact),
         "model": {"dropout": dropout, "init": init, "n_features": model.lstms[0].input_size,
@@ -36,9 +36,7 @@ def save_model(path: Path, model: nn.Module, arch: Architecture, *, dropout: flo
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         **(extra or {}),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_export(path: "str | Path") -> dict[str, Any]:
@@ -68,7 +66,3 @@ def load_model(path: "str | Path", device: "str | torch.device" = "cpu") -> LSTM
 def normalise(images: torch.Tensor) -> torch.Tensor:
     """uint8 images [N, 28, 28] -> the model's float input, as in training."""
     return images.to(torch.float32) / NORMALISATION["divide_by"]  # bit-identical to load_data
-
-
-def finite_metrics(metrics: dict[str, float]) -> dict[str, "float | None"]:
-    return {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}

@@ -14,6 +14,7 @@ import torch
 
 from .architecture import Architecture, format_compact
 from .evaluator import Evaluator
+from .fileio import finite
 from .genome import SearchSpace, population_from_compact
 from .hypervolume import hypervolume, knee
 from .objectives import as_maximised, genome_latency, largest, param_counts
@@ -115,18 +116,19 @@ class Goals:
                   for n in self.names}
         return as_maximised(values, self.names)
 
-    def hypervolume(self, points: list[FrontPoint]) -> float:
-        """The share of the box between the reference point and the ideal one (accuracy 1,
-        no cost) that the points dominate."""
-        if not points:
-            return 0.0
-        ref = self.reference_point()
-        f64 = torch.float64
+    def box(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reference point and the ideal one (accuracy 1, no cost), maximised."""
+        ref, f64 = self.reference_point(), torch.float64
         reference = as_maximised({n: torch.tensor([ref[n]], dtype=f64) for n in self.names},
                                  self.names)[0]
         ideal = as_maximised({n: torch.tensor([1.0 if n == "accuracy" else 0.0], dtype=f64)
                               for n in self.names}, self.names)[0]
-        return hypervolume(self.matrix(points), reference, ideal)
+        return reference, ideal
+
+    def hypervolume(self, points: list[FrontPoint]) -> float:
+        """The share of the box between the reference point and the ideal one that the
+        points dominate."""
+        return hypervolume(self.matrix(points), *self.box()) if points else 0.0
 
     def knee(self, points: list[FrontPoint]) -> FrontPoint:
         return points[knee(self.matrix(points))]
@@ -153,10 +155,9 @@ class ParetoSummary:
 
     def to_json(self) -> dict:
         def point(p: FrontPoint) -> dict:
-            latency = p.latency if p.latency == p.latency else None  # JSON has no NaN
             return {"genome": format_compact(p.arch.compact), "compact": list(p.arch.compact),
                     "accuracy": p.accuracy, "seeds": p.seeds, "params": p.params,
-                    "latency_s": latency}
+                    "latency_s": finite(p.latency)}
 
         return {"objectives": list(self.names), "reference": self.reference,
                 "hypervolume": self.hypervolume, "knee": format_compact(self.knee.arch.compact),

@@ -19,6 +19,7 @@ from .evaluator import Evaluator, Result
 from .genome import SearchSpace, population_from_compact, random_population
 from .goals import Goals
 from .history import guide_data
+from .improvement import pick_improving
 from .objectives import as_maximised
 from .operators import crossover, mutate_layers, mutate_units
 from .pareto import crowding_distance, nondominated_ranks, survivors, tournament
@@ -55,17 +56,29 @@ def offspring(goals: Goals, evaluator: Evaluator, seen: list[Architecture], sche
     children = torch.cat(batches)
     pool = torch.cat([children, random_population(len(children), space, generator=generator),
                       corners(space).to(children.dtype)])
+    if ga.guide_pick == "improvement":
+        measured = goals.measured(evaluator, seen, schedule)
+        if len(measured) >= 3:  # enough target scores to fit accuracy itself
+            at_target = population_from_compact([list(p.arch.compact) for p in measured], space)
+            accuracy = torch.tensor([p.accuracy for p in measured], dtype=torch.float64)
+            front = goals.matrix(goals.nondominated(measured))
+            return pick_improving(pool, known, at_target, accuracy, front, ga.pop_size, goals)
     return pick_front(pool, known, scores, ga.pop_size, goals)
 
 
 def pick_front(candidates: torch.Tensor, known: torch.Tensor, scores: torch.Tensor, n: int,
-               goals: Goals) -> torch.Tensor:
+               goals: Goals, *, predicted: "torch.Tensor | None" = None) -> torch.Tensor:
     """n distinct rows of ``candidates``: the NSGA-II survivors of (accuracy predicted by a
-    ridge model of the scores so far, exact parameters), never-seen genomes first."""
+    ridge model of the scores so far, or ``predicted`` per candidate, exact parameters),
+    never-seen genomes first."""
     space = goals.space
-    weights = fit_ridge(features(known, space), scores.to(torch.float64))
-    unique = candidates[first_occurrences(candidates)]
-    predicted = features(unique, space) @ weights
+    first = first_occurrences(candidates)
+    unique = candidates[first]
+    if predicted is None:
+        weights = fit_ridge(features(known, space), scores.to(torch.float64))
+        predicted = features(unique, space) @ weights
+    else:
+        predicted = predicted[first]
     objectives = as_maximised({"accuracy": predicted, "params": goals.params(unique)},
                               [name for name in goals.names if name != "latency"])
     seen = (unique.unsqueeze(1) == known.unsqueeze(0)).all(dim=2).any(dim=1)

@@ -3,7 +3,6 @@ train+val, and the single-genome evaluation of mode=evaluate."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 from typing import Optional
@@ -13,10 +12,10 @@ import torch
 from .architecture import Architecture, format_compact
 from .data import DataSplits
 from .evaluator import Evaluator
-from .export import finite_metrics, save_model
-from .fileio import atomic_write
+from .export import save_model
+from .fileio import finite, write_json
 from .records import Best
-from .runtime import derive_seed
+from .runtime import genome_seed
 from .trainer import Evaluation, TrainingObserver, TrainSettings, train_model
 
 log = logging.getLogger(__name__)
@@ -25,6 +24,10 @@ log = logging.getLogger(__name__)
 def _metrics(e: Evaluation) -> dict[str, float]:
     return {"fitness": e.fitness, "val_acc": e.val_acc, "test_acc": e.test_acc, "loss": e.loss,
             "params": float(e.params), "seconds": e.seconds, "samples_per_s": e.samples_per_s}
+
+
+def _json_metrics(e: Evaluation) -> dict[str, "float | None"]:
+    return {k: finite(v) for k, v in _metrics(e).items()}
 
 
 def _save(path: Path, model: torch.nn.Module, arch: Architecture, settings: TrainSettings,
@@ -74,13 +77,13 @@ def train_final(arch: Architecture, data: DataSplits, settings: TrainSettings, e
                         data.x_val[:0], data.y_val[:0], data.x_test, data.y_test,
                         n_classes=data.n_classes, scale=data.scale)
     final = dataclasses.replace(settings, epochs=epochs, fitness_split="test")
-    seed = derive_seed(run_seed, format_compact(arch.compact))
+    seed = genome_seed(run_seed, arch.compact)
     model, e = train_model(arch, merged, final, seed=seed, device=device)
     _save(out / "final_model.pt", model, arch, final, e, merged, seed=seed)
     summary = {"genome": format_compact(arch.compact), "epochs": epochs,
                "lr_schedule": final.lr_schedule,
-               "train_samples": len(merged.y_train), **finite_metrics(_metrics(e))}
-    atomic_write(out / "final.json", (json.dumps(summary, indent=2) + "\n").encode())
+               "train_samples": len(merged.y_train), **_json_metrics(e)}
+    write_json(out / "final.json", summary)
     return e
 
 
@@ -90,11 +93,11 @@ def evaluate_genome(compact: "list[int]", data: DataSplits, settings: TrainSetti
     """mode=evaluate: train exactly this genome once, with the seed the search would use;
     write evaluation.json and best_model.pt."""
     arch = Architecture.from_compact(compact)
-    seed = derive_seed(run_seed, format_compact(arch.compact))
+    seed = genome_seed(run_seed, arch.compact)
     model, e = train_model(arch, data, settings, seed=seed, device=device, observer=observer)
     out.mkdir(parents=True, exist_ok=True)
     _save(out / "best_model.pt", model, arch, settings, e, data, seed=seed)
     record = {"genome": format_compact(arch.compact), "compact": list(arch.compact),
-              "epochs": settings.epochs, "seed": seed, **finite_metrics(_metrics(e))}
-    atomic_write(out / "evaluation.json", (json.dumps(record, indent=2) + "\n").encode())
+              "epochs": settings.epochs, "seed": seed, **_json_metrics(e)}
+    write_json(out / "evaluation.json", record)
     return e

@@ -1,11 +1,14 @@
 """Matplotlib figures of a search, drawn without pyplot (no global state, no display)."""
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from .fileio import atomic_write
 
 
 @dataclass(frozen=True)
@@ -35,10 +38,10 @@ def new_figure() -> Figure:
 
 
 def save_png(fig: Figure, path: Path) -> None:
-    """Write through a temporary file, so a viewer never sees half a PNG."""
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=100)
-    tmp.replace(path)
+    """Write atomically, so a viewer never sees half a PNG."""
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    atomic_write(path, png.getvalue())
 
 
 def fitness_figure(history: list[GenerationPoint]) -> Figure:

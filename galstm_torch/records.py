@@ -2,19 +2,19 @@
 generations.csv, best.json, and (through tb.Board) TensorBoard."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 import torch
 
-from .architecture import format_compact
+from .architecture import format_compact, slot_names
 from .evaluator import Result
-from .fileio import atomic_write
+from .fileio import finite, write_json
 from .genome import SearchSpace
 from .tables import CsvTable
+from .trainer import Evaluation
 
 if TYPE_CHECKING:
     from .goals import ParetoSummary
@@ -49,9 +49,9 @@ class Best:
         e = self.result.evaluation
         out = {"genome": format_compact(self.result.arch.compact),
                "compact": list(self.result.arch.compact), "fitness": e.fitness,
-               "fitness_se": _finite(self.se), "seeds": self.seeds,
-               "val_acc": _finite(e.val_acc), "test_acc": _finite(e.test_acc),
-               "loss": _finite(e.loss),
+               "fitness_se": finite(self.se), "seeds": self.seeds,
+               "val_acc": finite(e.val_acc), "test_acc": finite(e.test_acc),
+               "loss": finite(e.loss),
                "params": e.params, "generation": self.generation}
         return out if self.pareto is None else out | self.pareto.to_json()
 
@@ -67,52 +67,61 @@ class GenerationInfo:
     compute: float = 0.0  # cumulative compute in this run (epochs of the training split)
 
 
-def _finite(x: float) -> "float | None":
-    return x if math.isfinite(x) else None  # JSON has no NaN
+@dataclass(frozen=True)
+class _Generation:
+    """What one generation's scalars are read from."""
+
+    results: list[Result]    # a row per genome
+    fitness: torch.Tensor    # a row per genome
+    top: Evaluation          # the generation's best row
+    so_far: Evaluation       # the search's best so far
+    best: Best
+    info: GenerationInfo
+    params: list[int]        # of the rows that trained
+    samples: float           # samples trained (cache hits train none)
+
+
+# The population-level figures of a generation, keyed by their TensorBoard tag; in this order
+# they are the columns of generations.csv after "generation".
+GENERATION_SCALARS: "dict[str, Callable[[_Generation], float]]" = {
+    "fitness/best": lambda g: g.fitness.max().item(),
+    "fitness/mean": lambda g: g.fitness.mean().item(),
+    "fitness/min": lambda g: g.fitness.min().item(),
+    "fitness/std": lambda g: g.fitness.std().item() if len(g.fitness) > 1 else 0.0,
+    "fitness/best_so_far": lambda g: g.so_far.fitness,
+    "accuracy/val_best": lambda g: g.top.val_acc,
+    "accuracy/test_best": lambda g: g.top.test_acc,
+    "accuracy/val_best_so_far": lambda g: g.so_far.val_acc,
+    "accuracy/test_best_so_far": lambda g: g.so_far.test_acc,
+    "population/unique_genomes": lambda g: float(len({r.arch.compact for r in g.results})),
+    "population/mean_params": lambda g: sum(g.params) / len(g.params) if g.params else 0.0,
+    "evaluations/trained": lambda g: float(g.info.trained),
+    "evaluations/cache_hits": lambda g: float(g.info.cache_hits),
+    "compute/epochs": lambda g: g.info.compute,
+    "fitness/best_so_far_seeds": lambda g: float(g.best.seeds),
+    "time/generation_seconds": lambda g: g.info.seconds,
+    "time/samples_per_second": lambda g: g.samples / g.info.seconds if g.info.seconds > 0 else 0.0,
+}
+GENERATION_FIELDS = ["generation", *GENERATION_SCALARS]
 
 
 def generation_scalars(results: list[Result], fitness: torch.Tensor, best: Best,
                        info: GenerationInfo,
                        evaluations: "list[Result] | None" = None) -> dict[str, float]:
-    """The population-level figures of one generation, keyed by their TensorBoard tag.
-    ``results`` and ``fitness`` have a row per genome; ``evaluations`` every training."""
-    top = results[int(fitness.argmax())].evaluation
-    so_far = best.result.evaluation
-    ok = [r.evaluation.params for r in results if r.outcome.status == "ok"]
+    """GENERATION_SCALARS of one generation. ``results`` and ``fitness`` have a row per
+    genome; ``evaluations`` every training."""
     trained = [r.evaluation for r in (results if evaluations is None else evaluations)
                if not r.cache_hit]
     samples = sum(e.samples_per_s * e.seconds for e in trained if math.isfinite(e.samples_per_s))
-    return {
-        "fitness/best": fitness.max().item(), "fitness/mean": fitness.mean().item(),
-        "fitness/min": fitness.min().item(),
-        "fitness/std": fitness.std().item() if len(fitness) > 1 else 0.0,
-        "fitness/best_so_far": so_far.fitness,
-        "accuracy/val_best": top.val_acc, "accuracy/test_best": top.test_acc,
-        "accuracy/val_best_so_far": so_far.val_acc, "accuracy/test_best_so_far": so_far.test_acc,
-        "population/unique_genomes": float(len({r.arch.compact for r in results})),
-        "population/mean_params": sum(ok) / len(ok) if ok else 0.0,
-        "evaluations/trained": float(info.trained),
-        "evaluations/cache_hits": float(info.cache_hits),
-        "compute/epochs": info.compute,
-        "fitness/best_so_far_seeds": float(best.seeds),
-        "time/generation_seconds": info.seconds,
-        "time/samples_per_second": samples / info.seconds if info.seconds > 0 else 0.0,
-    }
+    g = _Generation(results, fitness, results[int(fitness.argmax())].evaluation,
+                    best.result.evaluation, best, info,
+                    [r.evaluation.params for r in results if r.outcome.status == "ok"], samples)
+    return {tag: scalar(g) for tag, scalar in GENERATION_SCALARS.items()}
 
 
 def population_fields(space: SearchSpace) -> list[str]:
     return (["generation", "index", "n_lstm", "n_dense"]
-            + [f"lstm_{i + 1}" for i in range(space.max_lstm_layers)]
-            + [f"dense_{i + 1}" for i in range(space.max_dense_layers)] + ["fitness"])
-
-
-GENERATION_FIELDS = ["generation", "fitness/best", "fitness/mean", "fitness/min", "fitness/std",
-                     "fitness/best_so_far", "accuracy/val_best", "accuracy/test_best",
-                     "accuracy/val_best_so_far", "accuracy/test_best_so_far",
-                     "population/unique_genomes", "population/mean_params",
-                     "evaluations/trained", "evaluations/cache_hits", "compute/epochs",
-                     "fitness/best_so_far_seeds", "time/generation_seconds",
-                     "time/samples_per_second"]
+            + slot_names(space.max_lstm_layers, space.max_dense_layers) + ["fitness"])
 
 
 class RunRecorder:
@@ -156,7 +165,7 @@ class RunRecorder:
         return scalars
 
     def finish(self, best: Best) -> None:
-        atomic_write(self.out_dir / "best.json", (json.dumps(best.to_json(), indent=2) + "\n").encode())
+        write_json(self.out_dir / "best.json", best.to_json())
         for sink in self.sinks:
             sink.finish(best)
         self.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -19,29 +18,7 @@ from typing import Any, Optional
 import yaml
 
 from .errors import GalstmError
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    """A plain-text table, numbers right-aligned."""
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(headers)]
-    numeric = [all(isinstance(row[i], (int, float)) for row in rows) for i in range(len(headers))]
-
-    def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w)
-                         for v, w, num in zip(values, widths, numeric)).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, float):
-        return "-" if not math.isfinite(v) else (f"{v:.4f}" if abs(v) <= 1 else f"{v:,.1f}")
-    if isinstance(v, int):
-        return f"{v:,}"
-    return "-" if v is None else str(v)
-
+from .tables import table
 
 COLUMNS = ("generation", "genome", "fitness", "val_acc", "test_acc", "params", "seconds",
            "cache_hit")

@@ -11,6 +11,7 @@ from typing import Iterator
 
 import torch
 
+from .architecture import format_compact
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,13 @@ def derive_seed(run_seed: int, key: str) -> int:
     process and any order: Python's hash() is salted per process, so use SHA-256."""
     digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
+
+
+def genome_seed(run_seed: int, compact: "tuple[int, ...] | list[int]", variant: str = "") -> int:
+    """The seed of one training of a genome: from the run seed and the canonical genome, so
+    it does not depend on the order, the executor or the process. ``variant`` tells apart
+    the trainings of one genome at other fidelities or with other seeds ('@0.25', '#1')."""
+    return derive_seed(run_seed, format_compact(compact) + variant)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from .architecture import format_compact
+from .architecture import format_compact, slot_names
 from .config import TensorBoardConfig
 from .evaluator import Result
 from .genome import SearchSpace, active_mask
@@ -120,8 +120,7 @@ class Board:
         if params:
             w.add_histogram("population/params", torch.tensor(params), step)
         active = active_mask(population, space)
-        names = ([f"lstm_{i + 1}" for i in range(space.max_lstm_layers)]
-                 + [f"dense_{i + 1}" for i in range(space.max_dense_layers)])
+        names = slot_names(space.max_lstm_layers, space.max_dense_layers)
         for column, name in enumerate(names, start=2):
             units = population[active[:, column], column]
             if len(units):  # a slot no genome uses has no histogram this generation

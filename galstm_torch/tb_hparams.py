@@ -17,7 +17,7 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
-from .architecture import Architecture, format_compact
+from .architecture import Architecture, format_compact, slot_names
 from .evaluator import Result
 from .genome import SearchSpace
 
@@ -36,8 +36,7 @@ def genome_hparams(arch: Architecture, space: SearchSpace) -> dict:
     dense = list(arch.dense_units) + [0] * (space.max_dense_layers - len(arch.dense_units))
     return {"genome": format_compact(arch.compact), "n_lstm": len(arch.lstm_units),
             "n_dense": len(arch.dense_units),
-            **{f"lstm_{i + 1}": u for i, u in enumerate(lstm)},
-            **{f"dense_{i + 1}": u for i, u in enumerate(dense)}}
+            **dict(zip(slot_names(len(lstm), len(dense)), lstm + dense))}
 
 
 def _set_status(session_end: Summary, status: int) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from .architecture import slot_names
 from .errors import ConfigError
 from .genome import SearchSpace, population_from_compact
 
@@ -36,16 +37,14 @@ def _distributions(space: SearchSpace, compact: "tuple[int, ...]") -> dict:
     units = IntDistribution(space.min_units, space.max_units)
     d = {"n_lstm": IntDistribution(1, space.max_lstm_layers),
          "n_dense": IntDistribution(1, space.max_dense_layers)}
-    d.update({f"lstm_{i + 1}": units for i in range(n_lstm)})
-    d.update({f"dense_{i + 1}": units for i in range(n_dense)})
+    d.update(dict.fromkeys(slot_names(n_lstm, n_dense), units))
     return d
 
 
 def _params(compact: "tuple[int, ...]") -> dict[str, int]:
     n_lstm, n_dense = compact[0], compact[1]
     p = {"n_lstm": n_lstm, "n_dense": n_dense}
-    p.update({f"lstm_{i + 1}": u for i, u in enumerate(compact[2 : 2 + n_lstm])})
-    p.update({f"dense_{i + 1}": u for i, u in enumerate(compact[2 + n_lstm :])})
+    p.update(zip(slot_names(n_lstm, n_dense), compact[2:]))
     return p
 
 
@@ -53,11 +52,9 @@ def _ask(study, space: SearchSpace) -> tuple[int, ...]:
     trial = study.ask()
     n_lstm = trial.suggest_int("n_lstm", 1, space.max_lstm_layers)
     n_dense = trial.suggest_int("n_dense", 1, space.max_dense_layers)
-    lstm = [trial.suggest_int(f"lstm_{i + 1}", space.min_units, space.max_units)
-            for i in range(n_lstm)]
-    dense = [trial.suggest_int(f"dense_{i + 1}", space.min_units, space.max_units)
-             for i in range(n_dense)]
-    return (n_lstm, n_dense, *lstm, *dense)
+    units = [trial.suggest_int(name, space.min_units, space.max_units)
+             for name in slot_names(n_lstm, n_dense)]
+    return (n_lstm, n_dense, *units)
 
 
 def _nsga2(optuna, n: int, seed: int, generation: int):

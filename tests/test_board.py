@@ -8,7 +8,7 @@ from tensorboard.plugins.hparams import api_pb2, metadata
 
 from galstm_torch.architecture import Architecture
 from galstm_torch.evaluator import Result
-from galstm_torch.executor import Outcome, failed_evaluation
+from galstm_torch.executor import Outcome, Task, failed_outcome
 from galstm_torch.genome import SearchSpace
 from galstm_torch.tb_hparams import HParamsLog, genome_hparams, session_name
 from galstm_torch.trainer import Evaluation
@@ -16,7 +16,7 @@ from galstm_torch.trainer import Evaluation
 
 def result(arch: Architecture, fitness: "float | None") -> Result:
     if fitness is None:
-        return Result(arch, Outcome(arch.compact, failed_evaluation(), "failed", "diverged"), False)
+        return Result(arch, failed_outcome(Task(arch.compact, 0), "diverged"), False)
     e = Evaluation(fitness, fitness, fitness - 0.01, 0.5, 1234, 2.0, 100.0)
     return Result(arch, Outcome(arch.compact, e), False)
 

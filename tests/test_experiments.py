@@ -127,3 +127,24 @@ def test_noise_measures_seed_and_genome_spread(tmp_path):
     assert set(table) == {"cosine|0.5", "cosine|1.0"}
     for row in table.values():
         assert row["seed_sd"] >= 0 and 0 <= row["swaps"] <= 1 and len(row["scores"]) == 3
+
+
+@pytest.mark.slow
+def test_pareto_study_judges_every_front_member_and_pairs_the_hypervolumes(tmp_path):
+    args = ("--out", str(tmp_path), "--seeds", "2", "--budget", "8", "--pop-size", "4",
+            "--train-samples", "600", "--test-samples", "200")
+    proc = script("pareto_study.py", *args, "--strategies", "nsga2,random")
+    assert proc.returncode == 0, proc.stderr
+    proc = script("pareto_study.py", *args, "--strategies", "nsga2,random", "--report",
+                  "--docs", str(tmp_path / "docs"))
+    assert proc.returncode == 0, proc.stderr
+    study = json.loads((tmp_path / "pareto_study.json").read_text())
+    for runs in study["runs"].values():
+        for run in runs:  # every front member judged; the judged hypervolume in [0, 1]
+            assert set(run["judged"]) == set(run["front"]) and 0 <= run["hv_judged"] <= 1
+    diffs = [a["hv_judged"] - b["hv_judged"] for a, b in zip(study["runs"]["nsga2"],
+                                                             study["runs"]["random"])]
+    assert study["table"]["nsga2"]["vs_random"]["diffs"] == pytest.approx(diffs)
+    docs = json.loads((tmp_path / "docs" / "results.json").read_text())
+    assert docs["pareto_study"]["table"] == study["table"]
+    assert (tmp_path / "docs" / "results_pareto.png").stat().st_size > 0

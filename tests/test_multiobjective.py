@@ -206,6 +206,9 @@ def test_optuna_nsga2_asks_belong_to_the_generation_proposed():
     ({"objectives": ["accuracy"], "strategy": "optuna_nsga2"}, "is a Pareto search"),
     ({"latency_batch": 0}, "ga.latency_batch=0 is out of range"),
     ({"latency_batch": 8}, "latency is not in ga.objectives"),
+    ({"guide_pick": "improvement", "guide": 0}, "picks among the guide's candidates"),
+    ({"guide_pick": "best"}, "ga.guide_pick=best is out of range"),
+    ({"objectives": ["accuracy"], "guide_pick": "improvement"}, "picks a Pareto search's children"),
     ({"objectives": ["accuracy"], "reference": ReferenceConfig(accuracy=0.5)},
      "reference point of a Pareto search"),
 ])
@@ -256,3 +259,31 @@ def test_single_objective_runs_are_unchanged_by_the_pareto_code(tmp_path):
                     NoisyExecutor()).run()
     assert result.best.pareto is None
     assert not (tmp_path / "pareto.csv").exists() and not (tmp_path / "fronts.csv").exists()
+
+
+def test_greedy_improvement_adds_the_largest_gain_first_and_stops_when_nothing_adds():
+    from galstm_torch.improvement import greedy_improvement
+
+    goals = Goals(("accuracy", "params"), SPACE, reference={"accuracy": 0.5, "params": 1000.0})
+    front = torch.tensor([[0.9, -500.0]], dtype=torch.float64)
+    points = torch.tensor([[0.8, -600.0],    # dominated by the front: adds nothing
+                           [0.95, -400.0],   # dominates the front member: gains 0.14
+                           [0.7, -100.0],    # a cheap point: gains 0.16 of the box
+                           [0.95, -400.0]], dtype=torch.float64)  # the same as 1
+    assert greedy_improvement(points, front, 4, goals) == [2, 1]
+
+
+def test_pick_improving_returns_fresh_distinct_children():
+    from galstm_torch.improvement import pick_improving
+
+    g = torch.Generator().manual_seed(2)
+    known = random_population(12, SPACE, generator=g)
+    accuracy = 0.5 + known[:, 2:].sum(1).double() / 3000
+    front = GOALS.matrix(GOALS.nondominated([
+        FrontPoint(decode(r, SPACE), float(a), 1, int(GOALS.params(r[None])[0]), float("nan"))
+        for r, a in zip(known, accuracy)]))
+    candidates = torch.cat([random_population(50, SPACE, generator=g), known[:4]])
+    chosen = pick_improving(candidates, known, known, accuracy, front, 6, GOALS)
+    check_population(chosen, SPACE)
+    assert len(torch.unique(chosen, dim=0)) == 6
+    assert not (chosen.unsqueeze(1) == known.unsqueeze(0)).all(2).any()

@@ -9,6 +9,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from ..tables import table
+
 
 @dataclass(frozen=True)
 class Stat:
@@ -63,13 +65,7 @@ def peak_matmul_gflops(device: torch.device, *, n: int = 2048, repeats: int = 5)
 
 def print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
     """columns: (key, header); values are printed with str() (format them before)."""
-    cells = [[str(r.get(k, "")) for k, _ in columns] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h)
-              for i, (_, h) in enumerate(columns)]
-    print("  ".join(h.ljust(w) for (_, h), w in zip(columns, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print(table([h for _, h in columns], [[str(r.get(k, "")) for k, _ in columns] for r in rows]))
 
 
 def emit_json(rows: list[dict[str, Any]]) -> None:
