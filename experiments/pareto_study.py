@@ -34,6 +34,7 @@ from judge import judge_genome  # noqa: E402
 OBJ = "ga.objectives=[accuracy,params]"
 STRATEGIES = {"nsga2": ["ga=nsga2"], "nsga2_plain": ["ga=nsga2", "ga.guide=0"],
               "nsga2_hvi": ["ga=nsga2", "ga.guide_pick=improvement"],
+              "nsga2_ucb": ["ga=nsga2", "ga.guide_pick=ucb"],
               "random": ["ga=random_search", OBJ],
               "optuna_nsga2": ["ga=tpe", "ga.strategy=optuna_nsga2", OBJ]}
 BASELINES = ("random", "optuna_nsga2")
@@ -136,12 +137,14 @@ def to_docs(result: dict, args: argparse.Namespace) -> None:
     results = json.loads(path.read_text()) if path.exists() else {}
     results["pareto_study"] = {**result, "command": " ".join(sys.argv)}
     path.write_text(json.dumps(results, indent=1) + "\n")
-    plot_fronts(result, 0, args.docs / "results_pareto.png")
+    plot_fronts(result, result["seeds"][0], args.docs / "results_pareto.png")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = study._parser()
     p.description = __doc__.splitlines()[0]
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="search seeds first-seed .. first-seed + seeds - 1 (fresh seeds confirm)")
     p.set_defaults(out=Path("outputs/pareto_study"), strategies=",".join(STRATEGIES),
                    budget=20.0, pop_size=8, train_samples=6000, test_samples=1000)
     return p
@@ -157,13 +160,14 @@ def main() -> None:
     register_configs()
     args.out.mkdir(parents=True, exist_ok=True)
     i, n = (int(x) for x in args.shard.split("/"))
-    jobs = [(name, s) for s in range(args.seeds) for name in names]
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    jobs = [(name, s) for s in seeds for name in names]
     for name, s in (jobs if args.report else jobs[i::n]):
         judged_front(study.one_run(name, s, args), _cache(args.out), args.threads)
     if args.report:
-        result = report(names, list(range(args.seeds)), args)
+        result = report(names, seeds, args)
         (args.out / "pareto_study.json").write_text(json.dumps(result, indent=1) + "\n")
-        plot_fronts(result, 0, args.out / "pareto_fronts.png")
+        plot_fronts(result, seeds[0], args.out / "pareto_fronts.png")
         if args.docs:
             to_docs(result, args)
 

@@ -5,7 +5,7 @@ import dataclasses
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, cast
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -43,7 +43,8 @@ def to_config(cfg: "DictConfig | Config") -> Config:
     if isinstance(cfg, Config):
         config = cfg
     else:
-        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), cfg))
+        # to_object returns the structured class's instance; its stub only says "some object"
+        config = cast(Config, OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), cfg)))
     validate(config)
     return config
 
@@ -101,7 +102,10 @@ def _output_dir(out_dir: "str | Path | None") -> Path:
     hydra = _hydra()
     if out_dir is None and hydra is None:
         raise ConfigError("run(cfg) outside Hydra needs out_dir: pass run(cfg, out_dir=...)")
-    return Path(out_dir) if out_dir is not None else Path(hydra.runtime.output_dir)
+    if out_dir is not None:
+        return Path(out_dir)
+    assert hydra is not None  # checked above
+    return Path(hydra.runtime.output_dir)
 
 
 Prepared = tuple[Config, Path, Optional[checkpoint.SearchState], str]
@@ -251,8 +255,8 @@ def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None, *,
             refuse_if_used(out, hint="choose another hydra.run.dir for mode=evaluate")
             _record_invocation(cfg)
             return _evaluate_mode(config, out)
-    explicit = config.resume not in (None, "auto")
-    with claim(Path(config.resume).expanduser() if explicit else _output_dir(out_dir)):
+    explicit = config.resume if config.resume not in (None, "auto") else None  # a run folder
+    with claim(Path(explicit).expanduser() if explicit is not None else _output_dir(out_dir)):
         return _search_mode(cfg, out_dir, overrides)
 
 

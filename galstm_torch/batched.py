@@ -10,6 +10,8 @@ count, eps and bias correction. The LSTM is PyTorch's cell written with batched 
 """
 from __future__ import annotations
 
+from typing import Optional, cast
+
 import torch
 from torch import nn
 
@@ -29,10 +31,10 @@ def _gate_rows(t: torch.Tensor, h: int, hmax: int) -> torch.Tensor:
 
 def _ungate_rows(t: torch.Tensor, h: int, hmax: int) -> torch.Tensor:
     """The inverse of _gate_rows: [4hmax, ...] -> [4h, ...] in PyTorch's order."""
-    parts = [None] * 4
+    parts: list[Optional[torch.Tensor]] = [None] * 4
     for slot, gate in enumerate(GATES):
         parts[gate] = t[slot * hmax : slot * hmax + h]
-    return torch.cat(parts)
+    return torch.cat(cast("list[torch.Tensor]", parts))  # GATES is a permutation: all filled
 
 
 def _pad(t: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
@@ -45,17 +47,21 @@ class BatchedClassifier(nn.Module):
     """The LSTMClassifiers of a group of genomes, stacked. Built from the per-genome models,
     so the initial weights are exactly those the sequential engine trains."""
 
+    head_w: nn.Parameter  # registered by _add (the other stacked weights are read by name)
+    head_b: nn.Parameter
+
     def __init__(self, models: list[LSTMClassifier]) -> None:
         super().__init__()
         n_lstm = {len(m.lstms) for m in models}
         if len(n_lstm) != 1:
             raise ValueError(f"a batched group needs one LSTM layer count, got {sorted(n_lstm)}")
         self.archs = [m.arch for m in models]
-        self.widths = [max(m.lstms[i].hidden_size for m in models) for i in range(n_lstm.pop())]
+        self.widths = [max(m.lstm_layers()[i].hidden_size for m in models) for i in range(n_lstm.pop())]
         self.n_dense = max(len(m.dense) for m in models)
         self.dmax = max(max(m.arch.dense_units) for m in models)
-        bn = models[0].dense[0][3]
-        self.bn_momentum, self.bn_eps, self.p_drop = bn.momentum, bn.eps, models[0].dense[0][2].p
+        _, drop, bn = models[0].dense_layers()[0]
+        assert bn.momentum is not None  # LSTMClassifier always sets one (None: cumulative mean)
+        self.bn_momentum, self.bn_eps, self.p_drop = bn.momentum, bn.eps, drop.p
         with torch.no_grad():
             for i in range(len(self.widths)):
                 self._stack_lstm(models, i)
@@ -75,7 +81,7 @@ class BatchedClassifier(nn.Module):
         hmax, in_max = self.widths[i], self.widths[i - 1] if i else N_FEATURES
         tensors: dict[str, list[torch.Tensor]] = {}
         for m in models:
-            lstm = m.lstms[i]
+            lstm = m.lstm_layers()[i]
             h, rows = lstm.hidden_size, _gate_rows(torch.ones(4 * lstm.hidden_size), lstm.hidden_size, hmax)
             entries = {
                 "w_ih": (_pad(_gate_rows(lstm.weight_ih_l0, h, hmax).T, (in_max, 4 * hmax)),
@@ -93,10 +99,13 @@ class BatchedClassifier(nn.Module):
 
     def _stack_dense(self, models: list[LSTMClassifier], k: int) -> None:
         d, in_max = self.dmax, self.widths[-1] if k == 0 else self.dmax
+        vecs: dict[str, list[torch.Tensor]]
+        stats: dict[str, list[torch.Tensor]]
         w, wm, vecs, units, stats = [], [], {"b": [], "bn_w": [], "bn_b": []}, [], {"rm": [], "rv": []}
         for m in models:
             if k < len(m.dense):  # a real block
-                lin, bn = m.dense[k][0], m.dense[k][3]
+                lin, _, bn = m.dense_layers()[k]
+                assert bn.running_mean is not None and bn.running_var is not None  # tracked stats
                 w.append(_pad(lin.weight.T, (in_max, d)))
                 wm.append(_pad(torch.ones_like(lin.weight.T), (in_max, d)))
                 for key, t in (("b", lin.bias), ("bn_w", bn.weight), ("bn_b", bn.bias)):
@@ -124,7 +133,7 @@ class BatchedClassifier(nn.Module):
         mask = getattr(self, name + "_mask")
         return getattr(self, name) if mask is None else getattr(self, name) * mask
 
-    def _lstm(self, x: torch.Tensor, i: int) -> torch.Tensor:
+    def _lstm(self, x: torch.Tensor, i: int) -> list[torch.Tensor]:
         """x: [P, B, T, in] per genome, or [B, T, in] shared by all genomes -> T x [P, B, H]."""
         w_ih, w_hh = self.masked(f"lstm{i}_w_ih"), self.masked(f"lstm{i}_w_hh")
         bias = self.masked(f"lstm{i}_b_ih") + self.masked(f"lstm{i}_b_hh")
@@ -179,19 +188,21 @@ class BatchedClassifier(nn.Module):
 
     def l2_penalty(self) -> torch.Tensor:
         """Per genome, the sum of squares of its dense kernels: [P]."""
-        return sum(self.masked(f"dense{k}_w").pow(2).sum(dim=(1, 2)) for k in range(self.n_dense))
+        # n_dense >= 1 (every Architecture has a dense block): a tensor, never the int 0
+        return cast(torch.Tensor,
+                    sum(self.masked(f"dense{k}_w").pow(2).sum(dim=(1, 2)) for k in range(self.n_dense)))
 
     @torch.no_grad()
     def load_into(self, g: int, model: LSTMClassifier) -> LSTMClassifier:
         """Copy genome g's trained weights and BatchNorm statistics into its own model."""
-        for i, lstm in enumerate(model.lstms):
+        for i, lstm in enumerate(model.lstm_layers()):
             h, hmax, n_in = lstm.hidden_size, self.widths[i], lstm.input_size
             lstm.weight_ih_l0.copy_(_ungate_rows(getattr(self, f"lstm{i}_w_ih")[g, :n_in].T, h, hmax))
             lstm.weight_hh_l0.copy_(_ungate_rows(getattr(self, f"lstm{i}_w_hh")[g, :h].T, h, hmax))
             lstm.bias_ih_l0.copy_(_ungate_rows(getattr(self, f"lstm{i}_b_ih")[g, 0], h, hmax))
             lstm.bias_hh_l0.copy_(_ungate_rows(getattr(self, f"lstm{i}_b_hh")[g, 0], h, hmax))
-        for k, block in enumerate(model.dense):
-            lin, bn = block[0], block[3]
+        for k, (lin, _, bn) in enumerate(model.dense_layers()):
+            assert bn.running_mean is not None and bn.running_var is not None  # tracked stats
             lin.weight.copy_(getattr(self, f"dense{k}_w")[g, : lin.in_features, : lin.out_features].T)
             u = lin.out_features
             for t, name in ((lin.bias, "b"), (bn.weight, "bn_w"), (bn.bias, "bn_b"),

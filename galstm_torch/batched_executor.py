@@ -28,7 +28,7 @@ def plan_groups(tasks: list[Task], max_group: Optional[int] = None) -> list[list
     def n_lstm(task: Task) -> int:
         return task.compact[0]
 
-    groups = []
+    groups: list[list[Task]] = []
     for _, same in groupby(sorted(tasks, key=n_lstm), key=n_lstm):
         members = list(same)
         size = max_group or len(members)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, cast
 
 import torch
 from torch.nn import functional as F
@@ -138,12 +138,14 @@ def fit_group(archs: list[Architecture], data: DataSplits, settings: TrainSettin
     check_precision(settings.precision, device)
     net, gens, params = build_group(archs, seeds, settings, device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr, eps=settings.adam_eps)
+    # Whole epochs only: trainer.epochs is an int and this engine runs with ga.rungs=[1.0].
+    epochs = cast(int, settings.epochs)
     schedule = lr_scheduler(opt, settings.lr_schedule,
-                            settings.epochs * steps_per_epoch(len(data.y_train), settings.batch_size))
+                            epochs * steps_per_epoch(len(data.y_train), settings.batch_size))
     shuffles = [torch.Generator().manual_seed(s) for s in seeds]
     scaler = grad_scaler(device, settings.precision)
     start, total, seen = time.perf_counter(), torch.zeros(len(archs), device=device), 0
-    for _ in range(settings.epochs):
+    for _ in range(epochs):
         epoch_total, epoch_seen = _train_epoch(net, opt, data, settings, shuffles, gens, scaler,
                                                schedule)
         total, seen = total + epoch_total, seen + epoch_seen

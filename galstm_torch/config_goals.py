@@ -54,7 +54,7 @@ def _pareto_ga(ga: Any, names: list[str]) -> None:
                           "latency: set ga.guide=0 with the latency objective")
 
 
-GUIDE_PICKS = ("crowding", "improvement")
+GUIDE_PICKS = ("crowding", "improvement", "ucb")
 
 
 def _single(ga: Any) -> None:

@@ -30,7 +30,7 @@ class DataSplits:
     TENSORS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
     def to(self, device: "torch.device | str") -> "DataSplits":
-        return DataSplits(*(getattr(self, f).to(device) for f in self.TENSORS),
+        return DataSplits(**{f: getattr(self, f).to(device) for f in self.TENSORS},
                           n_classes=self.n_classes, scale=self.scale)
 
     @property

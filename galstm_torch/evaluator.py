@@ -5,7 +5,7 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from .architecture import Architecture, format_compact
 from .executor import Executor, Outcome, Task
@@ -60,6 +60,14 @@ def settings_fingerprint(settings: TrainSettings, run_seed: int, data_desc: dict
 MICRO = 1_000_000  # compute is counted in micro-epochs
 
 
+class CacheView(Protocol):
+    """What Evaluator.replicates reads: the Evaluator itself, or a view of its cache
+    (rungs._ReplayView borrows the method)."""
+
+    def cached(self, arch: Architecture, fidelity: Optional[float] = None,
+               replicate: int = 0) -> Optional[Outcome]: ...
+
+
 class Evaluator:
     """Sends the uncached genomes of a generation to an executor and caches what comes back.
 
@@ -102,9 +110,10 @@ class Evaluator:
                replicate: int = 0) -> Optional[Outcome]:
         return self.cache.get(self.key(arch, fidelity, replicate))
 
-    def replicates(self, arch: Architecture, fidelity: Optional[float] = None) -> list[Outcome]:
+    def replicates(self: CacheView, arch: Architecture,
+                   fidelity: Optional[float] = None) -> list[Outcome]:
         """The outcomes of replicates 0, 1, ... of a genome at a fidelity, as far as cached."""
-        found = []
+        found: list[Outcome] = []
         while (o := self.cached(arch, fidelity, len(found))) is not None:
             found.append(o)
         return found

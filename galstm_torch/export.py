@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from .architecture import Architecture, format_compact
 from .errors import DataError
@@ -17,11 +16,11 @@ from .model import LSTMClassifier, build_model
 
 FORMAT = "galstm_torch.model/1"
 # How load_data turns the uint8 images into model input: x = image / 255, rows as time steps.
-NORMALISATION = {"divide_by": 255.0, "input_shape": [28, 28],
-                 "layout": "image rows are time steps, pixels of a row are features"}
+NORMALISATION: dict[str, Any] = {"divide_by": 255.0, "input_shape": [28, 28],
+                                 "layout": "image rows are time steps, pixels of a row are features"}
 
 
-def save_model(path: Path, model: nn.Module, arch: Architecture, *, dropout: float, init: str,
+def save_model(path: Path, model: LSTMClassifier, arch: Architecture, *, dropout: float, init: str,
                metrics: dict[str, float], extra: "dict[str, Any] | None" = None,
                normalisation: "dict[str, Any] | None" = None) -> None:
     """Write the export atomically (no half-written model on a crash). The input width and
@@ -29,7 +28,7 @@ def save_model(path: Path, model: nn.Module, arch: Architecture, *, dropout: flo
     (MNIST's by default)."""
     payload = {
         "format": FORMAT, "genome": format_compact(arch.compact), "compact": list(arch.compact),
-        "model": {"dropout": dropout, "init": init, "n_features": model.lstms[0].input_size,
+        "model": {"dropout": dropout, "init": init, "n_features": model.lstm_layers()[0].input_size,
                   "n_classes": model.head.out_features},
         "normalisation": dict(normalisation or NORMALISATION),
         "metrics": {k: float(v) for k, v in metrics.items()},

@@ -19,16 +19,26 @@ from .hypervolume import hypervolume
 from .objectives import as_maximised
 from .surrogate import features, first_occurrences, fit_ridge
 
-OPTIMISM = 1.0  # residual standard deviations added to each predicted accuracy
+OPTIMISM = 1.0  # standard deviations added to each predicted accuracy
+RIDGE = 1.0     # the ridge penalty of surrogate.fit_ridge's default
 
 
 def optimistic_accuracy(candidates: torch.Tensor, known: torch.Tensor, accuracy: torch.Tensor,
-                        goals: Goals) -> torch.Tensor:
-    """Predicted accuracy of each candidate plus OPTIMISM residual standard deviations."""
+                        goals: Goals, *, posterior: bool = False) -> torch.Tensor:
+    """Predicted accuracy of each candidate plus OPTIMISM residual standard deviations, or
+    with ``posterior`` plus OPTIMISM standard deviations of the prediction itself (Bayesian
+    ridge: residual sd x sqrt(x' (X'X + penalty)^-1 x)), which is largest where the data say
+    least, e.g. a layer count no measured genome has."""
     x = features(known, goals.space)
     weights = fit_ridge(x, accuracy.to(torch.float64))
     spread = (accuracy - x @ weights).std() if len(accuracy) > 2 else accuracy.new_zeros(())
-    return features(candidates, goals.space) @ weights + OPTIMISM * spread
+    xc = features(candidates, goals.space)
+    if not posterior:
+        return xc @ weights + OPTIMISM * spread
+    penalty = torch.eye(x.shape[1], dtype=x.dtype) * RIDGE
+    penalty[0, 0] = 0.0
+    leverage = (xc * torch.linalg.solve(x.T @ x + penalty, xc.T).T).sum(dim=1)
+    return xc @ weights + OPTIMISM * spread * leverage.clamp(min=0).sqrt()
 
 
 def greedy_improvement(points: torch.Tensor, front: torch.Tensor, n: int, goals: Goals,
@@ -53,8 +63,8 @@ def greedy_improvement(points: torch.Tensor, front: torch.Tensor, n: int, goals:
 
 
 def pick_improving(candidates: torch.Tensor, seen: torch.Tensor, known: torch.Tensor,
-                   accuracy: torch.Tensor, front: torch.Tensor, n: int,
-                   goals: Goals) -> torch.Tensor:
+                   accuracy: torch.Tensor, front: torch.Tensor, n: int, goals: Goals, *,
+                   posterior: bool = False) -> torch.Tensor:
     """n distinct never-seen candidates by greedy predicted hypervolume improvement over the
     measured ``front``; fewer improving ones are topped up by nsga2.pick_front's rule."""
     from .nsga2 import pick_front  # nsga2 calls this module: imported when first used
@@ -63,8 +73,9 @@ def pick_improving(candidates: torch.Tensor, seen: torch.Tensor, known: torch.Te
     fresh = unique[~(unique.unsqueeze(1) == seen.unsqueeze(0)).all(dim=2).any(dim=1)]
     if len(fresh) == 0:
         return pick_front(candidates, seen, torch.zeros(len(seen)), n, goals)
-    predicted = as_maximised({"accuracy": optimistic_accuracy(fresh, known, accuracy, goals),
-                              "params": goals.params(fresh)}, ["accuracy", "params"])
+    optimistic = optimistic_accuracy(fresh, known, accuracy, goals, posterior=posterior)
+    predicted = as_maximised({"accuracy": optimistic, "params": goals.params(fresh)},
+                             ["accuracy", "params"])
     chosen = greedy_improvement(predicted, front, n, goals)
     picked = fresh[chosen]
     rest = [i for i in range(len(fresh)) if i not in chosen]

@@ -56,13 +56,14 @@ def offspring(goals: Goals, evaluator: Evaluator, seen: list[Architecture], sche
     children = torch.cat(batches)
     pool = torch.cat([children, random_population(len(children), space, generator=generator),
                       corners(space).to(children.dtype)])
-    if ga.guide_pick == "improvement":
+    if ga.guide_pick in ("improvement", "ucb"):
         measured = goals.measured(evaluator, seen, schedule)
         if len(measured) >= 3:  # enough target scores to fit accuracy itself
             at_target = population_from_compact([list(p.arch.compact) for p in measured], space)
             accuracy = torch.tensor([p.accuracy for p in measured], dtype=torch.float64)
             front = goals.matrix(goals.nondominated(measured))
-            return pick_improving(pool, known, at_target, accuracy, front, ga.pop_size, goals)
+            return pick_improving(pool, known, at_target, accuracy, front, ga.pop_size, goals,
+                                  posterior=ga.guide_pick == "ucb")
     return pick_front(pool, known, scores, ga.pop_size, goals)
 
 

@@ -14,6 +14,7 @@ from .data import DataSplits
 from .evaluator import Evaluator
 from .export import save_model
 from .fileio import finite, write_json
+from .model import LSTMClassifier
 from .records import Best
 from .runtime import genome_seed
 from .trainer import Evaluation, TrainingObserver, TrainSettings, train_model
@@ -30,7 +31,7 @@ def _json_metrics(e: Evaluation) -> dict[str, "float | None"]:
     return {k: finite(v) for k, v in _metrics(e).items()}
 
 
-def _save(path: Path, model: torch.nn.Module, arch: Architecture, settings: TrainSettings,
+def _save(path: Path, model: LSTMClassifier, arch: Architecture, settings: TrainSettings,
           evaluation: Evaluation, data: DataSplits, **extra: object) -> None:
     normalisation = {"divide_by": data.scale, "input_shape": list(data.x_train.shape[1:]),
                      "layout": "time steps, then features" if data.scale == 1.0 else

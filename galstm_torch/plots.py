@@ -55,7 +55,8 @@ def fitness_figure(history: list[GenerationPoint]) -> Figure:
     ax.plot(gens, [p.best for p in history], marker="o", label="best")
     ax.plot(gens, [p.best_so_far for p in history], linestyle="--", label="best so far")
     ax.set(xlabel="generation", ylabel="fitness", title="Fitness per generation")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    # the default locator is an AutoLocator (a MaxNLocator); the stub types Locator.set_params bare
+    ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     return fig

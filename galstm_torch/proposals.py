@@ -61,9 +61,9 @@ def _optuna(ctx: Context, generation: int) -> torch.Tensor:
                        generation=generation + 1)
     points = ctx.goals.measured(ctx.evaluator, ctx.seen, ctx.schedule)
     directions = tuple("minimize" if n in MINIMISED else "maximize" for n in ctx.goals.names)
-    history = [(p.arch.compact, tuple(p.values()[n] for n in ctx.goals.names),
-                ctx.met[p.arch.compact]) for p in points]
-    return propose(history, ctx.ga.pop_size, ctx.space, seed=seed, sampler=sampler,
+    values = [(p.arch.compact, tuple(p.values()[n] for n in ctx.goals.names),
+               ctx.met[p.arch.compact]) for p in points]
+    return propose(values, ctx.ga.pop_size, ctx.space, seed=seed, sampler=sampler,
                    directions=directions, generation=generation + 1)
 
 

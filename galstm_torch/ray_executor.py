@@ -100,7 +100,8 @@ class RayExecutor:
                  infos[0]["sizes"])
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
-        pending, running = deque(tasks), {}  # running: ObjectRef -> (worker, task)
+        running: dict[Any, tuple[int, Task]]  # ObjectRef -> (worker, task)
+        pending, running = deque(tasks), {}
         attempts: dict[Task, int] = {}
         while pending or running:
             self._send_probes()

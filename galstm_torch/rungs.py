@@ -91,7 +91,8 @@ def best_genome(evaluator: Evaluator, seen: list[Architecture],
     """The answer of the search so far: the best mean at the target fidelity among genomes
     that received every seed, or among all genomes at the target when none has yet."""
     ranked = leaders(evaluator, seen, schedule, len(seen))
-    confirmed = [a for a in ranked if standing(evaluator, a, schedule).seeds >= schedule.seeds]
+    confirmed: list[Optional[Architecture]] = [
+        a for a in ranked if standing(evaluator, a, schedule).seeds >= schedule.seeds]
     return (confirmed or ranked or [None])[0]
 
 

@@ -81,7 +81,8 @@ class Search:
                                spent=state.spent)
         if not state.seen:  # a checkpoint from before `seen`: its best first, with the
             best = state.cache.get((state.best or {}).get("key", ""))  # generation it had
-            if best is not None:
+            if best is not None:  # found under state.best's key, so state.best is set
+                assert state.best is not None
                 self._note_seen([Architecture.from_compact(best.compact)], state.best["generation"])
             for outcome in state.cache.values():  # then the rest (their generation is unknown)
                 self._note_seen([Architecture.from_compact(outcome.compact)], state.generation)
@@ -163,7 +164,7 @@ class Search:
         s.idle = 0 if any(not r.cache_hit for r in done.evaluations) else s.idle + 1
         s.budget_cut = self.evaluator.budget if done.exhausted else None
         keep = [i for i, r in enumerate(done.rows) if r is not None]
-        results = [done.rows[i] for i in keep]
+        results = [r for r in done.rows if r is not None]  # the rows at keep
         if not results:  # the budget ran out before this generation trained anything
             s.phase, s.trained_in_generation = "evaluated", []
             self.save()

@@ -19,16 +19,17 @@ import torch
 
 from .errors import DataError, GalstmError
 from .export import load_model
+from .model import LSTMClassifier
 
 FORMATS = {"onnx": ".onnx", "torch-export": ".pt2"}
 
 
-def _example(model: torch.nn.Module) -> torch.Tensor:
-    features = model.lstms[0].input_size  # the image width: 28 time steps of 28 features
+def _example(model: LSTMClassifier) -> torch.Tensor:
+    features = model.lstm_layers()[0].input_size  # the image width: 28 time steps of 28 features
     return torch.rand(2, 28, features, generator=torch.Generator().manual_seed(0))
 
 
-def to_torch_export(model: torch.nn.Module, path: Path) -> Path:
+def to_torch_export(model: LSTMClassifier, path: Path) -> Path:
     """A torch.export program with a dynamic batch dimension (torch.export.load reads it)."""
     batch = torch.export.Dim("batch", min=1, max=65536)
     program = torch.export.export(model, (_example(model),), dynamic_shapes=({0: batch},))
@@ -36,7 +37,7 @@ def to_torch_export(model: torch.nn.Module, path: Path) -> Path:
     return path
 
 
-def to_onnx(model: torch.nn.Module, path: Path) -> Path:
+def to_onnx(model: LSTMClassifier, path: Path) -> Path:
     """An ONNX graph (opset 18) with a dynamic batch dimension, input ``images``, output
     ``logits``."""
     try:

@@ -113,6 +113,7 @@ class Board:
     def _histograms(self, results: list[Result], fitness: torch.Tensor,
                     population: torch.Tensor, step: int) -> None:
         w, space = self.writer, self.space
+        assert w is not None  # generation() checked it
         w.add_histogram("population/fitness", fitness, step)
         w.add_histogram("population/n_lstm", population[:, 0], step)
         w.add_histogram("population/n_dense", population[:, 1], step)
@@ -129,12 +130,13 @@ class Board:
     def _figures(self, step: int) -> None:
         figures = {"figures/fitness": fitness_figure(self.history),
                    "figures/accuracy_vs_params": accuracy_params_figure(list(self.genomes.values()))}
+        assert self.writer is not None  # generation() checked it
         for tag, fig in figures.items():
             save_png(fig, self.out_dir / FIGURES[tag])
             self.writer.add_figure(tag, fig, step, close=False)
 
     def _curves(self) -> None:
-        assert self.curves is not None
+        assert self.curves is not None and self.writer is not None
         for genome, curve in self.curves.pop().items():
             for step, loss, acc in zip(curve.steps, curve.loss, curve.accuracy):
                 self.writer.add_scalar(f"genomes/{genome}/loss", loss, step)

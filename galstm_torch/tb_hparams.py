@@ -68,8 +68,8 @@ class HParamsLog:
         e = result.evaluation
         values = (e.fitness, e.val_acc, e.test_acc, float(e.params), e.seconds)
         metrics = dict(zip(METRICS, values))
-        values = {**genome_hparams(result.arch, self.space), "status": result.outcome.status}
-        experiment, start, end = hparams(values, metrics, hparam_domain_discrete=self.domains)
+        hp = {**genome_hparams(result.arch, self.space), "status": result.outcome.status}
+        experiment, start, end = hparams(hp, metrics, hparam_domain_discrete=self.domains)
         if result.outcome.status != "ok":  # the dashboard can then filter failed trials out
             _set_status(end, api_pb2.STATUS_FAILURE)
         with SummaryWriter(log_dir=str(self.root / name)) as writer:

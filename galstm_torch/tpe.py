@@ -13,6 +13,8 @@ genomes than ``n`` is still a whole generation). Optuna is an optional extra:
 """
 from __future__ import annotations
 
+from typing import Sequence, TypeAlias
+
 import torch
 
 from .architecture import slot_names
@@ -72,10 +74,10 @@ def _nsga2(optuna, n: int, seed: int, generation: int):
     return Sampler(population_size=n, seed=seed % 2**32)
 
 
-Entry = "tuple[tuple[int, ...], float | tuple[float, ...], int]"
+Entry: TypeAlias = "tuple[tuple[int, ...], float | tuple[float, ...], int]"
 
 
-def propose(history: "list[Entry]", n: int, space: SearchSpace, *, seed: int,
+def propose(history: "Sequence[Entry]", n: int, space: SearchSpace, *, seed: int,
             sampler: str = "tpe", directions: "tuple[str, ...]" = ("maximize",),
             generation: int = 0) -> torch.Tensor:
     """n genomes for ``generation`` given (genome, value or values, generation met) triples;

@@ -6,7 +6,7 @@ import functools
 import math
 import time
 from dataclasses import dataclass
-from typing import ContextManager, Optional, Protocol
+from typing import ContextManager, Optional, Protocol, cast
 
 import torch
 from torch import nn
@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from .architecture import Architecture
 from .data import DataSplits
 from .latency import measure_latency
-from .model import build_model, count_parameters
+from .model import LSTMClassifier, build_model, count_parameters
 
 FITNESS_SPLITS = ("val", "test")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -172,7 +172,7 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, data: DataSplits,
     Batching is an index gather on the device; nothing here waits for the device."""
     model.train()
     n, device = len(data.y_train), data.y_train.device
-    l2_penalty = getattr(model, "_orig_mod", model).l2_penalty  # also under torch.compile
+    l2_penalty = cast(LSTMClassifier, getattr(model, "_orig_mod", model)).l2_penalty  # also compiled
     perm = torch.randperm(n, generator=generator).to(device)
     if limit is not None:
         perm, n = perm[:limit], min(limit, n)
@@ -204,7 +204,7 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, data: DataSplits,
 class Fitted:
     """A trained model and what its training measured (loss is the mean training loss)."""
 
-    model: nn.Module
+    model: LSTMClassifier
     loss: float
     seen: int
     seconds: float
@@ -228,7 +228,9 @@ def fit(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: 
     if observer is not None:
         observer.start(arch, total_steps)
     start, total, seen = time.perf_counter(), torch.zeros((), device=device), 0
-    trained = torch.compile(model) if settings.compile else model  # compile time is counted
+    # compile time is counted; torch.compile is typed as returning a plain callable, but for a
+    # module it returns a module (OptimizedModule)
+    trained = cast(nn.Module, torch.compile(model)) if settings.compile else model
     scaler = grad_scaler(device, settings.precision)
     try:
         for size in sizes:
@@ -255,7 +257,7 @@ def train_and_evaluate(arch: Architecture, data: DataSplits, settings: TrainSett
 
 def train_model(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: int,
                 device: torch.device, observer: "Optional[TrainingObserver]" = None,
-                ) -> tuple[nn.Module, Evaluation]:
+                ) -> tuple[LSTMClassifier, Evaluation]:
     """``train_and_evaluate`` that also returns the trained model (in eval mode)."""
     fitted = fit(arch, data, settings, seed=seed, device=device, observer=observer)
     if not math.isfinite(fitted.loss):

@@ -287,3 +287,21 @@ def test_pick_improving_returns_fresh_distinct_children():
     check_population(chosen, SPACE)
     assert len(torch.unique(chosen, dim=0)) == 6
     assert not (chosen.unsqueeze(1) == known.unsqueeze(0)).all(2).any()
+
+
+def test_ucb_optimism_is_largest_where_no_genome_was_measured():
+    """Every measured genome has two dense blocks: candidates with one get more optimism."""
+    from galstm_torch.improvement import optimistic_accuracy
+
+    g = torch.Generator().manual_seed(4)
+    known = random_population(10, SPACE, generator=g)
+    known[:, 1] = 2
+    known[:, SPACE.dense_slots] = torch.tensor([100, 120, 0])
+    accuracy = 0.5 + known[:, 2:5].sum(1).double() / 3000
+    one_dense = known[:3].clone()
+    one_dense[:, 1], one_dense[:, SPACE.max_lstm_layers + 3] = 1, 0
+    candidates = torch.cat([known[:3], one_dense])
+    plain = optimistic_accuracy(candidates, known, accuracy, GOALS)
+    ucb = optimistic_accuracy(candidates, known, accuracy, GOALS, posterior=True)
+    extra = ucb - plain  # the same prediction: only the optimism differs
+    assert (extra[3:] > extra[:3].max()).all()

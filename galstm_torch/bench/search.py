@@ -16,10 +16,10 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, cast
 
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from ..config import GAConfig
 from ..data import DataSplits
@@ -73,9 +73,11 @@ class SyntheticExecutor:
 
 def preset(name: str, **overrides: Any) -> GAConfig:
     """A GA preset from conf/ga (the article preset's model/trainer keys are not needed here)."""
-    node = OmegaConf.load(CONF / f"{name}.yaml")
+    node = cast(DictConfig, OmegaConf.load(CONF / f"{name}.yaml"))  # a preset file is a mapping
     node = node.get("ga", node)
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(GAConfig), node, overrides))
+    # to_object returns the structured class's instance; its stub only says "some object"
+    return cast(GAConfig, OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(GAConfig), node,
+                                                              overrides)))
 
 
 class _CountingSearch(Search):
