@@ -131,13 +131,17 @@ def plot_fronts(result: dict, seed: int, path: Path) -> None:
 
 
 def to_docs(result: dict, args: argparse.Namespace) -> None:
-    """Add the study to <docs>/results.json (key pareto_study) and its figure."""
+    """Add the study to <docs>/results.json and its figure: key pareto_study and
+    results_pareto.png for seeds from 0, pareto_study_seeds<A>-<B> and
+    results_pareto_seeds<A>-<B>.png for a confirmation on other seeds."""
     args.docs.mkdir(parents=True, exist_ok=True)
+    seeds = result["seeds"]
+    suffix = "" if seeds[0] == 0 else f"_seeds{seeds[0]}-{seeds[-1]}"
     path = args.docs / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
-    results["pareto_study"] = {**result, "command": " ".join(sys.argv)}
+    results[f"pareto_study{suffix}"] = {**result, "command": " ".join(sys.argv)}
     path.write_text(json.dumps(results, indent=1) + "\n")
-    plot_fronts(result, result["seeds"][0], args.docs / "results_pareto.png")
+    plot_fronts(result, seeds[0], args.docs / f"results_pareto{suffix}.png")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -166,7 +170,8 @@ def main() -> None:
         judged_front(study.one_run(name, s, args), _cache(args.out), args.threads)
     if args.report:
         result = report(names, seeds, args)
-        (args.out / "pareto_study.json").write_text(json.dumps(result, indent=1) + "\n")
+        name = "pareto_study" + ("" if seeds[0] == 0 else f"_seeds{seeds[0]}-{seeds[-1]}")
+        (args.out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
         plot_fronts(result, seeds[0], args.out / "pareto_fronts.png")
         if args.docs:
             to_docs(result, args)
