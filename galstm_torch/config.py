@@ -106,10 +106,11 @@ class TrainerConfig:
 
 @dataclass
 class ExecutorConfig:
-    """Where trainings run: serial (this process), pool (worker processes on this machine) or
-    ray (persistent workers on a Ray cluster)."""
+    """Where trainings run: auto (the default: launch.resolve_executor picks pool or serial),
+    serial (this process), pool (worker processes on this machine) or ray (persistent
+    workers on a Ray cluster)."""
 
-    name: str = "serial"
+    name: str = "auto"
     address: Optional[str] = None  # null = start a local Ray; auto | host:port | ray://host:port
     num_workers: Optional[int] = None  # null = as many as the cluster's CPUs (or GPUs) allow
     threads_per_worker: Optional[int] = None  # null = trainer.num_threads, or 1 when that is null

@@ -65,7 +65,7 @@ def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
     check(value in choices, key, value, f"choose one of {', '.join(choices)}")
 
 
-EXECUTORS = ("serial", "ray", "pool")
+EXECUTORS = ("auto", "serial", "ray", "pool")
 _ADDRESS = re.compile(r"auto|ray://\S+|[\w.\-\[\]:]+:\d+")
 
 

@@ -3,6 +3,7 @@ process pool, or Ray."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional
@@ -147,12 +148,43 @@ def pool_executor(config: Config, settings: TrainSettings) -> Executor:
                          "deterministic": t.deterministic}, workers)
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity, e.g. a cluster job's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_executor(config: Config) -> tuple[str, str]:
+    """executor=auto: (serial | pool, why). On CPU, single-thread pool workers, one per
+    core: two threads per training gain only 1.18x alone and collapse beside any other busy
+    process (BENCHMARKS.md); one thread per training also keeps the results those of
+    executor=serial trainer.num_threads=1, whatever the number of cores."""
+    name = config.executor.name
+    if name != "auto":
+        return name, "asked for"
+    if pick_device(config.trainer.device).type != "cpu":
+        return "serial", "one GPU process"
+    if config.trainer.engine == "batched" or config.tensorboard.curves:
+        return "serial", "the batched engine and training curves run in this process"
+    if "latency" in config.ga.objectives:
+        return "serial", "the latency objective times each model with the machine to itself"
+    cores = usable_cores()
+    if cores < 2:
+        return "serial", "one CPU core"
+    return "pool", f"{cores} CPU cores: one single-thread worker each"
+
+
 def make_executor(config: Config, settings: TrainSettings,
                   observer: Optional[TrainingObserver] = None) -> Executor:
     """Ray and pool workers train in other processes: no inner progress bar or training
     curves there."""
-    if config.executor.name == "ray":
+    name, why = resolve_executor(config)
+    if config.executor.name == "auto":
+        log.info("executor=auto: %s (%s)", name, why)
+    if name == "ray":
         return ray_executor(config, settings)
-    if config.executor.name == "pool":
+    if name == "pool":
         return pool_executor(config, settings)
     return serial_executor(config, settings, observer)

@@ -1,0 +1,63 @@
+"""executor=auto picks where trainings run: single-thread pool workers on a multi-core CPU,
+this process otherwise; on CPU its results equal executor=serial trainer.num_threads=1."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import pytest
+import torch
+
+from galstm_torch import launch
+from galstm_torch.config import Config, GAConfig, ReferenceConfig, TensorBoardConfig
+
+from conftest import TINY, run_train
+
+
+def _cfg(**changes) -> Config:
+    cfg = Config()
+    cfg.trainer.device = "cpu"
+    return dataclasses.replace(cfg, **changes)
+
+
+@pytest.mark.parametrize("cores,changes,expected", [
+    (2, {}, "pool"),
+    (16, {}, "pool"),
+    (1, {}, "serial"),
+    (4, {"tensorboard": TensorBoardConfig(curves=True)}, "serial"),
+    (4, {"ga": GAConfig(objectives=["accuracy", "params", "latency"], elitism=0,
+                        tournament_size=2, reference=ReferenceConfig(latency=0.01))}, "serial"),
+])
+def test_auto_resolves_by_cores_and_settings(monkeypatch, cores, changes, expected):
+    monkeypatch.setattr(launch, "usable_cores", lambda: cores)
+    assert launch.resolve_executor(_cfg(**changes))[0] == expected
+
+
+def test_auto_keeps_a_gpu_run_in_this_process(monkeypatch):
+    monkeypatch.setattr(launch, "pick_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(launch, "usable_cores", lambda: 8)
+    assert launch.resolve_executor(_cfg()) == ("serial", "one GPU process")
+
+
+def test_batched_engine_runs_in_this_process(monkeypatch):
+    monkeypatch.setattr(launch, "usable_cores", lambda: 8)
+    cfg = _cfg()
+    cfg.trainer.engine = "batched"
+    assert launch.resolve_executor(cfg)[0] == "serial"
+
+
+def _fitness(run_dir) -> list[tuple[str, str]]:
+    with (run_dir / "evaluations.csv").open() as f:
+        return [(r["genome"], r["fitness"]) for r in csv.DictReader(f)]
+
+
+@pytest.mark.slow
+def test_auto_gives_the_results_of_one_thread_serial(tmp_path):
+    common = [*TINY, "ga.pop_size=4", "ga.generations=2", "seed=3", "tensorboard.enabled=false"]
+    auto = run_train(*common, "executor=auto", f"hydra.run.dir={tmp_path / 'auto'}")
+    serial = run_train(*common, "executor=serial", "trainer.num_threads=1",
+                       f"hydra.run.dir={tmp_path / 'serial'}")
+    assert auto.returncode == 0 and serial.returncode == 0, auto.stderr[-1500:]
+    expected = "pool" if launch.usable_cores() >= 2 else "serial"
+    assert f"executor=auto: {expected}" in (tmp_path / "auto" / "train.log").read_text()
+    assert _fitness(tmp_path / "auto") == _fitness(tmp_path / "serial")
