@@ -32,7 +32,9 @@ import study  # noqa: E402  (experiments/study.py: one_run, mean_sd)
 from judge import judge_genome  # noqa: E402
 
 OBJ = "ga.objectives=[accuracy,params]"
-STRATEGIES = {"nsga2": ["ga=nsga2"], "nsga2_plain": ["ga=nsga2", "ga.guide=0"],
+# "nsga2" is the guide's crowding rule, the preset's before this study (RESULTS.md section 6).
+STRATEGIES = {"nsga2": ["ga=nsga2", "ga.guide_pick=crowding"],
+              "nsga2_plain": ["ga=nsga2", "ga.guide=0", "ga.guide_pick=crowding"],
               "nsga2_hvi": ["ga=nsga2", "ga.guide_pick=improvement"],
               "nsga2_ucb": ["ga=nsga2", "ga.guide_pick=ucb"],
               "random": ["ga=random_search", OBJ],
@@ -111,7 +113,13 @@ def plot_fronts(result: dict, seed: int, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(result["runs"])
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), sharey=True)
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows), sharex=True,
+                             sharey=True, squeeze=False)
+    axes = grid.ravel()
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
     for ax, n in zip(axes, names):
         r = result["runs"][n][result["seeds"].index(seed)]
         pts = sorted((r["params"][g], r["searched"][g], r["judged"][g]) for g in r["front"])
@@ -122,7 +130,8 @@ def plot_fronts(result: dict, seed: int, path: Path) -> None:
         ax.set(xscale="log", xlabel="parameters",
                title=f"{n}: HV {r['hv_judged']:.3f} judged")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("validation accuracy")
+    for row in grid:
+        row[0].set_ylabel("validation accuracy")
     axes[0].legend(loc="lower right", fontsize=7)
     fig.suptitle(f"Fronts of search seed {seed}, budget {result['settings']['budget']} epochs")
     fig.tight_layout()

@@ -59,8 +59,8 @@ class GAConfig:
     confirm: int = 1   # leaders raced to ga.seeds after each generation
     guide: int = 0     # GA only: make guide x the children (and as many random genomes), train
                        # those a ridge model of the scores so far predicts best; 0 = off
-    guide_pick: str = "crowding"  # Pareto search: the predicted front by crowding, or by
-                                  # predicted hypervolume gain: improvement | ucb (docs/pareto.md)
+    guide_pick: str = "crowding"  # Pareto search with ga.guide >= 2: the predicted front by
+                                  # crowding, or by predicted hypervolume gain: improvement | ucb
     selection: str = "tournament"
     tournament_size: int = 3
     elitism: int = 1

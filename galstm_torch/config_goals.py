@@ -46,9 +46,6 @@ def _pareto_ga(ga: Any, names: list[str]) -> None:
         raise ConfigError(f"ga.selection={ga.selection} ga.tournament_size={ga.tournament_size}: "
                           "NSGA-II picks parents by a binary tournament on (front, crowding); set "
                           "ga.selection=tournament ga.tournament_size=2 (ga=nsga2 does)")
-    if ga.guide_pick != "crowding" and ga.guide < 2:
-        raise ConfigError(f"ga.guide_pick={ga.guide_pick} picks among the guide's candidates: "
-                          "set ga.guide=16 (ga=nsga2 does)")
     if ga.guide and "latency" in names:
         raise ConfigError("ga.guide predicts accuracy and counts params but has no model of "
                           "latency: set ga.guide=0 with the latency objective")

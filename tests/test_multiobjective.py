@@ -206,7 +206,6 @@ def test_optuna_nsga2_asks_belong_to_the_generation_proposed():
     ({"objectives": ["accuracy"], "strategy": "optuna_nsga2"}, "is a Pareto search"),
     ({"latency_batch": 0}, "ga.latency_batch=0 is out of range"),
     ({"latency_batch": 8}, "latency is not in ga.objectives"),
-    ({"guide_pick": "improvement", "guide": 0}, "picks among the guide's candidates"),
     ({"guide_pick": "best"}, "ga.guide_pick=best is out of range"),
     ({"objectives": ["accuracy"], "guide_pick": "improvement"}, "picks a Pareto search's children"),
     ({"objectives": ["accuracy"], "reference": ReferenceConfig(accuracy=0.5)},
