@@ -45,9 +45,9 @@ def common(args: argparse.Namespace) -> list[str]:
            f"trainer.device={args.device}", "progress=false"]
     if args.threads:
         out.append(f"trainer.num_threads={args.threads}")
-    if args.executor != "serial":
-        out += [f"executor={args.executor}"] + (
-            [f"executor.num_workers={args.workers}"] if args.workers else [])
+    out.append(f"executor={args.executor}")
+    if args.executor != "serial" and args.workers:
+        out.append(f"executor.num_workers={args.workers}")
     return out
 
 

@@ -71,7 +71,7 @@ def one_run(name: str, seed: int, args: argparse.Namespace) -> list[float]:
                  "data.download=false", f"data.train_samples={args.train_samples}",
                  f"data.test_samples={args.test_samples}", f"ga.pop_size={args.pop_size}",
                  f"ga.generations={first}", "trainer.device=cpu", "progress=false",
-                 f"trainer.num_threads={args.threads}"]
+                 f"trainer.num_threads={args.threads}", "executor=serial"]
     if args.tiny:
         overrides += ["model.max_units=48", "model.min_units=16", "ga.tournament_size=2"]
     if not (out / "checkpoint" / "state.json").exists():

@@ -52,6 +52,7 @@ def overrides(name: str, seed: int, args: argparse.Namespace) -> list[str]:
          f"trainer.val_fraction={args.val_fraction}", f"ga.budget_epochs={args.budget}",
          f"trainer.lr_schedule={args.lr_schedule}",
          "ga.generations=null", f"ga.pop_size={args.pop_size}", "trainer.device=cpu",
+         "executor=serial",  # one process per shard, as the studies ran
          f"trainer.num_threads={args.threads}", "progress=false", "tensorboard.hparams=false",
          "tensorboard.figures=false", "tensorboard.histograms=false"]
     if args.tiny:

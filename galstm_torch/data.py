@@ -3,13 +3,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
-from torchvision import datasets
 
 from .errors import DataError
 
-DATASETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
+DATASETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}  # torchvision.datasets classes
+
+
+def _dataset_class(name: str) -> Any:
+    """torchvision's dataset class, imported only when data is read (importing torchvision
+    costs about a second that a run reading a tensor file, or none, need not pay)."""
+    from torchvision import datasets
+
+    return getattr(datasets, DATASETS[name])
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ class DataSplits:
 
 
 def _read(name: str, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    cls = DATASETS[name]
+    cls = _dataset_class(name)
     raw = root / cls.__name__ / "raw"
     how = (f"put the four IDX files ({cls.__name__} layout) in {raw}, or set data.root to a "
            f"folder that holds {cls.__name__}/raw/")

@@ -13,9 +13,11 @@ from galstm_torch.genome import SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ROOT = ROOT / "tests" / "data"  # 3,000 train + 1,000 test images cut from real MNIST
+# executor=serial: a tiny run would spend more time starting executor=auto's worker pool than
+# training; auto has its own tests (test_auto_executor.py), and a later executor=... wins.
 TINY_DATA = ["data.root=" + str(SAMPLE_ROOT), "data.download=false", "data.train_samples=600",
              "data.test_samples=200", "trainer.device=cpu", "model.max_units=48",
-             "model.min_units=16"]
+             "model.min_units=16", "executor=serial"]
 # Most end-to-end tests check outputs row by row, so they run the one-fidelity, one-seed GA
 # (a row per genome per generation); the default preset's rungs and racing have their own.
 TINY = [*TINY_DATA, "ga=simple"]
