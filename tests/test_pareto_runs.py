@@ -18,6 +18,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from conftest import ROOT, TINY_DATA, compose_cfg, run_train
 
 PARETO = [*TINY_DATA, "ga=nsga2", "ga.pop_size=4", "ga.budget_epochs=12", "ga.guide=4",
+          "trainer.num_threads=1",  # the in-process reference and the subprocess alike
           "seed=5", "progress=false"]
 
 
