@@ -24,7 +24,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from galstm_torch.architecture import Architecture  # noqa: E402
-from galstm_torch.config import register_configs  # noqa: E402
 from galstm_torch.genome import SearchSpace  # noqa: E402
 from galstm_torch.goals import FrontPoint, Goals  # noqa: E402
 
@@ -164,15 +163,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main() -> None:
-    p = _parser()
-    args = p.parse_args()
-    names = args.strategies.split(",")
-    if unknown := set(names) - set(STRATEGIES):
-        p.error(f"unknown strategies {sorted(unknown)}; choose from {', '.join(STRATEGIES)}")
+    args, names, i, n = study.start(_parser(), STRATEGIES)
     study.STRATEGIES.update(STRATEGIES)  # one_run composes through study.overrides
-    register_configs()
-    args.out.mkdir(parents=True, exist_ok=True)
-    i, n = (int(x) for x in args.shard.split("/"))
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     jobs = [(name, s) for s in seeds for name in names]
     for name, s in (jobs if args.report else jobs[i::n]):

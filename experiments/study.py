@@ -176,15 +176,22 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main() -> None:
-    p = _parser()
+def start(p: argparse.ArgumentParser, strategies: dict[str, list[str]],
+          ) -> tuple[argparse.Namespace, list[str], int, int]:
+    """Parse the arguments of a study script, check its strategies, register the config
+    schema and make the output folder: (args, strategy names, shard index, shard count)."""
     args = p.parse_args()
     names = args.strategies.split(",")
-    if unknown := set(names) - set(STRATEGIES):
-        p.error(f"unknown strategies {sorted(unknown)}; choose from {', '.join(STRATEGIES)}")
+    if unknown := set(names) - set(strategies):
+        p.error(f"unknown strategies {sorted(unknown)}; choose from {', '.join(strategies)}")
     register_configs()
     args.out.mkdir(parents=True, exist_ok=True)
     i, n = (int(x) for x in args.shard.split("/"))
+    return args, names, i, n
+
+
+def main() -> None:
+    args, names, i, n = start(_parser(), STRATEGIES)
     jobs = [(name, s) for s in range(args.seeds) for name in names]
     if not args.report:
         for name, s in jobs[i::n]:
