@@ -181,8 +181,13 @@ def make_executor(config: Config, settings: TrainSettings,
     """Ray and pool workers train in other processes: no inner progress bar or training
     curves there."""
     name, why = resolve_executor(config)
-    if config.executor.name == "auto":
+    ex = config.executor
+    if ex.name == "auto":
         log.info("executor=auto: %s (%s)", name, why)
+        if name == "serial" and (ex.num_workers or ex.threads_per_worker):
+            log.warning("executor.num_workers and executor.threads_per_worker size the pool; "
+                        "executor=auto trains in this process here (%s), so they do not apply",
+                        why)
     if name == "ray":
         return ray_executor(config, settings)
     if name == "pool":
