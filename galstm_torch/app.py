@@ -10,7 +10,7 @@ from typing import Any, Iterator, Optional, cast
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from . import checkpoint
+from . import checkpoint, weights
 from .architecture import format_compact
 from .config import Config, validate
 from .errors import ConfigError, GalstmError
@@ -178,7 +178,8 @@ def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], 
     board = make_board(config, out, space)
     watchers = [o for o in (progress if progress.enabled else None,
                             board.curves if board is not None else None) if o is not None]
-    executor = make_executor(config, settings, Observers(*watchers) if watchers else None)
+    executor = make_executor(config, settings, Observers(*watchers) if watchers else None,
+                             weights_dir=out / weights.FOLDER)
     try:
         evaluator = Evaluator(executor, settings, run_seed=config.seed,
                               data_desc=data_desc(config), budget=config.ga.budget_epochs)

@@ -10,13 +10,15 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Optional, Protocol
 
 import torch
 
 from .architecture import Architecture, format_compact
 from .data import DataSplits
-from .trainer import Evaluation, TrainingDiverged, TrainingObserver, TrainSettings, train_and_evaluate
+from .trainer import Evaluation, TrainingDiverged, TrainingObserver, TrainSettings, train_model
+from .weights import save_weights
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +69,21 @@ def _is_oom(err: BaseException) -> bool:
 
 
 def run_task(task: Task, data: DataSplits, settings: TrainSettings, device: torch.device,
-             observer: Optional[TrainingObserver] = None) -> Outcome:
+             observer: Optional[TrainingObserver] = None,
+             weights_dir: Optional[Path] = None) -> Outcome:
     """Train one genome; a failure is recorded, not raised. An out-of-memory error is retried
-    once with half the batch size before it counts as a failure."""
+    once with half the batch size before it counts as a failure. With ``weights_dir``, a
+    training at the target fidelity keeps its weights there (weights.py)."""
     arch = Architecture.from_compact(task.compact)
     if task.fidelity is not None:
         settings = dataclasses.replace(settings, epochs=task.fidelity)
     retried = False
     while True:
         try:
-            evaluation = train_and_evaluate(arch, data, settings, seed=task.seed, device=device,
+            model, evaluation = train_model(arch, data, settings, seed=task.seed, device=device,
                                             observer=observer)
+            if weights_dir is not None and task.fidelity is None:
+                save_weights(weights_dir, task.compact, task.seed, model)
             return Outcome(task.compact, evaluation, retried=retried, seed=task.seed)
         except Exception as err:  # noqa: BLE001 - any failure of one genome must not stop the search
             if _is_oom(err) and not retried and settings.batch_size > 1:
@@ -98,13 +104,15 @@ class SerialExecutor:
     observer (progress bar, training curves) watches each training from this process."""
 
     def __init__(self, data: DataSplits, settings: TrainSettings, device: torch.device,
-                 observer: Optional[TrainingObserver] = None) -> None:
+                 observer: Optional[TrainingObserver] = None,
+                 weights_dir: Optional[Path] = None) -> None:
         self.data, self.settings, self.device = data, settings, device
-        self.observer = observer
+        self.observer, self.weights_dir = observer, weights_dir
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
         for task in tasks:
-            yield run_task(task, self.data, self.settings, self.device, self.observer)
+            yield run_task(task, self.data, self.settings, self.device, self.observer,
+                           self.weights_dir)
 
     def close(self) -> None:
         pass

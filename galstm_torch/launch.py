@@ -40,7 +40,8 @@ def _check_precision(settings: TrainSettings, device: torch.device) -> None:
 
 
 def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
-                   observer: Optional[TrainingObserver] = None) -> Executor:
+                   observer: Optional[TrainingObserver] = None,
+                   weights_dir: Optional[Path] = None) -> Executor:
     """The in-process executor trainer.engine asks for, after checking the precision fits
     the device. The batched engine trains a group at once: it reports no per-step progress."""
     _check_precision(settings, device)
@@ -48,7 +49,7 @@ def local_executor(config: Config, data: Any, settings: TrainSettings, device: t
     log.info("training engine: %s on %s (%s)", engine, device, settings.precision)
     if engine == "batched":
         return BatchedExecutor(data, settings, device, max_group=config.trainer.max_group)
-    return SerialExecutor(data, settings, device, observer=observer)
+    return SerialExecutor(data, settings, device, observer=observer, weights_dir=weights_dir)
 
 
 def data_desc(config: Config) -> dict[str, Any]:
@@ -99,11 +100,12 @@ def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
 
 
 def serial_executor(config: Config, settings: TrainSettings,
-                    observer: Optional[TrainingObserver] = None) -> Executor:
+                    observer: Optional[TrainingObserver] = None,
+                    weights_dir: Optional[Path] = None) -> Executor:
     """Train here (sequential or batched engine); an observer (progress bar, training curves)
     watches each training of the sequential engine."""
     data, device = driver_data(config)
-    return local_executor(config, data, settings, device, observer)
+    return local_executor(config, data, settings, device, observer, weights_dir)
 
 
 def ray_executor(config: Config, settings: TrainSettings) -> Executor:
@@ -131,7 +133,8 @@ def worker_data(config: Config) -> dict[str, Any]:
             "path": str(Path(d.path).expanduser().resolve()) if d.path else None}
 
 
-def pool_executor(config: Config, settings: TrainSettings) -> Executor:
+def pool_executor(config: Config, settings: TrainSettings,
+                  weights_dir: Optional[Path] = None) -> Executor:
     """Local worker processes, several per GPU or one per few CPU cores."""
     from .pool_executor import PoolExecutor, default_workers, pool_device
 
@@ -145,7 +148,8 @@ def pool_executor(config: Config, settings: TrainSettings) -> Executor:
     workers = ex.num_workers or default_workers(device, threads)
     return PoolExecutor({"data": worker_data(config), "settings": asdict(settings),
                          "device": device, "threads": threads,
-                         "deterministic": t.deterministic}, workers)
+                         "deterministic": t.deterministic,
+                         "weights_dir": str(weights_dir) if weights_dir else None}, workers)
 
 
 def usable_cores() -> int:
@@ -177,9 +181,11 @@ def resolve_executor(config: Config) -> tuple[str, str]:
 
 
 def make_executor(config: Config, settings: TrainSettings,
-                  observer: Optional[TrainingObserver] = None) -> Executor:
+                  observer: Optional[TrainingObserver] = None,
+                  weights_dir: Optional[Path] = None) -> Executor:
     """Ray and pool workers train in other processes: no inner progress bar or training
-    curves there."""
+    curves there. The executors that train on this machine keep the target trainings'
+    weights in ``weights_dir`` (Ray workers may run on other machines: they keep none)."""
     name, why = resolve_executor(config)
     ex = config.executor
     if ex.name == "auto":
@@ -191,5 +197,5 @@ def make_executor(config: Config, settings: TrainSettings,
     if name == "ray":
         return ray_executor(config, settings)
     if name == "pool":
-        return pool_executor(config, settings)
-    return serial_executor(config, settings, observer)
+        return pool_executor(config, settings, weights_dir)
+    return serial_executor(config, settings, observer, weights_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -14,10 +15,11 @@ from .data import DataSplits
 from .evaluator import Evaluator
 from .export import save_model
 from .fileio import finite, write_json
-from .model import LSTMClassifier
+from .model import LSTMClassifier, build_model
 from .records import Best
 from .runtime import genome_seed
 from .trainer import Evaluation, TrainingObserver, TrainSettings, train_model
+from .weights import FOLDER, load_weights
 
 log = logging.getLogger(__name__)
 
@@ -43,31 +45,47 @@ def _save(path: Path, model: LSTMClassifier, arch: Architecture, settings: Train
 
 def export_best(best: Best, evaluator: Evaluator, data: DataSplits, settings: TrainSettings,
                 device: torch.device, out: Path) -> Evaluation:
-    """Retrain the best genome with its own seed and save it as best_model.pt.
+    """Save the best genome as best_model.pt: the weights the search trained, when this run
+    kept them (weights.py), else the genome retrained with its own seed. Then the kept
+    weights are removed.
 
-    Why retrain rather than keep weights from the search: executors return plain outcomes
-    (no weights to ship between processes or hold in the fitness cache), a resumed run has
-    no weights for genomes trained before the restart, and the cost is one training out of
-    pop_size x generations. On CPU the retraining is bit-for-bit the search's training; on
-    CUDA it may differ in the last digits, and the export stores what this model measures.
+    The genome's first seed is exported (best.result's fitness may be the mean over several
+    seeds). Retraining is bit-for-bit the search's training on CPU; on CUDA it may differ in
+    the last digits, and the export then stores what the retrained model measures.
     """
     arch = best.result.arch
-    # The replicate retrained here is the genome's first seed (best.result's fitness may be
-    # the mean over several seeds).
     outcome = evaluator.cached(arch) or best.result.outcome
     if outcome.retried:  # the search trained it with half the batch after running out of memory
         settings = dataclasses.replace(settings, batch_size=max(1, settings.batch_size // 2))
     seed = evaluator.task(arch).seed
+    state = load_weights(out / FOLDER, arch.compact, seed)
+    if state is not None:
+        model, e = _kept_model(arch, data, settings, state, device), outcome.evaluation
+    else:
+        model, e = _retrained(arch, data, settings, seed, device, outcome.evaluation)
+    _save(out / "best_model.pt", model, arch, settings, e, data, seed=seed,
+          generation=best.generation)
+    shutil.rmtree(out / FOLDER, ignore_errors=True)
+    return e
+
+
+def _kept_model(arch: Architecture, data: DataSplits, settings: TrainSettings, state: dict,
+                device: torch.device) -> LSTMClassifier:
+    model = build_model(arch, dropout=settings.dropout, init=settings.init,
+                        n_features=data.n_features, n_classes=data.n_classes)
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def _retrained(arch: Architecture, data: DataSplits, settings: TrainSettings, seed: int,
+               device: torch.device, recorded: Evaluation) -> tuple[LSTMClassifier, Evaluation]:
     model, e = train_model(arch, data, settings, seed=seed, device=device)
-    recorded = outcome.evaluation
     if (e.fitness, e.test_acc) != (recorded.fitness, recorded.test_acc):
         log.warning("retrained best genome %s measures fitness %.6f, test acc %.6f; the search "
                     "recorded %.6f, %.6f (CUDA kernels are not bit-for-bit deterministic)",
                     format_compact(arch.compact), e.fitness, e.test_acc, recorded.fitness,
                     recorded.test_acc)
-    _save(out / "best_model.pt", model, arch, settings, e, data, seed=seed,
-          generation=best.generation)
-    return e
+    return model, e
 
 
 def train_final(arch: Architecture, data: DataSplits, settings: TrainSettings, epochs: int, *,

@@ -1,5 +1,6 @@
 """The run's sinks, assembled once per run: the CSV tables and best.json (RunRecorder), the
-TensorBoard board and, for a Pareto search, the front's outputs (ParetoLog). Each subscribes
+TensorBoard board, the kept weights of the best genome (WeightKeeper) and, for a Pareto
+search, the front's outputs (ParetoLog). Each subscribes
 to the search's generation events through the recorder and knows none of the others.
 
 TensorBoard and matplotlib are imported only when a run writes to them (about a second of
@@ -15,6 +16,7 @@ from .config import Config
 from .genome import SearchSpace
 from .records import RunRecorder
 from .runtime import pick_device
+from .weights import FOLDER, WeightKeeper
 
 if TYPE_CHECKING:
     from .tb import Board
@@ -35,7 +37,8 @@ def make_recorder(config: Config, out: Path, space: SearchSpace, board: "Optiona
     from .pareto_log import ParetoLog
 
     tb, names = config.tensorboard, config.ga.objectives
-    sinks = (ParetoLog(out, cost=names[1], latency_device=str(pick_device(config.trainer.device)),
+    front = (ParetoLog(out, cost=names[1], latency_device=str(pick_device(config.trainer.device)),
                        tensorboard=tb.enabled, figures=tb.enabled and tb.figures,
                        start_generation=start),) if multi else ()
-    return RunRecorder(out, space, board, start_generation=start, sinks=sinks)
+    return RunRecorder(out, space, board, start_generation=start,
+                       sinks=(*front, WeightKeeper(out / FOLDER)))

@@ -6,6 +6,7 @@ device once, and runs ``executor.run_task`` for each Task it is sent, returning 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Optional
 
 import torch
@@ -30,6 +31,8 @@ class GenomeWorker:
             self.device = torch.device(spec["device"])
             set_deterministic(bool(spec.get("deterministic")), self.device)
             self.settings = TrainSettings(**spec["settings"])
+            keep = spec.get("weights_dir")
+            self.weights_dir = Path(keep) if keep else None
             d = spec["data"]
             self.data = load_data(d["name"], d["root"], download=d["download"],
                                   train_samples=d["train_samples"], test_samples=d["test_samples"],
@@ -46,4 +49,5 @@ class GenomeWorker:
                 "threads": torch.get_num_threads()}
 
     def run(self, task: Task) -> Outcome:
-        return run_task(task, self.data, self.settings, self.device)
+        return run_task(task, self.data, self.settings, self.device,
+                        weights_dir=self.weights_dir)

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from galstm_torch import outputs as run_outputs
 from galstm_torch.app import run
 from galstm_torch.errors import ConfigError, DataError
+from galstm_torch.export import load_export
 
 from conftest import TINY, compose_cfg, run_train
 
@@ -27,12 +29,17 @@ def outputs(out: Path) -> tuple[list[dict], dict]:
 
 
 @pytest.mark.slow
-def test_pool_gives_the_serial_results(tmp_path):
+def test_pool_gives_the_serial_results(tmp_path, monkeypatch):
     run(compose_cfg(*SEARCH), out_dir=tmp_path / "serial")
+    monkeypatch.setattr(run_outputs, "train_model", lambda *a, **k: pytest.fail("export retrained"))
     run(compose_cfg(*SEARCH, *POOL), out_dir=tmp_path / "pool")
     serial, pool = outputs(tmp_path / "serial"), outputs(tmp_path / "pool")
     assert pool == serial
     assert {r["status"] for r in pool[0]} == {"ok"}
+    # the pool's workers kept the best genome's weights: the export equals the serial run's
+    exports = [load_export(tmp_path / name / "best_model.pt")["state_dict"] for name in ("serial", "pool")]
+    assert all(torch.equal(exports[0][k], exports[1][k]) for k in exports[0])
+    assert not (tmp_path / "pool" / ".weights").exists()
 
 
 def test_pool_start_error_is_one_line(tmp_path):

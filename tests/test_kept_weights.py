@@ -1,0 +1,77 @@
+"""The best genome is exported with the weights the search trained (no retraining), which on
+CPU are the weights its retraining would give; the run keeps one model between generations."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from galstm_torch import outputs
+from galstm_torch.app import run
+from galstm_torch.architecture import Architecture
+from galstm_torch.data import load_data
+from galstm_torch.export import load_export
+from galstm_torch.trainer import TrainSettings, train_model
+from galstm_torch.weights import FOLDER, WeightKeeper, load_weights, save_weights, weights_file
+
+from conftest import SAMPLE_ROOT, TINY, compose_cfg
+
+SEARCH = [*TINY, "trainer.num_threads=1", "ga.pop_size=4", "ga.generations=2",
+          "tensorboard.enabled=false", "seed=5"]
+
+
+def _no_retraining(*args, **kwargs):
+    raise AssertionError("the export retrained a genome whose weights the search kept")
+
+
+@pytest.mark.slow
+def test_export_uses_the_kept_weights_equal_to_a_retraining(tmp_path, monkeypatch):
+    monkeypatch.setattr(outputs, "train_model", _no_retraining)
+    run(compose_cfg(*SEARCH), out_dir=tmp_path)
+    info = load_export(tmp_path / "best_model.pt")
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert info["compact"] == best["compact"] and info["metrics"]["test_acc"] == best["test_acc"]
+    assert not (tmp_path / FOLDER).exists()  # removed once exported
+    data = load_data("mnist", SAMPLE_ROOT, train_samples=600, test_samples=200)
+    settings = TrainSettings(**info["settings"])
+    model, _ = train_model(Architecture.from_compact(info["compact"]), data, settings,
+                           seed=info["seed"], device=torch.device("cpu"))
+    retrained = model.state_dict()
+    assert info["state_dict"].keys() == retrained.keys()
+    assert all(torch.equal(info["state_dict"][k], retrained[k]) for k in retrained)
+
+
+def _best(compact, seed, status="ok"):
+    class Outcome:
+        pass
+
+    o = Outcome()
+    o.compact, o.seed, o.status = compact, seed, status
+    result = type("R", (), {"outcome": o})()
+    return type("B", (), {"result": result})()
+
+
+def test_the_keeper_leaves_only_the_best_genomes_weights(tmp_path):
+    net = nn.Linear(2, 2)
+    for compact, seed in [((1, 1, 32, 32), 7), ((1, 1, 64, 32), 8), ((1, 1, 64, 32), 9)]:
+        save_weights(tmp_path, compact, seed, net)
+    (tmp_path / "stray.pt.tmp").write_text("half-written")
+    WeightKeeper(tmp_path).generation(_best((1, 1, 64, 32), 8), None)
+    assert [p.name for p in tmp_path.iterdir()] == [weights_file(tmp_path, (1, 1, 64, 32), 8).name]
+    state = load_weights(tmp_path, (1, 1, 64, 32), 8)
+    assert state is not None and torch.equal(state["weight"], net.weight.detach())
+    assert load_weights(tmp_path, (1, 1, 32, 32), 7) is None
+
+
+def test_a_failed_best_prunes_nothing(tmp_path):
+    save_weights(tmp_path, (1, 1, 32, 32), 7, nn.Linear(2, 2))
+    WeightKeeper(tmp_path).generation(_best((1, 1, 64, 32), 8, status="failed"), None)
+    assert load_weights(tmp_path, (1, 1, 32, 32), 7) is not None
+
+
+def test_an_unreadable_kept_file_means_retraining(tmp_path, caplog):
+    weights_file(tmp_path, (1, 1, 32, 32), 7).write_bytes(b"truncated")
+    assert load_weights(tmp_path, (1, 1, 32, 32), 7) is None
+    assert "retrains instead" in caplog.text
