@@ -28,7 +28,7 @@ from .rungs import Schedule
 from .runtime import graceful_termination
 from .search import Search, SearchResult
 from .sinks import board as make_board
-from .sinks import make_recorder
+from .sinks import make_sinks
 from .trainer import Evaluation, TrainingDiverged, TrainSettings
 
 log = logging.getLogger(__name__)
@@ -184,11 +184,11 @@ def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], 
         evaluator = Evaluator(executor, settings, run_seed=config.seed,
                               data_desc=data_desc(config), budget=config.ga.budget_epochs)
         start = 0 if state is None else state.generation + (state.phase == "evaluated")
-        recorder = make_recorder(config, out, space, board, start, aims.multi)
-        search = Search(space, config.ga, evaluator, recorder,
+        sinks = make_sinks(config, out, space, board, start, aims.multi, progress)
+        search = Search(space, config.ga, evaluator, sinks,
                         generator=torch.Generator().manual_seed(config.seed),
-                        checkpoint_dir=out / "checkpoint", config_hash=digest, progress=progress,
-                        schedule=schedule(config), run_seed=config.seed, goals=aims)
+                        config_hash=digest, schedule=schedule(config), run_seed=config.seed,
+                        goals=aims)
         if state is not None:
             search.restore(state)
             log.info("resuming %s at generation %d (%s)", out, state.generation, state.phase)

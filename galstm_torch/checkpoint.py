@@ -21,6 +21,7 @@ import torch
 
 from .checkpoint_schema import SchemaError, check_meta, check_tensors
 from .errors import GalstmError
+from .events import Sink
 from .executor import Outcome
 from .fileio import WriteFailed, atomic_write
 from .trainer import Evaluation
@@ -70,6 +71,16 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
     return Outcome(compact=tuple(data["compact"]), evaluation=Evaluation(**data["evaluation"]),
                    status=data["status"], error=data["error"], retried=data["retried"],
                    seed=data.get("seed"))  # checkpoints before replicates have no seed
+
+
+class Checkpoints(Sink):
+    """A sink: saves every search state it is sent to ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def state(self, state: SearchState) -> None:
+        save(self.folder, state)
 
 
 def save(folder: Path, state: SearchState) -> None:

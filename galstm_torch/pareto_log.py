@@ -14,11 +14,11 @@ import csv
 import io
 import logging
 from pathlib import Path
-from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
 from .architecture import format_compact
+from .events import Best, GenerationDone, Sink
 from .fileio import atomic_write
 from .goals import FrontPoint, ParetoSummary
 from .plots import pareto_figure, save_png
@@ -35,7 +35,7 @@ def _latency(p: FrontPoint) -> str:
     return "" if p.latency != p.latency else f"{p.latency:.6g}"
 
 
-class ParetoLog:
+class ParetoLog(Sink):
     """Writes a Pareto search's front outputs; on resume (``start_generation`` > 0) rows and
     events of that generation and later are dropped, not duplicated. The figure plots
     accuracy against the second objective (``cost``)."""
@@ -52,8 +52,8 @@ class ParetoLog:
         self.writer = SummaryWriter(str(out_dir / "tb" / "pareto"),
                                     purge_step=start_generation) if tensorboard else None
 
-    def generation(self, best: Any, info: Any) -> None:
-        summary: "ParetoSummary | None" = best.pareto
+    def generation_done(self, event: GenerationDone) -> None:
+        summary, info = event.best.pareto, event.info
         if summary is None:  # nothing trained at the target fidelity yet: no front to write
             return
         g = info.generation
@@ -81,9 +81,9 @@ class ParetoLog:
         if self.writer is not None:
             self.writer.add_figure("figures/pareto_front", fig, generation, close=False)
 
-    def finish(self, best: Any) -> None:
+    def finish(self, best: Best) -> None:
         """pareto.csv: the final front, most accurate first."""
-        summary: "ParetoSummary | None" = best.pareto
+        summary = best.pareto
         if summary is None:
             return
         table = io.StringIO()

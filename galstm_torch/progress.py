@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from .architecture import Architecture, format_compact
+from .events import GenerationDone, GenerationStarted, GenomeTrained, Sink
 
 LOSS_EVERY_S = 0.5  # seconds between loss read-outs: each one is a host sync on CUDA
 
@@ -20,15 +21,32 @@ def bars_enabled(flag: bool, *streams: IO) -> bool:
     return flag and all(getattr(s, "isatty", lambda: False)() for s in streams)
 
 
-class Progress:
-    """The search's bars. Disabled, every method is a no-op; it is also a TrainingObserver
-    for the inner bar of the genome being trained in this process."""
+class Progress(Sink):
+    """The search's bars. Disabled, every method is a no-op. It is a sink of the search's
+    events (the generation bar), and a TrainingObserver for the inner bar of the genome
+    being trained in this process."""
 
     def __init__(self, enabled: bool, file: "Optional[IO]" = None) -> None:
         self.enabled, self.file = enabled, file if file is not None else sys.stderr
         self._gen: "Optional[tqdm]" = None
         self._train: "Optional[tqdm]" = None
         self._loss_at = 0.0
+        self._hits = 0  # of the generation on the bar
+        self._best: Optional[float] = None
+
+    # Sink: the generation bar
+    def generation_started(self, event: GenerationStarted) -> None:
+        self._hits, self._best = event.known, event.best
+        self.start_generation(event.generation, event.generations, event.total, event.known,
+                              event.best)
+
+    def genome_trained(self, event: GenomeTrained) -> None:
+        fitness = event.outcome.evaluation.fitness
+        self._best = fitness if self._best is None else max(self._best, fitness)
+        self.genome_done(self._hits, self._best)
+
+    def generation_done(self, event: GenerationDone) -> None:
+        self.end_generation(event.hits, event.best.result.fitness)
 
     def start_generation(self, generation: int, generations: "int | None", total: "int | None",
                          cached: int, best: "float | None") -> None:

@@ -11,24 +11,21 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 import torch
 
-from . import checkpoint
 from .architecture import Architecture, format_compact
 from .checkpoint import SearchState
 from .config import GAConfig
 from .errors import GalstmError
 from .evaluator import Evaluator, Result
+from .events import Best, GenerationDone, GenerationInfo, GenerationStarted, GenomeTrained, Sink
 from .executor import Outcome
 from .genome import SearchSpace, check_population, decode, random_population
 from .goals import Goals, ParetoSummary
 from .nsga2 import promoted
-from .progress import Progress
 from .proposals import Context, next_population
-from .records import Best, GenerationInfo, RunRecorder
 from .rungs import GenerationRunner, Schedule, best_genome, standing
 
 log = logging.getLogger(__name__)
@@ -52,21 +49,18 @@ class SearchResult:
 
 
 class Search:
-    """One search run: its state, its checkpoint folder and its recorder."""
+    """One search run: its state, and the sinks it tells what happens (events.py): the
+    tables, TensorBoard, progress bars, checkpoints; none of them is needed to search."""
 
     def __init__(self, space: SearchSpace, ga: GAConfig, evaluator: Evaluator,
-                 recorder: RunRecorder, *, generator: torch.Generator, checkpoint_dir: Path,
-                 config_hash: str, progress: Optional[Progress] = None,
+                 sinks: Sequence[Sink] = (), *, generator: torch.Generator, config_hash: str,
                  schedule: Optional[Schedule] = None, run_seed: int = 0,
                  goals: Optional[Goals] = None) -> None:
-        self.space, self.ga, self.evaluator, self.recorder = space, ga, evaluator, recorder
+        self.space, self.ga, self.evaluator, self.sinks = space, ga, evaluator, list(sinks)
         self.goals = goals or Goals(("accuracy",), space)
-        self.generator, self.checkpoint_dir = generator, checkpoint_dir
+        self.generator = generator
         self.schedule = schedule or Schedule((evaluator.target,))
         self.run_seed = run_seed
-        self.progress = progress or Progress(enabled=False)
-        self._bar_best: Optional[float] = None
-        self._bar_hits = 0
         self.state = SearchState(0, "evaluating", random_population(
             ga.pop_size, space, generator=generator), generator.get_state(), config_hash)
         self.best: Optional[Best] = None
@@ -97,7 +91,12 @@ class Search:
             self.generator.get_state(), ev.cache, ev.trained, hits, ev.spent)
         if self.best is not None:
             s.best = {"generation": self.best.generation, "key": ev.key(self.best.result.arch)}
-        checkpoint.save(self.checkpoint_dir, s)
+        self._emit("state", s)
+
+    def _emit(self, event: str, *payload: Any) -> None:
+        """Call ``event`` on every sink, in the order they were given."""
+        for sink in self.sinks:
+            getattr(sink, event)(*payload)
 
     def _note_seen(self, archs: list[Architecture], generation: int) -> None:
         known = {tuple(item[1:]) for item in self.state.seen}
@@ -132,20 +131,16 @@ class Search:
     def _on_outcome(self, key: str, outcome: Outcome) -> None:
         self.state.trained_in_generation.append(key)
         self.save()
-        fitness = outcome.evaluation.fitness
-        self._bar_best = fitness if self._bar_best is None else max(self._bar_best, fitness)
-        self.progress.genome_done(self._bar_hits, self._bar_best)
+        self._emit("genome_trained", GenomeTrained(key, outcome))
 
-    def _start_bar(self, archs: list[Architecture]) -> None:
-        """Open the generation's bar; genomes already known count as done (cache hits)."""
+    def _announce(self, archs: list[Architecture]) -> None:
+        """generation_started: genomes already in the cache count as known."""
         keys = [self.evaluator.key(a, self.schedule.fidelities[0]) for a in archs]
-        fresh = {k for k in keys if k not in self.evaluator.cache}
-        self._bar_hits = len(keys) - len(fresh)
-        self._bar_best = None if self.best is None else self.best.result.fitness
+        known = sum(k in self.evaluator.cache for k in keys)
         staged = len(self.schedule.fidelities) > 1 or self.schedule.seeds > 1
-        self.progress.start_generation(self.state.generation, self.ga.generations,
-                                       None if staged else len(keys), self._bar_hits,
-                                       self._bar_best)
+        self._emit("generation_started", GenerationStarted(
+            self.state.generation, self.ga.generations, None if staged else len(keys), known,
+            None if self.best is None else self.best.result.fitness))
 
     def _evaluate_generation(self) -> None:
         s = self.state
@@ -154,7 +149,7 @@ class Search:
         self._hits_start = hits_before
         archs = [decode(row, self.space) for row in s.population]
         self._note_seen(archs, s.generation)
-        self._start_bar(archs)
+        self._announce(archs)
         runner = GenerationRunner(self.evaluator, self.schedule,
                                   trained_before=set(s.trained_in_generation),
                                   on_outcome=self._on_outcome,
@@ -188,10 +183,10 @@ class Search:
         # No working genome at the target yet (all failed so far): the rows are recorded
         # against the generation's first row, as the best of nothing.
         best = self.best or Best(results[0], s.generation)
-        self.progress.end_generation(hits, best.result.fitness)
         info = GenerationInfo(s.generation, seconds, self.evaluator.trained,
                               self.evaluator.cache_hits, self.evaluator.spent)
-        self.recorder.generation(results, fitness, best, info, population, evaluations=evaluations)
+        self._emit("generation_done", GenerationDone(results, fitness, best, info, population,
+                                                     evaluations, hits))
         s.phase, s.trained_in_generation = "evaluated", []
         self.save()
         self._log(results, fitness, seconds, best)
@@ -243,12 +238,24 @@ class Search:
             cut or self.budget_spent()
 
     def run(self) -> SearchResult:
+        """Search until the generation limit or the budget; the sinks are closed at the end,
+        also when the search fails."""
         start = time.perf_counter()
         limits = [f"after {self.ga.generations} generations" if self.ga.generations else "",
                   f"at {self.evaluator.budget:g} epochs of compute"
                   if self.evaluator.budget is not None else ""]
         log.info("search %s: stops %s (ga.generations, ga.budget_epochs)", self.ga.strategy,
                  " or ".join(x for x in limits if x))
+        try:
+            best = self._loop()
+            self._emit("finish", best)
+        finally:
+            self._emit("close")
+        return SearchResult(best, self.state.population, self.evaluator.trained,
+                            self.evaluator.cache_hits, time.perf_counter() - start,
+                            self.evaluator.spent)
+
+    def _loop(self) -> Best:
         if self.state.phase == "evaluating" and not self.state.trained_in_generation:
             self.save()  # a kill before the first genome resumes from this exact population
         while True:
@@ -261,7 +268,4 @@ class Search:
             raise SearchFailed("no genome was trained at the target fidelity without failing "
                                "(see evaluations.csv): raise ga.budget_epochs or fix the trainer "
                                "or model settings")
-        self.recorder.finish(self.best)
-        return SearchResult(self.best, self.state.population, self.evaluator.trained,
-                            self.evaluator.cache_hits, time.perf_counter() - start,
-                            self.evaluator.spent)
+        return self.best

@@ -1,7 +1,7 @@
-"""The run's sinks, assembled once per run: the CSV tables and best.json (RunRecorder), the
-TensorBoard board, the kept weights of the best genome (WeightKeeper) and, for a Pareto
-search, the front's outputs (ParetoLog). Each subscribes
-to the search's generation events through the recorder and knows none of the others.
+"""The run's sinks, assembled once per run: the progress bars, the CSV tables and best.json
+(Tables), the TensorBoard board, for a Pareto search the front's outputs (ParetoLog), the
+kept weights of the best genome (WeightKeeper) and the checkpoint (Checkpoints). Each
+subscribes to the search's events (events.py) and knows none of the others.
 
 TensorBoard and matplotlib are imported only when a run writes to them (about a second of
 start-up that mode=evaluate and tensorboard.enabled=false need not pay)."""
@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, Optional
 
 from omegaconf import OmegaConf
 
+from .checkpoint import Checkpoints
 from .config import Config
+from .events import Sink
 from .genome import SearchSpace
-from .records import RunRecorder
+from .progress import Progress
+from .records import Tables
 from .runtime import pick_device
 from .weights import FOLDER, WeightKeeper
 
@@ -30,15 +33,19 @@ def board(config: Config, out: Path, space: SearchSpace) -> "Optional[Board]":
     return Board(out, config.tensorboard, space, OmegaConf.to_yaml(OmegaConf.structured(config)))
 
 
-def make_recorder(config: Config, out: Path, space: SearchSpace, board: "Optional[Board]",
-                  start: int, multi: bool) -> RunRecorder:
-    """The recorder of a run continuing at generation ``start`` (0 for a new run); it
-    creates the tables, so it is made once the executor has started."""
+def make_sinks(config: Config, out: Path, space: SearchSpace, board: "Optional[Board]",
+               start: int, multi: bool, progress: Progress) -> list[Sink]:
+    """The sinks of a run continuing at generation ``start`` (0 for a new run), in the order
+    they hear each event; the checkpoint comes last. They create their files, so they are
+    made once the executor has started."""
     from .pareto_log import ParetoLog
 
     tb, names = config.tensorboard, config.ga.objectives
-    front = (ParetoLog(out, cost=names[1], latency_device=str(pick_device(config.trainer.device)),
+    front = [ParetoLog(out, cost=names[1], latency_device=str(pick_device(config.trainer.device)),
                        tensorboard=tb.enabled, figures=tb.enabled and tb.figures,
-                       start_generation=start),) if multi else ()
-    return RunRecorder(out, space, board, start_generation=start,
-                       sinks=(*front, WeightKeeper(out / FOLDER)))
+                       start_generation=start)] if multi else []
+    if board is not None:
+        board.open(start)
+    return [progress, Tables(out, space, start_generation=start),
+            *([board] if board is not None else []), *front, WeightKeeper(out / FOLDER),
+            Checkpoints(out / "checkpoint")]

@@ -2,7 +2,9 @@
 only by the search loop (never by workers)."""
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -11,10 +13,11 @@ from torch.utils.tensorboard import SummaryWriter
 from .architecture import format_compact, slot_names
 from .config import TensorBoardConfig
 from .evaluator import Result
+from .events import Best, GenerationDone, Sink
+from .fileio import write_json
 from .genome import SearchSpace, active_mask
 from .observers import CurveCollector
 from .plots import GenerationPoint, GenomePoint, accuracy_params_figure, fitness_figure, save_png
-from .records import Best, GenerationInfo
 from .tb_hparams import HParamsLog
 
 log = logging.getLogger(__name__)
@@ -30,8 +33,12 @@ def best_table(best: Best) -> str:
             f"| {e.test_acc:.4f} | {e.params:,} | {best.generation} |")
 
 
-class Board:
-    """Scalars, histograms, text, HParams sessions, figures and optional training curves."""
+class Board(Sink):
+    """Scalars, histograms, text, HParams sessions, figures and optional training curves.
+
+    The figures' history is the board's own: it keeps it in ``tb/figures.json`` (written
+    after each generation) and reads it back on resume, dropping what a stopped generation
+    left."""
 
     def __init__(self, out_dir: Path, settings: TensorBoardConfig, space: SearchSpace,
                  config_yaml: str = "") -> None:
@@ -43,41 +50,52 @@ class Board:
         self.hparams = HParamsLog(out_dir / "tb" / "hparams", space) if settings.hparams else None
         self.curves = CurveCollector(settings.curve_every) if settings.curves else None
         self.history: list[GenerationPoint] = []
-        self.genomes: dict[str, GenomePoint] = {}
+        self.genomes: dict[str, tuple[int, GenomePoint]] = {}  # genome -> (generation, point)
+        self.computes: dict[int, float] = {}  # generation -> cumulative compute
 
-    def open(self, start_generation: int = 0, generation_rows: "list[dict] | None" = None,
-             evaluation_rows: "list[dict] | None" = None) -> None:
+    @property
+    def history_path(self) -> Path:
+        return self.out_dir / "tb" / "figures.json"
+
+    def open(self, start_generation: int = 0) -> None:
         """Start writing. On resume, events from ``start_generation`` on are purged and the
-        figures' history is rebuilt from the CSV rows kept before it."""
+        figures' history is read back up to it."""
         # Always purge, from generation 0 too: a run killed after writing generation 0's
         # events but before its checkpoint resumes at generation 0 (on a fresh run the purge
         # drops nothing).
         self.writer = SummaryWriter(log_dir=str(self.out_dir / "tb"), purge_step=start_generation)
+        kept = self._read_history(start_generation)
         # Best so far against compute: its step is the compute in hundredths of an epoch, so
-        # it has its own run (tb/compute), purged from the compute the kept rows reached.
-        # A generation that spent nothing adds no point (one point per step, always).
-        kept = [float(r.get("compute/epochs") or 0) for r in generation_rows or []]
-        self.compute_last = compute_step(kept[-1]) if kept else -1
+        # it has its own run (tb/compute), purged from the compute the kept generations
+        # reached (not purged when a run from an older version has no history file). A
+        # generation that spent nothing adds no point (one point per step, always).
+        self.compute_last = compute_step(max(self.computes.values())) if self.computes else -1
+        purge = self.compute_last + 1 if kept or start_generation == 0 else None
         self.compute_writer = SummaryWriter(log_dir=str(self.out_dir / "tb" / "compute"),
-                                            purge_step=self.compute_last + 1)
+                                            purge_step=purge)
         if self.config_yaml and start_generation == 0:  # once per run, not per invocation
             # Four-space indent: TensorBoard renders it as a code block, keeping the layout.
             self.writer.add_text("config", "    " + self.config_yaml.replace("\n", "\n    "),
                                  start_generation)
-        for row in generation_rows or []:
-            v = {k: float(x) for k, x in row.items()}
-            self.history.append(GenerationPoint(int(v["generation"]), v["fitness/best"],
-                                                v["fitness/mean"], v["fitness/min"],
-                                                v["fitness/best"], v["fitness/best_so_far"]))
-        for row in evaluation_rows or []:
-            if row["status"].startswith("ok"):
-                self.genomes.setdefault(row["genome"], GenomePoint(
-                    row["genome"], int(row["params"]), float(row["val_acc"]),
-                    float(row["test_acc"]), float(row["fitness"])))
 
-    def generation(self, results: list[Result], fitness: torch.Tensor, best: Best,
-                   info: GenerationInfo, population: torch.Tensor,
-                   scalars: dict[str, float]) -> None:
+    def _read_history(self, start: int) -> bool:
+        """The history of generations before ``start``; False when there is no history file."""
+        if not self.history_path.is_file():
+            return False
+        saved = json.loads(self.history_path.read_text())
+        self.history = [GenerationPoint(**p) for p in saved["generations"] if p["generation"] < start]
+        self.genomes = {g["genome"]: (g.pop("generation"), GenomePoint(**g))
+                        for g in saved["genomes"] if g["generation"] < start}
+        self.computes = {int(k): v for k, v in saved["computes"].items() if int(k) < start}
+        return True
+
+    def _write_history(self) -> None:
+        genomes = [{"generation": g, **asdict(p)} for g, p in self.genomes.values()]
+        write_json(self.history_path, {"generations": [asdict(p) for p in self.history],
+                                       "genomes": genomes, "computes": self.computes})
+
+    def generation_done(self, event: GenerationDone) -> None:
+        info, scalars = event.info, event.scalars
         g, w = info.generation, self.writer
         assert w is not None, "Board.open() first"
         for tag, value in scalars.items():
@@ -89,18 +107,9 @@ class Board:
                                            compute_step(info.compute))
             self.compute_writer.flush()
         if self.settings.histograms:
-            self._histograms(results, fitness, population, g)
-        w.add_text("best/genome", best_table(best), g)
-        for r in results:
-            if self.hparams is not None:
-                self.hparams.add(r, g)
-            if r.outcome.status == "ok":
-                e = r.evaluation
-                self.genomes.setdefault(format_compact(r.arch.compact), GenomePoint(
-                    format_compact(r.arch.compact), e.params, e.val_acc, e.test_acc, e.fitness))
-        self.history.append(GenerationPoint(g, scalars["fitness/best"], scalars["fitness/mean"],
-                                            scalars["fitness/min"], scalars["fitness/best"],
-                                            scalars["fitness/best_so_far"]))
+            self._histograms(event.results, event.fitness, event.population, g)
+        w.add_text("best/genome", best_table(event.best), g)
+        self._remember(event)
         if self.settings.figures:
             try:
                 self._figures(g)
@@ -109,6 +118,22 @@ class Board:
         if self.curves is not None:
             self._curves()
         w.flush()
+
+    def _remember(self, event: GenerationDone) -> None:
+        """HParams sessions, and the figures' points of the generation's genomes."""
+        g, scalars = event.info.generation, event.scalars
+        for r in event.results:
+            if self.hparams is not None:
+                self.hparams.add(r, g)
+            if r.outcome.status == "ok":
+                e, name = r.evaluation, format_compact(r.arch.compact)
+                self.genomes.setdefault(name, (g, GenomePoint(name, e.params, e.val_acc,
+                                                              e.test_acc, e.fitness)))
+        self.history.append(GenerationPoint(g, scalars["fitness/best"], scalars["fitness/mean"],
+                                            scalars["fitness/min"], scalars["fitness/best"],
+                                            scalars["fitness/best_so_far"]))
+        self.computes[g] = event.info.compute
+        self._write_history()
 
     def _histograms(self, results: list[Result], fitness: torch.Tensor,
                     population: torch.Tensor, step: int) -> None:
@@ -129,7 +154,8 @@ class Board:
 
     def _figures(self, step: int) -> None:
         figures = {"figures/fitness": fitness_figure(self.history),
-                   "figures/accuracy_vs_params": accuracy_params_figure(list(self.genomes.values()))}
+                   "figures/accuracy_vs_params": accuracy_params_figure(
+                       [p for _, p in self.genomes.values()])}
         assert self.writer is not None  # generation() checked it
         for tag, fig in figures.items():
             save_png(fig, self.out_dir / FIGURES[tag])

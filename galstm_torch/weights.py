@@ -10,16 +10,14 @@ export retrains the genome with its own seed instead.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import torch
 from torch import nn
 
-from .fileio import atomic_write
-
-if TYPE_CHECKING:
-    from .records import Best, GenerationInfo
+from .events import GenerationDone, Sink
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +30,19 @@ def weights_file(folder: Path, compact: "tuple[int, ...]", seed: int) -> Path:
 
 
 def save_weights(folder: Path, compact: "tuple[int, ...]", seed: int, model: nn.Module) -> None:
-    """Write the model's state_dict atomically (a crash leaves no half-written file)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    atomic_write(weights_file(folder, compact, seed), lambda tmp: torch.save(state, tmp))
+    """Write the model's state_dict under a temporary name, then rename it: a kill leaves no
+    half-written file under the final name. Not fsynced (kept weights are a shortcut: a file
+    lost to a power cut means one retraining), and a failed write only logs a warning."""
+    path = weights_file(folder, compact, seed)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        log.warning("the weights of %s were not kept (%s); the export retrains it if it wins",
+                    path.name, err)
 
 
 def load_weights(folder: Path, compact: "tuple[int, ...]", seed: int) -> "Optional[dict]":
@@ -59,20 +66,15 @@ def prune(folder: Path, keep: "set[str]") -> None:
             path.unlink(missing_ok=True)
 
 
-class WeightKeeper:
-    """A generation sink: after each generation, keep only the best genome's weights."""
+class WeightKeeper(Sink):
+    """A sink: after each generation, keep only the best genome's weights."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def generation(self, best: "Best", info: "GenerationInfo") -> None:
-        outcome = best.result.outcome
+    def generation_done(self, event: GenerationDone) -> None:
+        outcome = event.best.result.outcome
         if outcome.status != "ok" or outcome.seed is None:  # nothing trained well yet
             return
         prune(self.folder, {weights_file(self.folder, outcome.compact, outcome.seed).name})
 
-    def finish(self, best: "Best") -> None:
-        pass
-
-    def close(self) -> None:
-        pass

@@ -12,8 +12,11 @@ from galstm_torch import outputs
 from galstm_torch.app import run
 from galstm_torch.architecture import Architecture
 from galstm_torch.data import load_data
+from galstm_torch.evaluator import Result
+from galstm_torch.events import Best, GenerationDone, GenerationInfo
+from galstm_torch.executor import Outcome
 from galstm_torch.export import load_export
-from galstm_torch.trainer import TrainSettings, train_model
+from galstm_torch.trainer import Evaluation, TrainSettings, train_model
 from galstm_torch.weights import FOLDER, WeightKeeper, load_weights, save_weights, weights_file
 
 from conftest import SAMPLE_ROOT, TINY, compose_cfg
@@ -43,14 +46,14 @@ def test_export_uses_the_kept_weights_equal_to_a_retraining(tmp_path, monkeypatc
     assert all(torch.equal(info["state_dict"][k], retrained[k]) for k in retrained)
 
 
-def _best(compact, seed, status="ok"):
-    class Outcome:
-        pass
-
-    o = Outcome()
-    o.compact, o.seed, o.status = compact, seed, status
-    result = type("R", (), {"outcome": o})()
-    return type("B", (), {"result": result})()
+def _done(compact, seed, status="ok") -> GenerationDone:
+    """A generation whose best so far is ``compact`` trained with ``seed``."""
+    arch = Architecture.from_compact(compact)
+    e = Evaluation(0.9, 0.9, 0.9, 0.1, 100, 1.0, 1.0)
+    result = Result(arch, Outcome(arch.compact, e, status=status, seed=seed), cache_hit=False)
+    info = GenerationInfo(0, 1.0, 1, 0)
+    return GenerationDone([result], torch.tensor([0.9]), Best(result, 0), info,
+                          torch.zeros(1, 4), [result])
 
 
 def test_the_keeper_leaves_only_the_best_genomes_weights(tmp_path):
@@ -58,7 +61,7 @@ def test_the_keeper_leaves_only_the_best_genomes_weights(tmp_path):
     for compact, seed in [((1, 1, 32, 32), 7), ((1, 1, 64, 32), 8), ((1, 1, 64, 32), 9)]:
         save_weights(tmp_path, compact, seed, net)
     (tmp_path / "stray.pt.tmp").write_text("half-written")
-    WeightKeeper(tmp_path).generation(_best((1, 1, 64, 32), 8), None)
+    WeightKeeper(tmp_path).generation_done(_done((1, 1, 64, 32), 8))
     assert [p.name for p in tmp_path.iterdir()] == [weights_file(tmp_path, (1, 1, 64, 32), 8).name]
     state = load_weights(tmp_path, (1, 1, 64, 32), 8)
     assert state is not None and torch.equal(state["weight"], net.weight.detach())
@@ -67,7 +70,7 @@ def test_the_keeper_leaves_only_the_best_genomes_weights(tmp_path):
 
 def test_a_failed_best_prunes_nothing(tmp_path):
     save_weights(tmp_path, (1, 1, 32, 32), 7, nn.Linear(2, 2))
-    WeightKeeper(tmp_path).generation(_best((1, 1, 64, 32), 8, status="failed"), None)
+    WeightKeeper(tmp_path).generation_done(_done((1, 1, 64, 32), 8, status="failed"))
     assert load_weights(tmp_path, (1, 1, 32, 32), 7) is not None
 
 

@@ -12,6 +12,7 @@ from test_search_quality import NoisyExecutor, rows
 
 from galstm_torch import checkpoint
 from galstm_torch.architecture import Architecture, parse_compact
+from galstm_torch.checkpoint import Checkpoints
 from galstm_torch.config import Config, GAConfig, ReferenceConfig
 from galstm_torch.errors import ConfigError
 from galstm_torch.evaluator import Evaluator
@@ -21,7 +22,7 @@ from galstm_torch.hypervolume import hypervolume, knee
 from galstm_torch.model import build_model, count_parameters
 from galstm_torch.nsga2 import pick_front
 from galstm_torch.objectives import largest, param_counts
-from galstm_torch.records import RunRecorder
+from galstm_torch.records import Tables
 from galstm_torch.rungs import Schedule
 from galstm_torch.search import Search
 from galstm_torch.trainer import TrainSettings
@@ -109,8 +110,9 @@ def search(tmp, config: GAConfig, executor: NoisyExecutor, start: int = 0) -> Se
     """A search with the stand-in fitness; a Pareto search when config has objectives."""
     evaluator = Evaluator(executor, TrainSettings(), run_seed=0, budget=config.budget_epochs)
     schedule = Schedule(tuple(config.rungs), promote=config.promote, seeds=config.seeds)
-    return Search(SPACE, config, evaluator, RunRecorder(tmp, SPACE, start_generation=start),
-                  generator=torch.Generator().manual_seed(0), checkpoint_dir=tmp / "checkpoint",
+    sinks = [Tables(tmp, SPACE, start_generation=start), Checkpoints(tmp / "checkpoint")]
+    return Search(SPACE, config, evaluator, sinks,
+                  generator=torch.Generator().manual_seed(0),
                   config_hash="test", schedule=schedule,
                   goals=Goals(tuple(config.objectives), SPACE))
 

@@ -13,11 +13,12 @@ import torch
 
 from galstm_torch import checkpoint
 from galstm_torch.architecture import Architecture
+from galstm_torch.checkpoint import Checkpoints
 from galstm_torch.config import GAConfig
 from galstm_torch.evaluator import Evaluator, Request
 from galstm_torch.executor import Outcome, Task
 from galstm_torch.genome import SearchSpace, check_population
-from galstm_torch.records import RunRecorder
+from galstm_torch.records import Tables
 from galstm_torch.rungs import Schedule, promoted
 from galstm_torch.search import Search
 from galstm_torch.trainer import Evaluation, TrainSettings, passes
@@ -63,9 +64,10 @@ def search(tmp: Path, config: GAConfig, executor: NoisyExecutor, seed: int = 0,
     evaluator = Evaluator(executor, settings, run_seed=seed, budget=config.budget_epochs)
     schedule = Schedule(tuple(config.rungs), promote=config.promote, seeds=config.seeds,
                         confirm=config.confirm)
-    return Search(SPACE, config, evaluator, RunRecorder(tmp, SPACE, start_generation=start),
+    sinks = [Tables(tmp, SPACE, start_generation=start), Checkpoints(tmp / "checkpoint")]
+    return Search(SPACE, config, evaluator, sinks,
                   run_seed=seed,
-                  generator=torch.Generator().manual_seed(seed), checkpoint_dir=tmp / "checkpoint",
+                  generator=torch.Generator().manual_seed(seed),
                   config_hash="test", schedule=schedule)
 
 

@@ -1,9 +1,9 @@
 """``bench search``: a small real search, and the trainings a 20x40 search would need.
 
 The real search runs the product's own pieces (data, executor, evaluator with its cache,
-search loop, CSV/TensorBoard recorder) on an MNIST subset and splits its wall time into time
+search loop, CSV tables) on an MNIST subset and splits its wall time into time
 inside training (the executor) and everything else (GA operators, decoding, caching,
-logging, CSV/TensorBoard writing, checkpoints after every genome). The projection runs the
+logging, CSV writing, checkpoints after every genome). The projection runs the
 same search loop for the article's 20 x 40 under each preset, with a cheap synthetic fitness
 in place of training (a fixed function of the genome plus fixed per-genome noise): it counts
 trainings, it does not predict accuracies.
@@ -21,12 +21,13 @@ from typing import Any, Iterator, Optional, cast
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ..checkpoint import Checkpoints
 from ..config import GAConfig
 from ..data import DataSplits
 from ..evaluator import Evaluator
 from ..executor import Executor, Outcome, SerialExecutor, Task
 from ..genome import SearchSpace
-from ..records import RunRecorder
+from ..records import Tables
 from ..search import Search
 from ..trainer import Evaluation, TrainSettings
 
@@ -80,13 +81,6 @@ def preset(name: str, **overrides: Any) -> GAConfig:
                                                               overrides)))
 
 
-class _CountingSearch(Search):
-    """The search loop without checkpoints: the projection only counts trainings."""
-
-    def save(self) -> None:
-        pass
-
-
 def _search(ga: GAConfig, executor: Executor, settings: TrainSettings, seed: int,
             out: Path, space: Optional[SearchSpace] = None,
             checkpoints: bool = True) -> tuple[Any, Evaluator]:
@@ -94,9 +88,9 @@ def _search(ga: GAConfig, executor: Executor, settings: TrainSettings, seed: int
     space = space or SearchSpace()
     evaluator = Evaluator(executor, settings, run_seed=seed)
     logging.getLogger("galstm_torch").setLevel(logging.WARNING)
-    search = (Search if checkpoints else _CountingSearch)(
-        space, ga, evaluator, RunRecorder(out), generator=torch.Generator().manual_seed(seed),
-        checkpoint_dir=out / "checkpoint", config_hash="bench")
+    sinks = [Tables(out), *([Checkpoints(out / "checkpoint")] if checkpoints else [])]
+    search = Search(space, ga, evaluator, sinks, generator=torch.Generator().manual_seed(seed),
+                    config_hash="bench")
     return search.run(), evaluator
 
 
