@@ -8,7 +8,6 @@ import itertools
 
 import pytest
 import torch
-from test_search_quality import NoisyExecutor, rows
 
 from galstm_torch import checkpoint
 from galstm_torch.architecture import Architecture, parse_compact
@@ -26,6 +25,8 @@ from galstm_torch.records import Tables
 from galstm_torch.rungs import Schedule
 from galstm_torch.search import Search
 from galstm_torch.trainer import TrainSettings
+
+from test_search_quality import NoisyExecutor, rows
 
 SPACE = SearchSpace()
 GOALS = Goals(("accuracy", "params"), SPACE)
