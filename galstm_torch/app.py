@@ -22,7 +22,7 @@ from .launch import data_desc, driver_data, goals_of, make_executor
 from .observers import Observers
 from .outputs import evaluate_genome, export_best, train_final
 from .progress import Progress, bars_enabled
-from .resume import check_state, config_hash, resumed_config, save_config
+from .resume import check_state, config_hash, known_hashes, resumed_config, save_config
 from .rundir import claim, refuse_if_used, write_hydra_record
 from .rungs import Schedule
 from .runtime import graceful_termination
@@ -147,7 +147,7 @@ def _resume_from(run_dir: Path, plain: DictConfig, overrides: Optional[list[str]
 def _continue(config: Config, run_dir: Path, plain: DictConfig, *, auto: bool) -> Prepared:
     state = checkpoint.load(run_dir / "checkpoint")
     digest = config_hash(plain)
-    if state.config_hash not in (digest, config_hash(plain, legacy=True)):
+    if state.config_hash not in known_hashes(plain):
         if auto:
             raise ConfigError(f"{run_dir} holds a checkpoint of another config: resume=auto "
                               "continues only the same run; choose another hydra.run.dir")

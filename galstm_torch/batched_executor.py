@@ -37,14 +37,14 @@ def plan_groups(tasks: list[Task], max_group: Optional[int] = None) -> list[list
 
 
 class BatchedExecutor:
-    """Trains tasks group by group on one device, in this process (``trainer.engine=batched``)."""
+    """Trains tasks group by group on one device, in this process (``executor=batched``)."""
 
     def __init__(self, data: DataSplits, settings: TrainSettings, device: torch.device,
                  max_group: Optional[int] = None) -> None:
         if (data.n_features, data.n_classes) != (28, 10):  # the padded model's fixed shape
-            raise ConfigError(f"trainer.engine=batched trains 28-feature, 10-class data only "
+            raise ConfigError(f"executor=batched trains 28-feature, 10-class data only "
                               f"(this data: {data.n_features} features, {data.n_classes} "
-                              "classes): use trainer.engine=sequential")
+                              "classes): use executor=serial or auto")
         self.data, self.settings, self.device, self.max_group = data, settings, device, max_group
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:

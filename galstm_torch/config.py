@@ -16,8 +16,6 @@ from .model import INITS
 from .operators import SELECTIONS
 from .trainer import FITNESS_SPLITS, LR_SCHEDULES, PRECISIONS
 
-ENGINES = ("sequential", "batched", "auto")
-
 
 @dataclass
 class DataConfig:
@@ -99,8 +97,6 @@ class TrainerConfig:
     device: str = "auto"
     num_threads: Optional[int] = None
     precision: str = "fp32"          # fp32 | bf16 | fp16 (CUDA only)
-    engine: str = "auto"             # sequential | batched | auto (= sequential; BENCHMARKS.md)
-    max_group: Optional[int] = None  # batched engine: most genomes trained at once; null = all
     deterministic: bool = False      # CUDA: deterministic cuDNN/cuBLAS kernels (docs/cluster.md)
 
 
@@ -115,8 +111,11 @@ class ExecutorConfig:
     num_workers: Optional[int] = None  # null = as many as the cluster's CPUs (or GPUs) allow
     threads_per_worker: Optional[int] = None  # null = trainer.num_threads, or 1 when that is null
     gpus_per_worker: Optional[float] = None  # null = 1 when the cluster has GPUs and device != cpu
-    max_restarts: int = 3  # per worker; a genome whose worker died is evaluated again as often
-    start_timeout_s: float = 300.0  # for the workers to start and load the data
+    max_group: Optional[int] = None  # batched: most genomes trained at once (null = all)
+    max_restarts: Optional[int] = None  # ray: per worker (null = 3); a genome whose worker died
+                                        # is evaluated again as often
+    start_timeout_s: Optional[float] = None  # pool, ray: for the workers to start and load the
+                                             # data (null = 300 s)
 
 
 @dataclass
@@ -189,9 +188,6 @@ def _check_outputs(cfg: Config) -> None:
 def _engine_checks(trainer: TrainerConfig) -> None:
     _one_of("trainer.precision", trainer.precision, PRECISIONS)
     _one_of("trainer.lr_schedule", trainer.lr_schedule, LR_SCHEDULES)
-    _one_of("trainer.engine", trainer.engine, ENGINES)
-    if trainer.max_group is not None:
-        check(trainer.max_group >= 1, "trainer.max_group", trainer.max_group, "must be >= 1 or null")
 
 
 def least_budget(ga: GAConfig, epochs: int) -> float:
@@ -230,9 +226,6 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
         check(ga.budget_epochs >= least - 1e-9, "ga.budget_epochs", ga.budget_epochs,
                f"must bring at least one genome to the target fidelity ({least:g} epochs "
                f"with ga.pop_size={ga.pop_size} and ga.rungs={list(ga.rungs)})")
-    if trainer.engine == "batched" and len(rungs) > 1:
-        raise ConfigError("trainer.engine=batched trains whole epochs only: use ga.rungs=[1.0] "
-                          "or trainer.engine=sequential")
     if ga.strategy in ("tpe", "optuna_nsga2") and (len(rungs) > 1 or ga.seeds > 1):
         raise ConfigError(f"ga.strategy={ga.strategy} runs at the target fidelity with one seed: "
                           "set ga.rungs=[1.0] ga.seeds=1")
@@ -265,9 +258,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError("trainer.fitness_split=val needs trainer.val_fraction > 0 "
                           "(or use trainer.fitness_split=test)")
     _engine_checks(trainer)
-    if cfg.executor.name in ("ray", "pool") and trainer.engine == "batched":
-        raise ConfigError("trainer.engine=batched trains in this process: use executor=serial "
-                          f"({cfg.executor.name} workers train one genome at a time)")
+    if cfg.executor.name == "batched" and len(ga.rungs) > 1:
+        raise ConfigError("executor=batched trains whole epochs only: use ga.rungs=[1.0] "
+                          "or another executor")
+    if cfg.tensorboard.curves and cfg.executor.name in ("ray", "pool", "batched"):
+        raise ConfigError(f"tensorboard.curves=true records each training step in this process, "
+                          f"which executor={cfg.executor.name} does not: use executor=serial "
+                          "(or auto), or drop tensorboard.curves")
     if trainer.num_threads is not None:
         check(trainer.num_threads >= 1, "trainer.num_threads", trainer.num_threads, "must be >= 1 or null")
     validate_data(cfg.data)

@@ -1,10 +1,9 @@
-"""Build the executor a config asks for: in-process (sequential or batched engine), a local
+"""Build the executor a config asks for: in this process (serial or batched), a local
 process pool, or Ray."""
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,16 +18,12 @@ from .genome import SearchSpace
 from .goals import Goals
 from .runtime import pick_device, set_deterministic, set_threads
 from .trainer import TrainingObserver, TrainSettings, check_precision
+from .worker import DataSpec, WorkerSpec
+
+RAY_RESTARTS = 3  # executor.max_restarts=null: restarts per Ray worker
+START_TIMEOUT_S = 300.0  # executor.start_timeout_s=null: for the workers to start and load data
 
 log = logging.getLogger(__name__)
-
-
-def resolve_engine(engine: str, device: torch.device) -> str:
-    """auto: sequential on every device. On CPU the batched engine measured 0.3x sequential;
-    on a GPU it has never been measured, while sequential training (with executor=pool for
-    parallelism) ran on an H200 (BENCHMARKS.md, "GPU"). The batched engine stays opt-in."""
-    del device  # kept for the day a GPU measurement makes batched the CUDA default
-    return "sequential" if engine == "auto" else engine
 
 
 def _check_precision(settings: TrainSettings, device: torch.device) -> None:
@@ -42,13 +37,14 @@ def _check_precision(settings: TrainSettings, device: torch.device) -> None:
 def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
                    observer: Optional[TrainingObserver] = None,
                    weights_dir: Optional[Path] = None) -> Executor:
-    """The in-process executor trainer.engine asks for, after checking the precision fits
-    the device. The batched engine trains a group at once: it reports no per-step progress."""
+    """The in-process executor (serial, or batched: a group of genomes in one padded model),
+    after checking the precision fits the device. The batched executor trains a group at
+    once: it reports no per-step progress and keeps no weights."""
     _check_precision(settings, device)
-    engine = resolve_engine(config.trainer.engine, device)
-    log.info("training engine: %s on %s (%s)", engine, device, settings.precision)
-    if engine == "batched":
-        return BatchedExecutor(data, settings, device, max_group=config.trainer.max_group)
+    log.info("training in this process (%s) on %s (%s)", config.executor.name, device,
+             settings.precision)
+    if config.executor.name == "batched":
+        return BatchedExecutor(data, settings, device, max_group=config.executor.max_group)
     return SerialExecutor(data, settings, device, observer=observer, weights_dir=weights_dir)
 
 
@@ -102,35 +98,42 @@ def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
 def serial_executor(config: Config, settings: TrainSettings,
                     observer: Optional[TrainingObserver] = None,
                     weights_dir: Optional[Path] = None) -> Executor:
-    """Train here (sequential or batched engine); an observer (progress bar, training curves)
-    watches each training of the sequential engine."""
+    """Train here (serial or batched); an observer (progress bar, training curves) watches
+    each training of the serial executor."""
     data, device = driver_data(config)
     return local_executor(config, data, settings, device, observer, weights_dir)
 
 
 def ray_executor(config: Config, settings: TrainSettings) -> Executor:
-    """Start Ray workers; they receive plain data and load the data themselves."""
+    """Start Ray workers; they receive a WorkerSpec and load the data themselves. They keep
+    no weights: they may run on other machines."""
     from .ray_executor import RayExecutor
     from .ray_resources import RayOptions
 
     ex = config.executor
     options = RayOptions(address=ex.address, num_workers=ex.num_workers,
                          threads_per_worker=ex.threads_per_worker or config.trainer.num_threads or 1,
-                         gpus_per_worker=ex.gpus_per_worker, max_restarts=ex.max_restarts,
-                         start_timeout_s=ex.start_timeout_s)
-    return RayExecutor(options, {"data": worker_data(config), "settings": asdict(settings),
-                                 "deterministic": config.trainer.deterministic},
-                       config.trainer.device)
+                         gpus_per_worker=ex.gpus_per_worker,
+                         max_restarts=RAY_RESTARTS if ex.max_restarts is None else ex.max_restarts,
+                         start_timeout_s=start_timeout(config))
+    return RayExecutor(options, worker_spec(config, settings), config.trainer.device)
 
 
-def worker_data(config: Config) -> dict[str, Any]:
-    """The data config a worker process loads (an absolute root: a worker's working
-    directory may not be the driver's)."""
+def start_timeout(config: Config) -> float:
+    s = config.executor.start_timeout_s
+    return START_TIMEOUT_S if s is None else s
+
+
+def worker_spec(config: Config, settings: TrainSettings, device: str = "cpu", threads: int = 1,
+                weights_dir: Optional[Path] = None) -> WorkerSpec:
+    """What a worker process needs (an absolute data root: a worker's working directory may
+    not be the driver's)."""
     d = config.data
-    return {"name": d.name, "root": str(Path(d.root).expanduser().resolve()),
-            "download": d.download, "train_samples": d.train_samples,
-            "test_samples": d.test_samples, "val_fraction": config.trainer.val_fraction,
-            "path": str(Path(d.path).expanduser().resolve()) if d.path else None}
+    data = DataSpec(d.name, str(Path(d.root).expanduser().resolve()), d.download,
+                    d.train_samples, d.test_samples, config.trainer.val_fraction,
+                    str(Path(d.path).expanduser().resolve()) if d.path else None)
+    return WorkerSpec(data, settings, device, threads, config.trainer.deterministic,
+                      str(weights_dir) if weights_dir else None)
 
 
 def pool_executor(config: Config, settings: TrainSettings,
@@ -146,10 +149,8 @@ def pool_executor(config: Config, settings: TrainSettings,
     _check_precision(settings, torch.device(device))
     threads = ex.threads_per_worker or t.num_threads or 1
     workers = ex.num_workers or default_workers(device, threads)
-    return PoolExecutor({"data": worker_data(config), "settings": asdict(settings),
-                         "device": device, "threads": threads,
-                         "deterministic": t.deterministic,
-                         "weights_dir": str(weights_dir) if weights_dir else None}, workers)
+    return PoolExecutor(worker_spec(config, settings, device, threads, weights_dir), workers,
+                        start_timeout(config))
 
 
 def usable_cores() -> int:
@@ -170,8 +171,8 @@ def resolve_executor(config: Config) -> tuple[str, str]:
         return name, "asked for"
     if pick_device(config.trainer.device).type != "cpu":
         return "serial", "one GPU process"
-    if config.trainer.engine == "batched" or config.tensorboard.curves:
-        return "serial", "the batched engine and training curves run in this process"
+    if config.tensorboard.curves:
+        return "serial", "training curves are recorded in this process"
     if "latency" in config.ga.objectives:
         return "serial", "the latency objective times each model with the machine to itself"
     cores = usable_cores()
@@ -190,10 +191,11 @@ def make_executor(config: Config, settings: TrainSettings,
     ex = config.executor
     if ex.name == "auto":
         log.info("executor=auto: %s (%s)", name, why)
-        if name == "serial" and (ex.num_workers or ex.threads_per_worker):
-            log.warning("executor.num_workers and executor.threads_per_worker size the pool; "
-                        "executor=auto trains in this process here (%s), so they do not apply",
-                        why)
+        unused = [k for k in ("num_workers", "threads_per_worker", "start_timeout_s")
+                  if getattr(ex, k) is not None]
+        if name == "serial" and unused:
+            log.warning("%s apply to the pool; executor=auto trains in this process here (%s), "
+                        "so they do not apply", ", ".join(f"executor.{k}" for k in unused), why)
     if name == "ray":
         return ray_executor(config, settings)
     if name == "pool":

@@ -22,13 +22,12 @@ import torch
 
 from .errors import ClusterError
 from .executor import Outcome, Task
-from .worker import GenomeWorker
+from .worker import GenomeWorker, WorkerSpec
 
 log = logging.getLogger(__name__)
 
 _worker: Optional[GenomeWorker] = None  # this worker process's GenomeWorker
 _all_started: Any = None  # a Barrier: every worker answers the start-up check once
-START_TIMEOUT_S = 300.0
 
 
 def _exit_with_parent() -> None:
@@ -40,7 +39,7 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
 
-def _start(spec: dict[str, Any], counter: Any, barrier: Any) -> None:
+def _start(spec: WorkerSpec, counter: Any, barrier: Any) -> None:
     """Pool initializer: pick this worker's device and load the data onto it. Ctrl-C is the
     driver's to handle (it checkpoints and stops the workers), so workers ignore it."""
     global _worker, _all_started
@@ -49,8 +48,8 @@ def _start(spec: dict[str, Any], counter: Any, barrier: Any) -> None:
     _all_started = barrier
     with counter.get_lock():
         index, counter.value = counter.value, counter.value + 1
-    if spec["device"] == "cuda":  # plain "cuda": spread the workers over every GPU
-        spec = {**spec, "device": f"cuda:{index % torch.cuda.device_count()}"}
+    if spec.device == "cuda":  # plain "cuda": spread the workers over every GPU
+        spec = spec.on(f"cuda:{index % torch.cuda.device_count()}")
     _worker = GenomeWorker(spec)
 
 
@@ -61,10 +60,10 @@ def _train(task: Task) -> Outcome:
     return _worker.run(task)
 
 
-def _ready(_: int) -> "dict[str, Any]":
+def _ready(timeout_s: float) -> "dict[str, Any]":
     """The start-up check; the barrier makes each of the n calls run in a different worker."""
     assert _worker is not None
-    _all_started.wait(timeout=START_TIMEOUT_S)
+    _all_started.wait(timeout=timeout_s)
     status = _worker.ready()
     if isinstance(status, Exception):
         raise status
@@ -84,21 +83,22 @@ class PoolExecutor:
     yielded as they finish. Results equal the serial executor's when both use the same
     number of torch threads per training (on CPU; CUDA kernels may differ in the last bits)."""
 
-    def __init__(self, spec: dict[str, Any], num_workers: int) -> None:
+    def __init__(self, spec: WorkerSpec, num_workers: int, start_timeout_s: float = 300.0) -> None:
         ctx = mp.get_context("spawn")  # CUDA cannot be used in a forked child
         self._pool = ProcessPoolExecutor(
             num_workers, mp_context=ctx, initializer=_start,
             initargs=(spec, ctx.Value("i", 0), ctx.Barrier(num_workers)))
         try:
             # Start every worker now, so that a start-up error is one line before any training.
-            statuses = list(self._pool.map(_ready, range(num_workers)))
+            statuses = list(self._pool.map(_ready, [start_timeout_s] * num_workers))
         except BrokenProcessPool as err:
             self.close()
             raise ClusterError(f"a pool worker died while starting: {err}") from None
         except threading.BrokenBarrierError:
             self.close()
             raise ClusterError(f"the {num_workers} pool workers did not all start within "
-                               f"{START_TIMEOUT_S:.0f} s; try fewer executor.num_workers") from None
+                               f"executor.start_timeout_s={start_timeout_s:g} s; try fewer "
+                               "executor.num_workers or raise the timeout") from None
         except BaseException:  # a start-up error (one line) or Ctrl-C: stop the workers
             self.close()
             raise

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Optional
 from .errors import ClusterError, ConfigError
 from .executor import Outcome, Task, failed_outcome
 from .ray_resources import RayOptions, plan_workers
-from .worker import GenomeWorker
+from .worker import GenomeWorker, WorkerSpec
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class RayExecutor:
     process dies is restarted by Ray (up to max_restarts) and its genome trained again, up to
     max_restarts times; after that the genome is recorded as failed."""
 
-    def __init__(self, options: RayOptions, spec: dict[str, Any], trainer_device: str) -> None:
+    def __init__(self, options: RayOptions, spec: WorkerSpec, trainer_device: str) -> None:
         self.ray = import_ray()
         self.options = options
         self._owns_ray = not self.ray.is_initialized()
@@ -51,8 +51,7 @@ class RayExecutor:
             self._connect()
             self.plan = plan_workers(self.ray.cluster_resources(), options, trainer_device,
                                      self.ray.available_resources())
-            self._start_workers({**spec, "device": self.plan.device,
-                                 "threads": self.plan.num_cpus})
+            self._start_workers(spec.on(self.plan.device, self.plan.num_cpus))
         except BaseException:
             self.close()
             raise
@@ -74,7 +73,7 @@ class RayExecutor:
                                f"{_first_line(err)} (start a cluster with `ray start --head`, "
                                "or use executor.address=null for a local one)") from None
 
-    def _start_workers(self, spec: dict[str, Any]) -> None:
+    def _start_workers(self, spec: WorkerSpec) -> None:
         plan, ray = self.plan, self.ray
         worker_cls = ray.remote(GenomeWorker).options(
             num_cpus=plan.num_cpus, num_gpus=plan.num_gpus,

@@ -32,10 +32,12 @@ ADDED_LATER = {"ga.objectives": ["accuracy"], "ga.reference.accuracy": None,
                "ga.reference.params": None, "ga.reference.latency": None, "ga.latency_batch": 1}
 
 
-def config_hash(cfg: DictConfig, *, legacy: bool = False) -> str:
+def config_hash(cfg: DictConfig, *, legacy: bool = False,
+                extra: "dict[str, Any] | None" = None) -> str:
     """SHA-256 over every search-changing value of a config. ``legacy``: as a version from
-    before the ADDED_LATER keys hashed it (they are left out while at their old behaviour)."""
-    flat: dict[str, Any] = {}
+    before the ADDED_LATER keys hashed it (they are left out while at their old behaviour);
+    ``extra``: keys an earlier version had and hashed (REMOVED_LATER)."""
+    flat: dict[str, Any] = dict(extra or {})
 
     def walk(node: Any, prefix: str) -> None:
         if isinstance(node, dict):
@@ -47,6 +49,43 @@ def config_hash(cfg: DictConfig, *, legacy: bool = False) -> str:
 
     walk(OmegaConf.to_container(cfg, resolve=True), "")
     return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _engine_keys(cfg: DictConfig) -> list[dict[str, Any]]:
+    """The trainer.engine / trainer.max_group values a version before executor=batched hashed
+    for this config (auto and sequential both meant the serial engine)."""
+    ex = cfg.get("executor") or {}
+    if ex.get("name") == "batched":
+        return [{"trainer.engine": "batched", "trainer.max_group": ex.get("max_group")}]
+    return [{"trainer.engine": e, "trainer.max_group": None} for e in ("auto", "sequential")]
+
+
+def known_hashes(cfg: DictConfig) -> set[str]:
+    """Every hash this config had under this version or an earlier one: a checkpoint written
+    by any of them continues."""
+    found = {config_hash(cfg), config_hash(cfg, legacy=True)}
+    for extra in _engine_keys(cfg):
+        found |= {config_hash(cfg, extra=extra), config_hash(cfg, legacy=True, extra=extra)}
+    return found
+
+
+def migrate(saved: DictConfig) -> DictConfig:
+    """A saved config from before executor=batched: trainer.engine=batched and
+    trainer.max_group become executor=batched and executor.max_group, and the executor keys
+    that then had defaults for every executor are null where the executor does not read
+    them (executor settings never change a search)."""
+    trainer = saved.get("trainer")
+    if trainer is None or "engine" not in trainer:
+        return saved
+    engine, group = trainer.pop("engine"), trainer.pop("max_group", None)
+    ex = saved.get("executor")
+    if ex is not None and ex.get("name") != "ray":
+        for key, default in (("max_restarts", 3), ("start_timeout_s", 300)):
+            if key in ex and ex[key] == default:
+                ex[key] = None
+    if engine == "batched":
+        saved.executor = OmegaConf.create({"name": "batched", "max_group": group})
+    return saved
 
 
 def save_config(cfg: DictConfig, folder: Path) -> None:
@@ -78,6 +117,7 @@ def resumed_config(folder: Path, current: DictConfig, overrides: list[str]) -> D
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"{path} cannot be read ({first}): restore it from the run's "
                           ".hydra/config.yaml or start a new run") from None
+    saved = migrate(saved)
     for key in _override_keys(overrides):
         new, old = OmegaConf.select(current, key), OmegaConf.select(saved, key)
         if _is_free(key):

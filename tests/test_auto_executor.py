@@ -39,11 +39,11 @@ def test_auto_keeps_a_gpu_run_in_this_process(monkeypatch):
     assert launch.resolve_executor(_cfg()) == ("serial", "one GPU process")
 
 
-def test_batched_engine_runs_in_this_process(monkeypatch):
+def test_an_executor_asked_for_is_kept(monkeypatch):
     monkeypatch.setattr(launch, "usable_cores", lambda: 8)
     cfg = _cfg()
-    cfg.trainer.engine = "batched"
-    assert launch.resolve_executor(cfg)[0] == "serial"
+    cfg.executor.name = "batched"
+    assert launch.resolve_executor(cfg) == ("batched", "asked for")
 
 
 def _fitness(run_dir) -> list[tuple[str, str]]:

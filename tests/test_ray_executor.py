@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from galstm_torch.errors import ConfigError, DataError
 from galstm_torch.executor import Task
 from galstm_torch.ray_resources import RayOptions, plan_workers
 from galstm_torch.trainer import TrainSettings
-from galstm_torch.worker import GenomeWorker
+from galstm_torch.worker import DataSpec, GenomeWorker, WorkerSpec
 
 from conftest import SAMPLE_ROOT, TINY, compose_cfg
 
@@ -170,12 +169,10 @@ def test_plan_uses_what_the_cluster_has():
         plan_workers({"CPU": 2.0}, RayOptions(), "cuda")
 
 
-def worker_spec(root: Path, **settings) -> dict:
-    """What the driver sends a worker: plain data only."""
-    data = {"name": "mnist", "root": str(root), "download": False, "train_samples": 300,
-            "test_samples": 100, "val_fraction": 0.1}
-    return {"data": data, "settings": {**asdict(TrainSettings()), **settings}, "device": "cpu",
-            "threads": 1}
+def worker_spec(root: Path, **settings) -> WorkerSpec:
+    """What the driver sends a worker: plain dataclasses only."""
+    data = DataSpec("mnist", str(root), train_samples=300, test_samples=100, val_fraction=0.1)
+    return WorkerSpec(data, TrainSettings(**settings))
 
 
 def test_worker_returns_a_failed_genome_as_an_outcome_not_an_error():

@@ -11,15 +11,16 @@ from galstm_torch.config import Config
 from galstm_torch.data import DataSplits, load_data
 from galstm_torch.errors import ConfigError
 from galstm_torch.executor import SerialExecutor
-from galstm_torch.launch import local_executor, resolve_engine
+from galstm_torch.launch import local_executor
 from galstm_torch.trainer import TrainSettings, cpu_bf16_lstm, train_and_evaluate
 
 from conftest import SAMPLE_ROOT
 
 TINY_SPLITS = DataSplits(*[torch.zeros(4, 28, 28), torch.zeros(4, dtype=torch.long)] * 3)
 
-def config(**trainer) -> Config:
+def config(executor: str = "serial", max_group: "int | None" = None, **trainer) -> Config:
     cfg = Config()
+    cfg.executor.name, cfg.executor.max_group = executor, max_group
     for key, value in trainer.items():
         setattr(cfg.trainer, key, value)
     return cfg
@@ -27,19 +28,18 @@ def config(**trainer) -> Config:
 
 @pytest.mark.parametrize("key, value, message", [
     ("precision", "fp8", "trainer.precision=fp8 is out of range: choose one of fp32, bf16, fp16"),
-    ("engine", "gpu", "trainer.engine=gpu is out of range: choose one of sequential, batched, auto"),
-    ("max_group", 0, "trainer.max_group=0 is out of range: must be >= 1 or null"),
+    ("executor", "gpu", "executor.name=gpu is out of range: choose one of auto, serial, ray, pool, batched"),
 ])
 def test_bad_speed_settings_are_rejected(key, value, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         to_config(config(**{key: value}))
 
 
-def test_batched_engine_is_refused_on_ray():
-    cfg = config(engine="batched")
-    cfg.executor.name = "ray"
-    with pytest.raises(ConfigError, match="trainer.engine=batched trains in this process"):
-        to_config(cfg)
+def test_batched_group_size_is_range_checked_and_read_only_by_batched():
+    with pytest.raises(ConfigError, match="executor.max_group=0 is out of range: must be >= 1"):
+        to_config(config("batched", max_group=0))
+    with pytest.raises(ConfigError, match="executor.max_group=4 is read only by executor=batched"):
+        to_config(config("serial", max_group=4))
 
 
 def test_fp16_needs_cuda():
@@ -48,18 +48,15 @@ def test_fp16_needs_cuda():
         local_executor(cfg, None, train_settings(cfg), torch.device("cpu"))
 
 
-def test_engine_choice():
+def test_executor_choice_in_this_process():
     cpu = torch.device("cpu")
-    assert resolve_engine("auto", cpu) == "sequential"
-    assert resolve_engine("auto", torch.device("cuda")) == "sequential"  # batched: opt-in
-    assert resolve_engine("batched", cpu) == "batched"
-    cfg = to_config(config(engine="batched", max_group=4, precision="bf16"))
+    cfg = to_config(config("batched", max_group=4, precision="bf16"))
     settings = train_settings(cfg)
     assert settings.precision == "bf16"
     if not cpu_bf16_lstm():  # refused in one line on a CPU without a bf16 LSTM
         with pytest.raises(ConfigError, match="bf16 is not supported by this CPU"):
             local_executor(cfg, TINY_SPLITS, settings, cpu)
-        cfg, settings = to_config(config(engine="batched", max_group=4)), train_settings(to_config(config()))
+        cfg, settings = to_config(config("batched", max_group=4)), train_settings(to_config(config()))
     executor = local_executor(cfg, TINY_SPLITS, settings, cpu)
     assert isinstance(executor, BatchedExecutor) and executor.max_group == 4
     assert isinstance(local_executor(to_config(config()), TINY_SPLITS, settings, cpu), SerialExecutor)
