@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import torch  # noqa: E402
 
-from galstm_torch.architecture import format_compact  # noqa: E402
-from galstm_torch.data import load_data  # noqa: E402
-from galstm_torch.genome import SearchSpace, decode, random_population  # noqa: E402
-from galstm_torch.runtime import derive_seed, pick_device  # noqa: E402
-from galstm_torch.trainer import TrainSettings, check_precision, train_and_evaluate  # noqa: E402
+from galstm_torch.ga.genome import SearchSpace, decode, random_population  # noqa: E402
+from galstm_torch.training.architecture import format_compact  # noqa: E402
+from galstm_torch.training.data import load_data  # noqa: E402
+from galstm_torch.training.runtime import derive_seed, pick_device  # noqa: E402
+from galstm_torch.training.trainer import TrainSettings, check_precision, train_and_evaluate  # noqa: E402
 
 FIDELITY_SEED = 7_000_011  # this study's own seed namespace: no search draws these seeds
 REFERENCE = TrainSettings()  # fp32, batch 32, lr 1e-3, 1 epoch: the article's training

@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import torch  # noqa: E402
 
-from galstm_torch.architecture import format_compact  # noqa: E402
-from galstm_torch.data import load_data  # noqa: E402
-from galstm_torch.genome import SearchSpace, decode, random_population  # noqa: E402
-from galstm_torch.runtime import derive_seed  # noqa: E402
-from galstm_torch.trainer import TrainSettings, train_and_evaluate  # noqa: E402
+from galstm_torch.ga.genome import SearchSpace, decode, random_population  # noqa: E402
+from galstm_torch.training.architecture import format_compact  # noqa: E402
+from galstm_torch.training.data import load_data  # noqa: E402
+from galstm_torch.training.runtime import derive_seed  # noqa: E402
+from galstm_torch.training.trainer import TrainSettings, train_and_evaluate  # noqa: E402
 
 NOISE_SEED = 7_000_003  # the noise study's own seed namespace (see derive_seed below)
 

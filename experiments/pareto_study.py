@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from galstm_torch.architecture import Architecture  # noqa: E402
-from galstm_torch.genome import SearchSpace  # noqa: E402
-from galstm_torch.goals import FrontPoint, Goals  # noqa: E402
+from galstm_torch.ga.genome import SearchSpace  # noqa: E402
+from galstm_torch.ga.goals import FrontPoint, Goals  # noqa: E402
+from galstm_torch.training.architecture import Architecture  # noqa: E402
 
 import study  # noqa: E402  (experiments/study.py: one_run, mean_sd)
 from judge import judge_genome  # noqa: E402

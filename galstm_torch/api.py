@@ -18,9 +18,9 @@ from typing import Any, Optional, Sequence
 import torch
 from hydra import compose, initialize_config_dir
 
-from .app import run
-from .config import register_configs
-from .rundir import claim, refuse_if_used
+from galstm_torch.app import run
+from galstm_torch.config import register_configs
+from galstm_torch.persist.rundir import claim, refuse_if_used
 
 CONF = Path(__file__).resolve().parent / "conf"
 Pair = tuple[torch.Tensor, torch.Tensor]

@@ -10,26 +10,26 @@ from typing import Any, Iterator, Optional, cast
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from . import checkpoint, weights
-from .architecture import format_compact
-from .config import Config, validate
-from .errors import ConfigError, GalstmError
-from .evaluator import Evaluator
-from .executor import SerialExecutor
-from .fileio import WriteFailed
-from .genome import SearchSpace
-from .launch import data_desc, driver_data, goals_of, make_executor
-from .observers import Observers
-from .outputs import evaluate_genome, export_best, train_final
-from .progress import Progress, bars_enabled
-from .resume import check_state, config_hash, known_hashes, resumed_config, save_config
-from .rundir import claim, refuse_if_used, write_hydra_record
-from .rungs import Schedule
-from .runtime import graceful_termination
-from .search import Search, SearchResult
-from .sinks import board as make_board
-from .sinks import make_sinks
-from .trainer import Evaluation, TrainingDiverged, TrainSettings
+from galstm_torch.config import Config, validate
+from galstm_torch.errors import ConfigError, GalstmError
+from galstm_torch.execution import weights
+from galstm_torch.execution.executor import SerialExecutor
+from galstm_torch.executors import data_desc, driver_data, goals_of, make_executor
+from galstm_torch.files.atomic import WriteFailed
+from galstm_torch.ga.evaluator import Evaluator
+from galstm_torch.ga.genome import SearchSpace
+from galstm_torch.ga.rungs import Schedule
+from galstm_torch.ga.search import Search, SearchResult
+from galstm_torch.observe.progress import Progress, bars_enabled
+from galstm_torch.persist import checkpoint
+from galstm_torch.persist.models import evaluate_genome, export_best, train_final
+from galstm_torch.persist.resume import check_state, config_hash, known_hashes, resumed_config, save_config
+from galstm_torch.persist.rundir import claim, graceful_termination, refuse_if_used, write_hydra_record
+from galstm_torch.sinks import board as make_board
+from galstm_torch.sinks import make_sinks
+from galstm_torch.training.architecture import format_compact
+from galstm_torch.training.observers import Observers
+from galstm_torch.training.trainer import Evaluation, TrainingDiverged, TrainSettings
 
 log = logging.getLogger(__name__)
 

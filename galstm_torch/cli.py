@@ -2,7 +2,7 @@
 
     galstm ga.pop_size=20 ga.generations=40      # a search, as python train.py ...
     galstm --multirun ga.mutation_rate=0.01,0.1  # a Hydra sweep
-    galstm report outputs/<date>/<time>          # python -m galstm_torch.report
+    galstm report outputs/<date>/<time>          # python -m galstm_torch.observe.report
     galstm bench train --genomes 1,1,64,64       # python -m galstm_torch.bench
     galstm export RUN_DIR --format onnx          # or torch-export (standard_export.py)
 
@@ -19,11 +19,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .app import SearchInterrupted, run
-from .cli_check import check_overrides
-from .config import register_configs
-from .errors import GalstmError
-from .rundir import RunDirRefused
+from galstm_torch.app import SearchInterrupted, run
+from galstm_torch.config import register_configs
+from galstm_torch.config.overrides import check_overrides
+from galstm_torch.errors import GalstmError
+from galstm_torch.persist.rundir import RunDirRefused
 
 CONF = Path(__file__).resolve().parent / "conf"
 TOOLS = ("report", "bench", "export")
@@ -50,11 +50,11 @@ def main() -> None:
     argv = sys.argv[1:]
     if argv and argv[0] in TOOLS:
         if argv[0] == "report":
-            from .report import main as tool
+            from galstm_torch.observe.report import main as tool
         elif argv[0] == "export":
-            from .standard_export import main as tool
+            from galstm_torch.persist.standard_export import main as tool
         else:
-            from .bench.__main__ import main as tool
+            from galstm_torch.bench.__main__ import main as tool
         sys.exit(tool(argv[1:]))
     problem = check_overrides(argv, CONF)
     if problem:  # a typo or a wrong type, in one line as every refusal (Hydra prints 6-8)

@@ -12,23 +12,24 @@ from typing import TYPE_CHECKING, Optional
 
 from omegaconf import OmegaConf
 
-from .checkpoint import Checkpoints
-from .config import Config
-from .events import Sink
-from .genome import SearchSpace
-from .progress import Progress
-from .records import Tables
-from .runtime import pick_device
-from .weights import FOLDER, WeightKeeper
+from galstm_torch.config import Config
+from galstm_torch.execution.weights import FOLDER
+from galstm_torch.ga.events import Sink
+from galstm_torch.ga.genome import SearchSpace
+from galstm_torch.observe.progress import Progress
+from galstm_torch.persist.checkpoint import Checkpoints
+from galstm_torch.persist.kept_weights import WeightKeeper
+from galstm_torch.persist.records import Tables
+from galstm_torch.training.runtime import pick_device
 
 if TYPE_CHECKING:
-    from .tb import Board
+    from galstm_torch.observe.tb import Board
 
 
 def board(config: Config, out: Path, space: SearchSpace) -> "Optional[Board]":
     if not config.tensorboard.enabled:
         return None
-    from .tb import Board
+    from galstm_torch.observe.tb import Board
 
     return Board(out, config.tensorboard, space, OmegaConf.to_yaml(OmegaConf.structured(config)))
 
@@ -38,7 +39,7 @@ def make_sinks(config: Config, out: Path, space: SearchSpace, board: "Optional[B
     """The sinks of a run continuing at generation ``start`` (0 for a new run), in the order
     they hear each event; the checkpoint comes last. They create their files, so they are
     made once the executor has started."""
-    from .pareto_log import ParetoLog
+    from galstm_torch.observe.pareto_log import ParetoLog
 
     tb, names = config.tensorboard, config.ga.objectives
     front = [ParetoLog(out, cost=names[1], latency_device=str(pick_device(config.trainer.device)),

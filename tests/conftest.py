@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from galstm_torch.genome import SearchSpace
+from galstm_torch.ga.genome import SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ROOT = ROOT / "tests" / "data"  # 3,000 train + 1,000 test images cut from real MNIST

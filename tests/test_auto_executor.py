@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import torch
 
-from galstm_torch import launch
+from galstm_torch import executors as launch
 from galstm_torch.config import Config, GAConfig, ReferenceConfig, TensorBoardConfig
 
 from conftest import TINY, run_train

@@ -6,14 +6,14 @@ import dataclasses
 import pytest
 import torch
 
-from galstm_torch.architecture import Architecture
-from galstm_torch.batched_executor import BatchedExecutor, plan_groups
-from galstm_torch.batched_trainer import fit_group, group_accuracy
-from galstm_torch.data import load_data
-from galstm_torch.evaluator import Evaluator
-from galstm_torch.executor import SerialExecutor, Task
-from galstm_torch.model import build_model
-from galstm_torch.trainer import TrainSettings, accuracy, fit
+from galstm_torch.execution.batched import BatchedExecutor, plan_groups
+from galstm_torch.execution.executor import SerialExecutor, Task
+from galstm_torch.ga.evaluator import Evaluator
+from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.batched_trainer import fit_group, group_accuracy
+from galstm_torch.training.data import load_data
+from galstm_torch.training.model import build_model
+from galstm_torch.training.trainer import TrainSettings, accuracy, fit
 
 from conftest import SAMPLE_ROOT
 

@@ -6,12 +6,12 @@ import math
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import api_pb2, metadata
 
-from galstm_torch.architecture import Architecture
-from galstm_torch.evaluator import Result
-from galstm_torch.executor import Outcome, Task, failed_outcome
-from galstm_torch.genome import SearchSpace
-from galstm_torch.tb_hparams import HParamsLog, genome_hparams, session_name
-from galstm_torch.trainer import Evaluation
+from galstm_torch.execution.executor import Outcome, Task, failed_outcome
+from galstm_torch.ga.evaluator import Result
+from galstm_torch.ga.genome import SearchSpace
+from galstm_torch.observe.tb_hparams import HParamsLog, genome_hparams, session_name
+from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.trainer import Evaluation
 
 
 def result(arch: Architecture, fitness: "float | None") -> Result:
@@ -58,7 +58,7 @@ def test_session_names_and_hparams_cover_every_slot():
 
 
 def test_accuracy_figure_draws_with_no_genome_yet(tmp_path):
-    from galstm_torch.plots import accuracy_params_figure, save_png
+    from galstm_torch.observe.plots import accuracy_params_figure, save_png
 
     save_png(accuracy_params_figure([]), tmp_path / "empty.png")  # every genome failed so far
     assert (tmp_path / "empty.png").stat().st_size > 0

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from galstm_torch import checkpoint, fileio
 from galstm_torch.app import run
 from galstm_torch.errors import ConfigError, DataError, GalstmError
-from galstm_torch.export import load_model
-from galstm_torch.report import main as report_main
+from galstm_torch.files import atomic as fileio
+from galstm_torch.observe.report import main as report_main
+from galstm_torch.persist import checkpoint
+from galstm_torch.persist.export import load_model
 
 from conftest import TINY, compose_cfg
 

@@ -6,8 +6,8 @@ import shutil
 import pytest
 import torch
 
-from galstm_torch.data import load_data
 from galstm_torch.errors import DataError
+from galstm_torch.training.data import load_data
 
 from conftest import SAMPLE_ROOT
 

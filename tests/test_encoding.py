@@ -6,8 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from galstm_torch.architecture import Architecture, format_compact, parse_compact
-from galstm_torch.genome import (
+from galstm_torch.ga.genome import (
     SearchSpace,
     active_mask,
     check_population,
@@ -17,6 +16,7 @@ from galstm_torch.genome import (
     random_population,
     to_compact,
 )
+from galstm_torch.training.architecture import Architecture, format_compact, parse_compact
 
 
 def test_article_genome_round_trip(space):

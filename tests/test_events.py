@@ -4,11 +4,11 @@ from __future__ import annotations
 import torch
 
 from galstm_torch.config import GAConfig
-from galstm_torch.evaluator import Evaluator
-from galstm_torch.events import Best, GenerationDone, GenerationStarted, GenomeTrained, Sink
-from galstm_torch.genome import SearchSpace
-from galstm_torch.search import Search
-from galstm_torch.trainer import TrainSettings
+from galstm_torch.ga.evaluator import Evaluator
+from galstm_torch.ga.events import Best, GenerationDone, GenerationStarted, GenomeTrained, Sink
+from galstm_torch.ga.genome import SearchSpace
+from galstm_torch.ga.search import Search
+from galstm_torch.training.trainer import TrainSettings
 
 from test_search_quality import NoisyExecutor
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from galstm_torch import launch, pool_executor
+from galstm_torch import executors as launch
 from galstm_torch.app import to_config, train_settings
 from galstm_torch.errors import ConfigError
-from galstm_torch.worker import WorkerSpec
+from galstm_torch.execution import pool as pool_executor
+from galstm_torch.execution.worker import WorkerSpec
 
 from conftest import TINY, compose_cfg
 

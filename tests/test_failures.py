@@ -8,7 +8,7 @@ import pytest
 
 from galstm_torch.app import run, to_config
 from galstm_torch.errors import ConfigError, DataError
-from galstm_torch.search import SearchFailed
+from galstm_torch.ga.search import SearchFailed
 
 from conftest import SAMPLE_ROOT, TINY, compose_cfg, run_train
 
@@ -87,9 +87,9 @@ def test_corrupt_idx_file_and_too_many_samples_are_data_errors(tmp_path):
 def test_out_of_memory_is_retried_once_with_half_the_batch(monkeypatch):
     import torch
 
-    from galstm_torch import executor
-    from galstm_torch.data import load_data
-    from galstm_torch.trainer import TrainSettings
+    from galstm_torch.execution import executor
+    from galstm_torch.training.data import load_data
+    from galstm_torch.training.trainer import TrainSettings
 
     seen = []
     real = executor.train_model

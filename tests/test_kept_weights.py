@@ -8,16 +8,17 @@ import pytest
 import torch
 from torch import nn
 
-from galstm_torch import outputs
 from galstm_torch.app import run
-from galstm_torch.architecture import Architecture
-from galstm_torch.data import load_data
-from galstm_torch.evaluator import Result
-from galstm_torch.events import Best, GenerationDone, GenerationInfo
-from galstm_torch.executor import Outcome
-from galstm_torch.export import load_export
-from galstm_torch.trainer import Evaluation, TrainSettings, train_model
-from galstm_torch.weights import FOLDER, WeightKeeper, load_weights, save_weights, weights_file
+from galstm_torch.execution.executor import Outcome
+from galstm_torch.execution.weights import FOLDER, load_weights, save_weights, weights_file
+from galstm_torch.ga.evaluator import Result
+from galstm_torch.ga.events import Best, GenerationDone, GenerationInfo
+from galstm_torch.persist import models as outputs
+from galstm_torch.persist.export import load_export
+from galstm_torch.persist.kept_weights import WeightKeeper
+from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.data import load_data
+from galstm_torch.training.trainer import Evaluation, TrainSettings, train_model
 
 from conftest import SAMPLE_ROOT, TINY, compose_cfg
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from galstm_torch.architecture import Architecture
-from galstm_torch.model import build_model, count_parameters
+from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.model import build_model, count_parameters
 
 
 def expected_params(arch: Architecture) -> int:

@@ -9,22 +9,22 @@ import itertools
 import pytest
 import torch
 
-from galstm_torch import checkpoint
-from galstm_torch.architecture import Architecture, parse_compact
-from galstm_torch.checkpoint import Checkpoints
 from galstm_torch.config import Config, GAConfig, ReferenceConfig
 from galstm_torch.errors import ConfigError
-from galstm_torch.evaluator import Evaluator
-from galstm_torch.genome import SearchSpace, check_population, decode, from_compact, random_population
-from galstm_torch.goals import FrontPoint, Goals
-from galstm_torch.hypervolume import hypervolume, knee
-from galstm_torch.model import build_model, count_parameters
-from galstm_torch.nsga2 import pick_front
-from galstm_torch.objectives import largest, param_counts
-from galstm_torch.records import Tables
-from galstm_torch.rungs import Schedule
-from galstm_torch.search import Search
-from galstm_torch.trainer import TrainSettings
+from galstm_torch.ga.evaluator import Evaluator
+from galstm_torch.ga.genome import SearchSpace, check_population, decode, from_compact, random_population
+from galstm_torch.ga.goals import FrontPoint, Goals
+from galstm_torch.ga.hypervolume import hypervolume, knee
+from galstm_torch.ga.nsga2 import pick_front
+from galstm_torch.ga.objectives import largest, param_counts
+from galstm_torch.ga.rungs import Schedule
+from galstm_torch.ga.search import Search
+from galstm_torch.persist import checkpoint
+from galstm_torch.persist.checkpoint import Checkpoints
+from galstm_torch.persist.records import Tables
+from galstm_torch.training.architecture import Architecture, parse_compact
+from galstm_torch.training.model import build_model, count_parameters
+from galstm_torch.training.trainer import TrainSettings
 
 from test_search_quality import NoisyExecutor, rows
 
@@ -159,7 +159,7 @@ def test_rungs_promote_the_extremes_of_the_screened_front(tmp_path):
 
 
 def test_optuna_nsga2_proposals_are_valid_and_seeded():
-    from galstm_torch.tpe import propose
+    from galstm_torch.ga.tpe import propose
 
     g = torch.Generator().manual_seed(1)
     pop = random_population(16, SPACE, generator=g)
@@ -177,7 +177,7 @@ def test_optuna_nsga2_asks_belong_to_the_generation_proposed():
     the new asks are the next generation, bred from parents that include it."""
     import optuna
 
-    from galstm_torch.tpe import _nsga2
+    from galstm_torch.ga.tpe import _nsga2
 
     sampler = _nsga2(optuna, 8, seed=0, generation=2)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
@@ -238,7 +238,7 @@ def test_resume_auto_accepts_a_checkpoint_hashed_before_the_pareto_keys():
     an upgrade still recognises it, and only while the new keys keep the old behaviour."""
     from omegaconf import OmegaConf
 
-    from galstm_torch.resume import ADDED_LATER, config_hash
+    from galstm_torch.persist.resume import ADDED_LATER, config_hash
 
     from conftest import compose_cfg
 
@@ -264,7 +264,7 @@ def test_single_objective_runs_are_unchanged_by_the_pareto_code(tmp_path):
 
 
 def test_greedy_improvement_adds_the_largest_gain_first_and_stops_when_nothing_adds():
-    from galstm_torch.improvement import greedy_improvement
+    from galstm_torch.ga.improvement import greedy_improvement
 
     goals = Goals(("accuracy", "params"), SPACE, reference={"accuracy": 0.5, "params": 1000.0})
     front = torch.tensor([[0.9, -500.0]], dtype=torch.float64)
@@ -276,7 +276,7 @@ def test_greedy_improvement_adds_the_largest_gain_first_and_stops_when_nothing_a
 
 
 def test_pick_improving_returns_fresh_distinct_children():
-    from galstm_torch.improvement import pick_improving
+    from galstm_torch.ga.improvement import pick_improving
 
     g = torch.Generator().manual_seed(2)
     known = random_population(12, SPACE, generator=g)
@@ -293,7 +293,7 @@ def test_pick_improving_returns_fresh_distinct_children():
 
 def test_ucb_optimism_is_largest_where_no_genome_was_measured():
     """Every measured genome has two dense blocks: candidates with one get more optimism."""
-    from galstm_torch.improvement import optimistic_accuracy
+    from galstm_torch.ga.improvement import optimistic_accuracy
 
     g = torch.Generator().manual_seed(4)
     known = random_population(10, SPACE, generator=g)

@@ -14,9 +14,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import metadata
 
 from galstm_torch import load_model
-from galstm_torch.data import load_data
-from galstm_torch.export import load_export
-from galstm_torch.trainer import accuracy
+from galstm_torch.persist.export import load_export
+from galstm_torch.training.data import load_data
+from galstm_torch.training.trainer import accuracy
 
 from conftest import ROOT, SAMPLE_ROOT, TINY, run_train
 
@@ -143,7 +143,7 @@ def test_no_progress_bar_characters_when_not_on_a_terminal(run):
 
 
 def report(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "galstm_torch.report", str(path)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "galstm_torch.observe.report", str(path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -6,7 +6,7 @@ import pytest
 from galstm_torch.app import to_config
 from galstm_torch.config import Config, FinalConfig, TensorBoardConfig
 from galstm_torch.errors import ConfigError
-from galstm_torch.report import main as report_main
+from galstm_torch.observe.report import main as report_main
 
 
 @pytest.mark.parametrize("changes, message", [

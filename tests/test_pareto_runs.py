@@ -72,7 +72,7 @@ def test_pareto_outputs_are_written_and_read_back(pareto_run):
 @pytest.mark.slow
 def test_report_prints_the_front(pareto_run):
     out, _ = pareto_run
-    from galstm_torch.report import report
+    from galstm_torch.observe.report import report
 
     text = report(out)
     best = json.loads((out / "best.json").read_text())

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from galstm_torch import outputs as run_outputs
 from galstm_torch.app import run
 from galstm_torch.errors import ConfigError, DataError
-from galstm_torch.export import load_export
+from galstm_torch.persist import models as run_outputs
+from galstm_torch.persist.export import load_export
 
 from conftest import TINY, compose_cfg, run_train
 

@@ -6,11 +6,11 @@ import io
 import pytest
 import torch
 
-from galstm_torch.architecture import Architecture
-from galstm_torch.data import load_data
-from galstm_torch.observers import CurveCollector, Observers
-from galstm_torch.progress import Progress, bars_enabled
-from galstm_torch.trainer import TrainSettings, steps_per_epoch, train_and_evaluate
+from galstm_torch.observe.progress import Progress, bars_enabled
+from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.data import load_data
+from galstm_torch.training.observers import CurveCollector, Observers
+from galstm_torch.training.trainer import TrainSettings, steps_per_epoch, train_and_evaluate
 
 from conftest import SAMPLE_ROOT
 

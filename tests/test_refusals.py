@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from galstm_torch.app import to_config
-from galstm_torch.cli_check import check_overrides
-from galstm_torch.data import load_data
+from galstm_torch.config.overrides import check_overrides
 from galstm_torch.errors import ConfigError, DataError
-from galstm_torch.rundir import LOCK
+from galstm_torch.persist.rundir import LOCK
+from galstm_torch.training.data import load_data
 
 from conftest import ROOT, SAMPLE_ROOT, TINY, compose_cfg, run_train
 
@@ -119,7 +119,7 @@ def test_evaluate_mode_stopped_by_sigterm_exits_130_as_ctrl_c(tmp_path):
 def test_deterministic_is_a_warned_no_op_on_cpu(caplog):
     import torch
 
-    from galstm_torch.runtime import set_deterministic
+    from galstm_torch.training.runtime import set_deterministic
 
     set_deterministic(True, torch.device("cpu"))
     assert "changes nothing on cpu" in caplog.text
@@ -129,7 +129,7 @@ def test_deterministic_is_a_warned_no_op_on_cpu(caplog):
 
 def test_a_read_only_run_directory_is_one_line(tmp_path, monkeypatch):
     """As root every folder is writable, so the read-only disk is simulated."""
-    import galstm_torch.cli_check as cli_check
+    import galstm_torch.config.overrides as cli_check
 
     monkeypatch.setattr(cli_check.os, "access", lambda path, mode: Path(path) != tmp_path)
     for key in ("hydra.run.dir", "resume"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from galstm_torch.rundir import LOCK, RunDirRefused, claim
+from galstm_torch.persist.rundir import LOCK, RunDirRefused, claim
 
 from conftest import ROOT, TINY, compose_cfg, run_train
 
@@ -29,7 +29,7 @@ def checksums(folder: Path) -> dict[str, str]:
 
 def hold(folder: Path) -> subprocess.Popen:
     """Another process holding the lock on ``folder``; returns once it holds it."""
-    code = ("import sys, time; from pathlib import Path; from galstm_torch.rundir import claim\n"
+    code = ("import sys, time; from pathlib import Path; from galstm_torch.persist.rundir import claim\n"
             "with claim(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(120)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
@@ -125,8 +125,8 @@ def test_tensorboard_keeps_one_event_per_step_after_a_kill_between_records_and_c
         tmp_path, monkeypatch, kill_after):
     """The kill falls after the CSV rows and TensorBoard events of a generation are written
     and before its checkpoint says so: the resumed run redoes that generation."""
-    from galstm_torch import search
     from galstm_torch.app import SearchInterrupted, run
+    from galstm_torch.ga import search
 
     real, calls = search.Search._record, []
 

@@ -5,14 +5,14 @@ import pytest
 import torch
 
 from galstm_torch.app import to_config, train_settings
-from galstm_torch.architecture import Architecture
-from galstm_torch.batched_executor import BatchedExecutor
 from galstm_torch.config import Config
-from galstm_torch.data import DataSplits, load_data
 from galstm_torch.errors import ConfigError
-from galstm_torch.executor import SerialExecutor
-from galstm_torch.launch import local_executor
-from galstm_torch.trainer import TrainSettings, cpu_bf16_lstm, train_and_evaluate
+from galstm_torch.execution.batched import BatchedExecutor
+from galstm_torch.execution.executor import SerialExecutor
+from galstm_torch.executors import local_executor
+from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.data import DataSplits, load_data
+from galstm_torch.training.trainer import TrainSettings, cpu_bf16_lstm, train_and_evaluate
 
 from conftest import SAMPLE_ROOT
 

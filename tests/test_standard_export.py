@@ -9,8 +9,8 @@ import torch
 
 from galstm_torch.app import run
 from galstm_torch.errors import DataError
-from galstm_torch.export import load_model
-from galstm_torch.standard_export import export_run, main
+from galstm_torch.persist.export import load_model
+from galstm_torch.persist.standard_export import export_run, main
 
 from conftest import TINY, compose_cfg
 

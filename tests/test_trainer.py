@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from galstm_torch.architecture import Architecture
-from galstm_torch.data import load_data
-from galstm_torch.evaluator import Evaluator
-from galstm_torch.executor import SerialExecutor
-from galstm_torch.trainer import TrainSettings, train_and_evaluate
+from galstm_torch.execution.executor import SerialExecutor
+from galstm_torch.ga.evaluator import Evaluator
+from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.data import load_data
+from galstm_torch.training.trainer import TrainSettings, train_and_evaluate
 
 from conftest import SAMPLE_ROOT
 
@@ -63,7 +63,7 @@ def test_evaluator_caches_and_is_independent_of_order():
 
 def test_eval_batch_size_is_not_part_of_the_cache_key():
     # It may change on resume, so it must not change the fitness cache's keys.
-    from galstm_torch.evaluator import settings_fingerprint
+    from galstm_torch.ga.evaluator import settings_fingerprint
 
     a = settings_fingerprint(TrainSettings(eval_batch_size=1000), 0, {})
     assert a == settings_fingerprint(TrainSettings(eval_batch_size=10), 0, {})
@@ -71,7 +71,7 @@ def test_eval_batch_size_is_not_part_of_the_cache_key():
 
 
 def test_cosine_schedule_decays_the_rate_to_zero_over_all_steps():
-    from galstm_torch.trainer import lr_scheduler
+    from galstm_torch.training.trainer import lr_scheduler
 
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
     assert lr_scheduler(opt, "constant", 10) is None
@@ -93,7 +93,7 @@ def test_cosine_schedule_changes_the_training_and_the_cache_key(sample):
     constant = train_and_evaluate(arch, small, TrainSettings(), seed=2, device=CPU)
     cosine = train_and_evaluate(arch, small, TrainSettings(lr_schedule="cosine"), seed=2, device=CPU)
     assert cosine.loss != constant.loss
-    from galstm_torch.evaluator import settings_fingerprint
+    from galstm_torch.ga.evaluator import settings_fingerprint
 
     assert (settings_fingerprint(TrainSettings(), 0, {})
             != settings_fingerprint(TrainSettings(lr_schedule="cosine"), 0, {}))

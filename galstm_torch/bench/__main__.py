@@ -8,12 +8,12 @@ from typing import Any, Optional
 
 import torch
 
-from ..architecture import Architecture, parse_compact
-from ..data import load_data
-from ..errors import GalstmError
-from ..runtime import pick_device, set_threads
-from . import agreement, ga_ops, pareto, search, training
-from .common import describe_machine, emit_json, peak_matmul_gflops, print_table
+from galstm_torch.bench import agreement, ga_ops, pareto, search, training
+from galstm_torch.bench.common import describe_machine, emit_json, peak_matmul_gflops, print_table
+from galstm_torch.errors import GalstmError
+from galstm_torch.training.architecture import Architecture, parse_compact
+from galstm_torch.training.data import load_data
+from galstm_torch.training.runtime import pick_device, set_threads
 
 
 def _ints(text: str) -> list[int]:

@@ -11,10 +11,10 @@ from typing import Any, cast
 
 import torch
 
-from ..architecture import Architecture, format_compact
-from ..batched_trainer import train_group
-from ..data import DataSplits
-from ..trainer import Evaluation, TrainSettings, train_and_evaluate
+from galstm_torch.training.architecture import Architecture, format_compact
+from galstm_torch.training.batched_trainer import train_group
+from galstm_torch.training.data import DataSplits
+from galstm_torch.training.trainer import Evaluation, TrainSettings, train_and_evaluate
 
 GROUP = (Architecture((64,), (48,)), Architecture((40,), (32, 40)), Architecture((56,), (36, 48, 32)))
 SEEDS = (101, 202, 303)

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ..tables import table
+from galstm_torch.files.tables import table
 
 
 @dataclass(frozen=True)

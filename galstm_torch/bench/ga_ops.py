@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..genome import SearchSpace, random_population
-from ..operators import next_generation
-from .common import Stat, time_call
+from galstm_torch.bench.common import Stat, time_call
+from galstm_torch.ga.genome import SearchSpace, random_population
+from galstm_torch.ga.operators import next_generation
 
 CROSSOVER_RATE, MUTATION_RATE = 0.5, 0.01
 

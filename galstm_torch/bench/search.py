@@ -21,15 +21,15 @@ from typing import Any, Iterator, Optional, cast
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..checkpoint import Checkpoints
-from ..config import GAConfig
-from ..data import DataSplits
-from ..evaluator import Evaluator
-from ..executor import Executor, Outcome, SerialExecutor, Task
-from ..genome import SearchSpace
-from ..records import Tables
-from ..search import Search
-from ..trainer import Evaluation, TrainSettings
+from galstm_torch.config import GAConfig
+from galstm_torch.execution.executor import Executor, Outcome, SerialExecutor, Task
+from galstm_torch.ga.evaluator import Evaluator
+from galstm_torch.ga.genome import SearchSpace
+from galstm_torch.ga.search import Search
+from galstm_torch.persist.checkpoint import Checkpoints
+from galstm_torch.persist.records import Tables
+from galstm_torch.training.data import DataSplits
+from galstm_torch.training.trainer import Evaluation, TrainSettings
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "ga"
 

@@ -13,14 +13,14 @@ from typing import Any, Iterable
 
 import torch
 
-from ..architecture import Architecture, format_compact
-from ..batched_executor import plan_groups
-from ..batched_trainer import fit_group
-from ..data import DataSplits
-from ..executor import Task
-from ..genome import SearchSpace, decode, random_population
-from ..trainer import TrainSettings, fit, train_and_evaluate
-from .common import Stat
+from galstm_torch.bench.common import Stat
+from galstm_torch.execution.batched import plan_groups
+from galstm_torch.execution.executor import Task
+from galstm_torch.ga.genome import SearchSpace, decode, random_population
+from galstm_torch.training.architecture import Architecture, format_compact
+from galstm_torch.training.batched_trainer import fit_group
+from galstm_torch.training.data import DataSplits
+from galstm_torch.training.trainer import TrainSettings, fit, train_and_evaluate
 
 REFERENCE_GENOMES = ("[1,1,151,248]", "[1,1,83,200]", "[3,1,135,41,126,47]")
 EPOCH_SAMPLES = 54_000  # one fitness evaluation: 90% of MNIST's 60,000 training images

@@ -1,0 +1,230 @@
+"""Typed config schemas (registered in Hydra's ConfigStore) and the one range check.
+
+Hydra merges every YAML file and override into these dataclasses, so a misspelled key or a
+wrong type fails before anything runs; ``validate`` then checks ranges and consistency.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from galstm_torch.config.bounds import bounds, check, in_space, validate_data, validate_executor
+from galstm_torch.config.goals import validate_goals
+from galstm_torch.errors import ConfigError
+from galstm_torch.ga.operators import SELECTIONS
+from galstm_torch.ga.settings import STRATEGIES, GAConfig, ReferenceConfig
+from galstm_torch.observe.settings import TensorBoardConfig
+from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.model import INITS
+from galstm_torch.training.trainer import FITNESS_SPLITS, LR_SCHEDULES, PRECISIONS
+
+__all__ = ["Config", "DataConfig", "ExecutorConfig", "FinalConfig", "GAConfig", "ModelConfig",
+           "ReferenceConfig", "TensorBoardConfig", "TrainerConfig", "MODES", "STRATEGIES",
+           "least_budget", "register_configs", "validate"]
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist"
+    root: str = "data"
+    download: bool = True
+    train_samples: Optional[int] = None  # first N training images; null = all
+    test_samples: Optional[int] = None
+    path: Optional[str] = None  # data=tensors: a .pt or .npz file of your own sequences
+
+
+@dataclass
+class ModelConfig:
+    max_lstm_layers: int = 3
+    max_dense_layers: int = 3
+    min_units: int = 32
+    max_units: int = 256
+    dropout: float = 0.2
+    l2: float = 0.001
+    init: str = "torch"
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float = 0.001
+    lr_schedule: str = "constant"    # constant (the article) | cosine (per-step decay to 0)
+    adam_eps: float = 1e-7
+    val_fraction: float = 0.1
+    fitness_split: str = "val"
+    eval_batch_size: int = 1000
+    device: str = "auto"
+    num_threads: Optional[int] = None
+    precision: str = "fp32"          # fp32 | bf16 | fp16 (CUDA only)
+    deterministic: bool = False      # CUDA: deterministic cuDNN/cuBLAS kernels (docs/cluster.md)
+
+
+@dataclass
+class ExecutorConfig:
+    """Where trainings run: auto (the default: launch.resolve_executor picks pool or serial),
+    serial (this process), pool (worker processes on this machine) or ray (persistent
+    workers on a Ray cluster)."""
+
+    name: str = "auto"
+    address: Optional[str] = None  # null = start a local Ray; auto | host:port | ray://host:port
+    num_workers: Optional[int] = None  # null = as many as the cluster's CPUs (or GPUs) allow
+    threads_per_worker: Optional[int] = None  # null = trainer.num_threads, or 1 when that is null
+    gpus_per_worker: Optional[float] = None  # null = 1 when the cluster has GPUs and device != cpu
+    max_group: Optional[int] = None  # batched: most genomes trained at once (null = all)
+    max_restarts: Optional[int] = None  # ray: per worker (null = 3); a genome whose worker died
+                                        # is evaluated again as often
+    start_timeout_s: Optional[float] = None  # pool, ray: for the workers to start and load the
+                                             # data (null = 300 s)
+
+
+@dataclass
+class FinalConfig:
+    epochs: int = 0  # retrain the best genome from scratch on train+val for N epochs; 0 = skip
+    lr_schedule: str = "cosine"  # a long training gains from decaying the rate (RESULTS.md)
+
+
+MODES = ("search", "evaluate")
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    ga: GAConfig = field(default_factory=GAConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    final: FinalConfig = field(default_factory=FinalConfig)
+    tensorboard: TensorBoardConfig = field(default_factory=TensorBoardConfig)
+    mode: str = "search"                 # search | evaluate (train exactly `genome` once)
+    genome: Optional[List[int]] = None   # compact genome for mode=evaluate
+    progress: bool = True                # progress bars (only ever on a terminal)
+    seed: int = 0
+    resume: Optional[str] = None  # a run directory to continue in place, or auto (docs/cluster.md)
+
+
+def _in_unit_interval(cfg: Config) -> None:
+    for key in ("crossover_rate", "mutation_rate", "layer_mutation_rate"):
+        value = getattr(cfg.ga, key)
+        check(0.0 <= value <= 1.0, f"ga.{key}", value, "must be in [0, 1]")
+    check(0.0 <= cfg.model.dropout < 1.0, "model.dropout", cfg.model.dropout, "must be in [0, 1)")
+    check(0.0 <= cfg.trainer.val_fraction < 1.0, "trainer.val_fraction",
+           cfg.trainer.val_fraction, "must be in [0, 1)")
+
+
+def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
+    check(value in choices, key, value, f"choose one of {', '.join(choices)}")
+
+
+def _check_outputs(cfg: Config) -> None:
+    _one_of("mode", cfg.mode, MODES)
+    if cfg.mode == "evaluate":
+        if cfg.resume:
+            raise ConfigError("resume continues a search; drop mode=evaluate (or resume)")
+        if cfg.genome is None:
+            raise ConfigError("mode=evaluate needs a genome: add genome=[3,1,135,41,126,47] "
+                              "([n_lstm, n_dense, lstm units..., dense units...])")
+        try:
+            arch = Architecture.from_compact(cfg.genome)
+        except ValueError as err:
+            raise ConfigError(f"genome={list(cfg.genome)} is not a genome: {err}") from None
+        in_space(arch, cfg.model, list(cfg.genome))
+    check(cfg.final.epochs >= 0, "final.epochs", cfg.final.epochs, "must be >= 0 (0 = skip)")
+    _one_of("final.lr_schedule", cfg.final.lr_schedule, LR_SCHEDULES)
+    check(cfg.tensorboard.curve_every >= 1, "tensorboard.curve_every",
+           cfg.tensorboard.curve_every, "must be >= 1")
+
+
+def _engine_checks(trainer: TrainerConfig) -> None:
+    _one_of("trainer.precision", trainer.precision, PRECISIONS)
+    _one_of("trainer.lr_schedule", trainer.lr_schedule, LR_SCHEDULES)
+
+
+def least_budget(ga: GAConfig, epochs: int) -> float:
+    """The least compute that brings one genome to the target fidelity: with rungs, the whole
+    first rung is screened before anyone is promoted; with one rung, one training."""
+    first = ga.rungs[0] * epochs * (ga.pop_size if len(ga.rungs) > 1 else 1)
+    return first + sum(r * epochs for r in ga.rungs[1:])
+
+
+def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
+    """Generations, budget, rungs and seeds: a setting that cannot apply is refused."""
+    check(ga.generations is None or ga.generations >= 1, "ga.generations", ga.generations,
+           "must be at least 1, or null with ga.budget_epochs set")
+    if ga.generations is None and ga.budget_epochs is None:
+        raise ConfigError("ga.generations=null needs a budget: set ga.budget_epochs (epochs of "
+                          "training) or a number of generations")
+    rungs = list(ga.rungs)
+    check(bool(rungs) and rungs[-1] == 1.0 and all(0 < a < b for a, b in zip(rungs, rungs[1:]))
+           and rungs[0] > 0, "ga.rungs", rungs,
+           "fractions of trainer.epochs, increasing and ending at 1.0, e.g. [0.111,0.333,1.0]")
+    check(0 < ga.promote <= 1, "ga.promote", ga.promote, "must be in (0, 1]")
+    check(ga.seeds >= 1, "ga.seeds", ga.seeds, "must be at least 1")
+    check(ga.confirm >= 1, "ga.confirm", ga.confirm, "must be at least 1")
+    if ga.confirm > 1 and ga.seeds == 1:
+        raise ConfigError(f"ga.confirm={ga.confirm} races leaders to ga.seeds seeds, but "
+                          "ga.seeds=1: set ga.seeds above 1, or ga.confirm=1")
+    check(ga.guide >= 0, "ga.guide", ga.guide, "must be >= 0 (0 = off)")
+    check(0 <= ga.mutation_step <= 1, "ga.mutation_step", ga.mutation_step,
+           "must be in [0, 1] (0 = uniform redraw)")
+    for key in ("guide", "mutation_step"):
+        if getattr(ga, key) and ga.strategy != "ga":
+            raise ConfigError(f"ga.{key}={getattr(ga, key)} shapes the GA's offspring: it needs "
+                              f"ga.strategy=ga (not {ga.strategy}), or ga.{key}=0")
+    if ga.budget_epochs is not None and mode == "search":  # evaluate mode trains one genome
+        least = least_budget(ga, trainer.epochs)
+        check(ga.budget_epochs >= least - 1e-9, "ga.budget_epochs", ga.budget_epochs,
+               f"must bring at least one genome to the target fidelity ({least:g} epochs "
+               f"with ga.pop_size={ga.pop_size} and ga.rungs={list(ga.rungs)})")
+    if ga.strategy in ("tpe", "optuna_nsga2") and (len(rungs) > 1 or ga.seeds > 1):
+        raise ConfigError(f"ga.strategy={ga.strategy} runs at the target fidelity with one seed: "
+                          "set ga.rungs=[1.0] ga.seeds=1")
+
+
+def validate(cfg: Config) -> None:
+    """Raise ConfigError with one line naming the first bad key and its allowed range."""
+    _check_outputs(cfg)
+    bounds(cfg)
+    ga, model, trainer = cfg.ga, cfg.model, cfg.trainer
+    check(ga.pop_size >= 2, "ga.pop_size", ga.pop_size, "must be at least 2")
+    check(0 <= ga.elitism < ga.pop_size, "ga.elitism", ga.elitism,
+           f"must be in [0, pop_size) = [0, {ga.pop_size - 1}]")
+    _one_of("ga.strategy", ga.strategy, STRATEGIES)
+    _one_of("ga.selection", ga.selection, SELECTIONS)
+    if ga.selection == "tournament":
+        check(1 <= ga.tournament_size <= ga.pop_size, "ga.tournament_size", ga.tournament_size,
+               f"must be in [1, pop_size] = [1, {ga.pop_size}]")
+    _in_unit_interval(cfg)
+    for key in ("max_lstm_layers", "max_dense_layers"):
+        check(getattr(model, key) >= 1, f"model.{key}", getattr(model, key), "must be at least 1")
+    check(model.min_units >= 1, "model.min_units", model.min_units, "must be at least 1")
+    check(model.min_units <= model.max_units, "model.min_units", model.min_units,
+           f"must not exceed model.max_units={model.max_units}")
+    _one_of("model.init", model.init, INITS)
+    for key in ("batch_size", "eval_batch_size"):
+        check(getattr(trainer, key) >= 1, f"trainer.{key}", getattr(trainer, key), "must be >= 1")
+    _one_of("trainer.fitness_split", trainer.fitness_split, FITNESS_SPLITS)
+    if trainer.fitness_split == "val" and trainer.val_fraction == 0:
+        raise ConfigError("trainer.fitness_split=val needs trainer.val_fraction > 0 "
+                          "(or use trainer.fitness_split=test)")
+    _engine_checks(trainer)
+    if cfg.executor.name == "batched" and len(ga.rungs) > 1:
+        raise ConfigError("executor=batched trains whole epochs only: use ga.rungs=[1.0] "
+                          "or another executor")
+    if cfg.tensorboard.curves and cfg.executor.name in ("ray", "pool", "batched"):
+        raise ConfigError(f"tensorboard.curves=true records each training step in this process, "
+                          f"which executor={cfg.executor.name} does not: use executor=serial "
+                          "(or auto), or drop tensorboard.curves")
+    if trainer.num_threads is not None:
+        check(trainer.num_threads >= 1, "trainer.num_threads", trainer.num_threads, "must be >= 1 or null")
+    validate_data(cfg.data)
+    validate_executor(cfg.executor)
+    _validate_budget(ga, trainer, cfg.mode)
+    validate_goals(ga, trainer, cfg.executor.name)
+
+
+def register_configs() -> None:
+    """Register the schema as `base_config`; conf/config.yaml lists it first in its defaults."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="base_config", node=Config)

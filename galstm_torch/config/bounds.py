@@ -1,0 +1,113 @@
+"""Bounds a config must respect before any training: values a machine cannot hold or a
+training cannot use, and, for mode=evaluate, the configured search space."""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from galstm_torch.errors import ConfigError
+from galstm_torch.training.architecture import Architecture
+
+
+def check(ok: bool, key: str, value: Any, allowed: str) -> None:
+    """Raise ConfigError naming the key, its value and what is allowed."""
+    if not ok:
+        raise ConfigError(f"{key}={value} is out of range: {allowed}")
+
+
+MAX_POP = 100_000      # a population tensor, its candidates and its cache stay in memory
+MAX_GUIDE = 1_000      # candidates per child the guide scores
+MAX_SEED = 2**63 - 1   # torch.Generator.manual_seed and derive_seed take 63-bit seeds
+
+
+def _finite_positive(key: str, value: float) -> None:
+    check(math.isfinite(value) and value > 0, key, value, "must be a finite number > 0")
+
+
+def bounds(cfg: Any) -> None:
+    """Values a machine cannot hold, or a training cannot use, before any training starts."""
+    ga, trainer = cfg.ga, cfg.trainer
+    check(0 <= cfg.seed <= MAX_SEED, "seed", cfg.seed, "must be in [0, 2**63 - 1]")
+    check(ga.pop_size <= MAX_POP, "ga.pop_size", ga.pop_size, f"must be at most {MAX_POP:,}")
+    check(ga.guide <= MAX_GUIDE, "ga.guide", ga.guide, f"must be at most {MAX_GUIDE}")
+    check(trainer.epochs >= 1, "trainer.epochs", trainer.epochs,
+          "must be at least 1 (0 would record untrained models)")
+    # BatchNorm needs two samples per batch: a batch of one is skipped, so nothing trains.
+    check(trainer.batch_size >= 2, "trainer.batch_size", trainer.batch_size, "must be at least 2")
+    for key in ("lr", "adam_eps"):
+        _finite_positive(f"trainer.{key}", getattr(trainer, key))
+    check(math.isfinite(cfg.model.l2) and cfg.model.l2 >= 0, "model.l2", cfg.model.l2,
+          "must be a finite number >= 0")
+    if ga.budget_epochs is not None:
+        _finite_positive("ga.budget_epochs", ga.budget_epochs)
+
+
+def in_space(arch: Architecture, model: Any, genome: list[int]) -> None:
+    """mode=evaluate trains only genomes of the configured search space (a genome the search
+    could never propose would not be comparable with its results)."""
+    limits = [(len(arch.lstm_units), model.max_lstm_layers, "LSTM layers", "model.max_lstm_layers"),
+              (len(arch.dense_units), model.max_dense_layers, "dense layers",
+               "model.max_dense_layers"),
+              (max(arch.lstm_units + arch.dense_units), model.max_units, "units", "model.max_units")]
+    for value, bound, what, key in limits:
+        if value > bound:
+            raise ConfigError(f"genome={genome} has {value} {what}, above {key}={bound}: "
+                              f"fix the genome or raise {key}")
+    low = min(arch.lstm_units + arch.dense_units)
+    if low < model.min_units:
+        raise ConfigError(f"genome={genome} has a layer of {low} units, below "
+                          f"model.min_units={model.min_units}: fix the genome or lower "
+                          "model.min_units")
+
+
+def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
+    check(value in choices, key, value, f"choose one of {', '.join(choices)}")
+
+
+EXECUTORS = ("auto", "serial", "ray", "pool", "batched")
+_ADDRESS = re.compile(r"auto|ray://\S+|[\w.\-\[\]:]+:\d+")
+
+
+def validate_executor(ex: Any) -> None:
+    _one_of("executor.name", ex.name, EXECUTORS)
+    for key in ("num_workers", "threads_per_worker", "max_group"):
+        value = getattr(ex, key)
+        check(value is None or value >= 1, f"executor.{key}", value, "must be >= 1 or null")
+    check(ex.gpus_per_worker is None or 0 <= ex.gpus_per_worker <= 1, "executor.gpus_per_worker",
+           ex.gpus_per_worker, "must be in [0, 1] (a fraction shares a GPU) or null for auto")
+    check(ex.max_restarts is None or ex.max_restarts >= 0, "executor.max_restarts",
+          ex.max_restarts, "must be >= 0 or null")
+    check(ex.start_timeout_s is None or ex.start_timeout_s > 0, "executor.start_timeout_s",
+          ex.start_timeout_s, "must be > 0 or null")
+    _only_for(ex)
+    check(ex.address is None or _ADDRESS.fullmatch(ex.address) is not None, "executor.address",
+           ex.address, "use null (a local Ray), auto, host:port or ray://host:port")
+
+
+# The executor keys each executor reads; any other key set (not null) is refused.
+EXECUTOR_KEYS = {"serial": (), "auto": ("num_workers", "threads_per_worker", "start_timeout_s"),
+                 "pool": ("num_workers", "threads_per_worker", "start_timeout_s"),
+                 "ray": ("address", "num_workers", "threads_per_worker", "gpus_per_worker",
+                         "max_restarts", "start_timeout_s"),
+                 "batched": ("max_group",)}
+ALL_EXECUTOR_KEYS = sorted({k for keys in EXECUTOR_KEYS.values() for k in keys})
+
+
+def _only_for(ex: Any) -> None:
+    """Refuse a key the chosen executor would ignore, in one line."""
+    for key in ALL_EXECUTOR_KEYS:
+        if getattr(ex, key) is not None and key not in EXECUTOR_KEYS.get(ex.name, ()):
+            readers = [n for n, keys in EXECUTOR_KEYS.items() if key in keys and n != "auto"]
+            raise ConfigError(f"executor.{key}={getattr(ex, key)} is read only by executor="
+                              f"{' or '.join(readers)}, not executor={ex.name}: drop it, or "
+                              f"choose executor={readers[0]}")
+
+
+def validate_data(data: Any) -> None:
+    if data.path is not None and data.name != "tensors":
+        raise ConfigError(f"data.path={data.path} is read only with data=tensors "
+                          f"(data.name={data.name}): add data=tensors, or drop data.path")
+    for key in ("train_samples", "test_samples"):
+        value = getattr(data, key)
+        check(value is None or value >= 1, f"data.{key}", value, "must be >= 1 or null for all")

@@ -1,0 +1,93 @@
+"""Checks of the objectives (``ga.objectives``, ``ga.reference``, ``ga.latency_batch``): a
+setting that cannot apply to a Pareto search is refused with the fix, never ignored."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from galstm_torch.config.bounds import check
+from galstm_torch.errors import ConfigError
+from galstm_torch.ga.objectives import OBJECTIVES
+
+
+def _objective_list(ga: Any) -> list[str]:
+    names = list(ga.objectives)
+    for name in names:
+        check(name in OBJECTIVES, "ga.objectives", names,
+              f"each must be one of {', '.join(OBJECTIVES)}")
+    check(len(set(names)) == len(names), "ga.objectives", names, "must not repeat an objective")
+    check(bool(names) and names[0] == "accuracy", "ga.objectives", names,
+          "must start with accuracy, e.g. [accuracy,params] or [accuracy,params,latency]")
+    return names
+
+
+def _reference(ga: Any, names: list[str]) -> None:
+    ref = ga.reference.stated()
+    for key, value in ref.items():
+        check(key in names, f"ga.reference.{key}", value,
+              f"names an objective this search does not have ({', '.join(names)})")
+        check(math.isfinite(value), f"ga.reference.{key}", value, "must be a finite number")
+    if "accuracy" in ref:
+        check(0 <= ref["accuracy"] < 1, "ga.reference.accuracy", ref["accuracy"], "must be in [0, 1)")
+    for key in ("params", "latency"):
+        if key in ref:
+            check(ref[key] > 0, f"ga.reference.{key}", ref[key], "must be > 0")
+    if "latency" in names and "latency" not in ref:
+        raise ConfigError("ga.objectives has latency: state the hypervolume's reference latency "
+                          "in seconds per sample, e.g. ga.reference.latency=0.002")
+
+
+def _pareto_ga(ga: Any, names: list[str]) -> None:
+    """What the GA's NSGA-II selection cannot take."""
+    if ga.elitism:
+        raise ConfigError(f"ga.elitism={ga.elitism}: NSGA-II keeps the best fronts itself; set "
+                          "ga.elitism=0 (ga=nsga2 does)")
+    if ga.selection != "tournament" or ga.tournament_size != 2:
+        raise ConfigError(f"ga.selection={ga.selection} ga.tournament_size={ga.tournament_size}: "
+                          "NSGA-II picks parents by a binary tournament on (front, crowding); set "
+                          "ga.selection=tournament ga.tournament_size=2 (ga=nsga2 does)")
+    if ga.guide and "latency" in names:
+        raise ConfigError("ga.guide predicts accuracy and counts params but has no model of "
+                          "latency: set ga.guide=0 with the latency objective")
+
+
+GUIDE_PICKS = ("crowding", "improvement", "ucb")
+
+
+def _single(ga: Any) -> None:
+    """Pareto settings a single-objective search cannot apply."""
+    if ga.guide_pick != "crowding":
+        raise ConfigError(f"ga.guide_pick={ga.guide_pick} picks a Pareto search's children: add "
+                          "an objective (ga=nsga2), or drop it")
+    if ga.strategy == "optuna_nsga2":
+        raise ConfigError("ga.strategy=optuna_nsga2 is a Pareto search: add an objective, "
+                          "e.g. ga.objectives=[accuracy,params]")
+    if ga.reference.stated():
+        raise ConfigError(f"ga.reference={ga.reference.stated()} is the hypervolume's reference "
+                          "point of a Pareto search: add an objective (ga=nsga2), or drop it")
+
+
+def validate_goals(ga: Any, trainer: Any, executor: str = "serial") -> None:
+    """One line naming the first setting a search with these objectives cannot apply."""
+    names = _objective_list(ga)
+    _reference(ga, names)
+    check(ga.latency_batch >= 1, "ga.latency_batch", ga.latency_batch, "must be >= 1")
+    check(ga.guide_pick in GUIDE_PICKS, "ga.guide_pick", ga.guide_pick,
+          f"choose one of {', '.join(GUIDE_PICKS)}")
+    if ga.latency_batch != 1 and "latency" not in names:
+        raise ConfigError(f"ga.latency_batch={ga.latency_batch} sets how latency is measured, "
+                          "but latency is not in ga.objectives: add it, or drop the setting")
+    if len(names) == 1:
+        return _single(ga)
+    if "latency" in names and executor == "batched":
+        raise ConfigError("the latency objective is measured after each training, which "
+                          "executor=batched does not do: use executor=serial")
+    if "latency" in names and executor not in ("serial", "auto"):  # auto: serial for latency
+        raise ConfigError(f"the latency objective with executor={executor}: workers share the "
+                          "CPU or GPU while timing and may sit on different devices; use "
+                          "executor=serial")
+    if ga.seeds > 1:
+        raise ConfigError(f"ga.seeds={ga.seeds} races one leader, and a Pareto search has a "
+                          "front of them: set ga.seeds=1")
+    if ga.strategy == "ga":
+        _pareto_ga(ga, names)

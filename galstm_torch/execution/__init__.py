@@ -1,0 +1,1 @@
+"""Where trainings run: this process, a local pool of workers, Ray, or the batched engine."""

@@ -1,0 +1,203 @@
+"""Build the executor a config asks for: in this process (serial or batched), a local
+process pool, or Ray."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from galstm_torch.config import Config
+from galstm_torch.errors import ConfigError
+from galstm_torch.execution.batched import BatchedExecutor
+from galstm_torch.execution.executor import Executor, SerialExecutor
+from galstm_torch.execution.worker import DataSpec, WorkerSpec
+from galstm_torch.ga.genome import SearchSpace
+from galstm_torch.ga.goals import Goals
+from galstm_torch.training.data import DataSplits, load_data
+from galstm_torch.training.runtime import pick_device, set_deterministic, set_threads
+from galstm_torch.training.trainer import TrainingObserver, TrainSettings, check_precision
+
+RAY_RESTARTS = 3  # executor.max_restarts=null: restarts per Ray worker
+START_TIMEOUT_S = 300.0  # executor.start_timeout_s=null: for the workers to start and load data
+
+log = logging.getLogger(__name__)
+
+
+def _check_precision(settings: TrainSettings, device: torch.device) -> None:
+    """A precision the device cannot run is a config error, before any worker starts."""
+    try:
+        check_precision(settings.precision, device)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
+                   observer: Optional[TrainingObserver] = None,
+                   weights_dir: Optional[Path] = None) -> Executor:
+    """The in-process executor (serial, or batched: a group of genomes in one padded model),
+    after checking the precision fits the device. The batched executor trains a group at
+    once: it reports no per-step progress and keeps no weights."""
+    _check_precision(settings, device)
+    log.info("training in this process (%s) on %s (%s)", config.executor.name, device,
+             settings.precision)
+    if config.executor.name == "batched":
+        return BatchedExecutor(data, settings, device, max_group=config.executor.max_group)
+    return SerialExecutor(data, settings, device, observer=observer, weights_dir=weights_dir)
+
+
+def data_desc(config: Config) -> dict[str, Any]:
+    """The data settings that change a training's outcome (part of the cache fingerprint)."""
+    d = config.data
+    desc = {"name": d.name, "train_samples": d.train_samples, "test_samples": d.test_samples,
+            "val_fraction": config.trainer.val_fraction}
+    if d.name == "tensors":  # the file's content, not its name, decides the outcomes
+        from galstm_torch.training.tensor_data import file_digest
+
+        desc["sha256"] = file_digest(d.path)
+    return desc
+
+
+def data_shape(config: Config) -> tuple[int, int]:
+    """(features per time step, classes) of the run's data, for the params objective: the
+    image datasets' are known; a tensor file is read once."""
+    if config.data.name != "tensors":
+        return 28, 10
+    from galstm_torch.training.tensor_data import load_tensor_file
+
+    d = load_tensor_file(config.data.path, train_samples=config.data.train_samples,
+                         test_samples=config.data.test_samples,
+                         val_fraction=config.trainer.val_fraction)
+    return d.n_features, d.n_classes
+
+
+def goals_of(config: Config) -> Goals:
+    """The search's objectives (one: accuracy; several: a Pareto search)."""
+    space, names = SearchSpace.of(config.model), tuple(config.ga.objectives)
+    if len(names) == 1:
+        return Goals(names, space)
+    n_features, n_classes = data_shape(config)
+    return Goals(names, space, n_features, n_classes, config.ga.reference.stated())
+
+
+def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
+    """Load the data onto this process's device (to train here, export or retrain)."""
+    device = pick_device(config.trainer.device)
+    set_threads(config.trainer.num_threads)
+    set_deterministic(config.trainer.deterministic, device)
+    d, t = config.data, config.trainer
+    data = load_data(d.name, d.root, download=d.download, train_samples=d.train_samples,
+                     test_samples=d.test_samples, val_fraction=t.val_fraction,
+                     path=d.path).to(device)
+    log.info("data %s on %s: %s", d.name, device, data.sizes)
+    return data, device
+
+
+def serial_executor(config: Config, settings: TrainSettings,
+                    observer: Optional[TrainingObserver] = None,
+                    weights_dir: Optional[Path] = None) -> Executor:
+    """Train here (serial or batched); an observer (progress bar, training curves) watches
+    each training of the serial executor."""
+    data, device = driver_data(config)
+    return local_executor(config, data, settings, device, observer, weights_dir)
+
+
+def ray_executor(config: Config, settings: TrainSettings) -> Executor:
+    """Start Ray workers; they receive a WorkerSpec and load the data themselves. They keep
+    no weights: they may run on other machines."""
+    from galstm_torch.execution.ray_resources import RayOptions
+    from galstm_torch.execution.ray_workers import RayExecutor
+
+    ex = config.executor
+    options = RayOptions(address=ex.address, num_workers=ex.num_workers,
+                         threads_per_worker=ex.threads_per_worker or config.trainer.num_threads or 1,
+                         gpus_per_worker=ex.gpus_per_worker,
+                         max_restarts=RAY_RESTARTS if ex.max_restarts is None else ex.max_restarts,
+                         start_timeout_s=start_timeout(config))
+    return RayExecutor(options, worker_spec(config, settings), config.trainer.device)
+
+
+def start_timeout(config: Config) -> float:
+    s = config.executor.start_timeout_s
+    return START_TIMEOUT_S if s is None else s
+
+
+def worker_spec(config: Config, settings: TrainSettings, device: str = "cpu", threads: int = 1,
+                weights_dir: Optional[Path] = None) -> WorkerSpec:
+    """What a worker process needs (an absolute data root: a worker's working directory may
+    not be the driver's)."""
+    d = config.data
+    data = DataSpec(d.name, str(Path(d.root).expanduser().resolve()), d.download,
+                    d.train_samples, d.test_samples, config.trainer.val_fraction,
+                    str(Path(d.path).expanduser().resolve()) if d.path else None)
+    return WorkerSpec(data, settings, device, threads, config.trainer.deterministic,
+                      str(weights_dir) if weights_dir else None)
+
+
+def pool_executor(config: Config, settings: TrainSettings,
+                  weights_dir: Optional[Path] = None) -> Executor:
+    """Local worker processes, several per GPU or one per few CPU cores."""
+    from galstm_torch.execution.pool import PoolExecutor, default_workers, pool_device
+
+    ex, t = config.executor, config.trainer
+    device = pool_device(t.device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.device={t.device} but this machine has no CUDA GPU: "
+                          "use trainer.device=cpu (or auto)")
+    _check_precision(settings, torch.device(device))
+    threads = ex.threads_per_worker or t.num_threads or 1
+    workers = ex.num_workers or default_workers(device, threads)
+    return PoolExecutor(worker_spec(config, settings, device, threads, weights_dir), workers,
+                        start_timeout(config))
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity, e.g. a cluster job's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_executor(config: Config) -> tuple[str, str]:
+    """executor=auto: (serial | pool, why). On CPU, single-thread pool workers, one per
+    core: two threads per training gain only 1.18x alone and collapse beside any other busy
+    process (BENCHMARKS.md); one thread per training also keeps the results those of
+    executor=serial trainer.num_threads=1, whatever the number of cores."""
+    name = config.executor.name
+    if name != "auto":
+        return name, "asked for"
+    if pick_device(config.trainer.device).type != "cpu":
+        return "serial", "one GPU process"
+    if config.tensorboard.curves:
+        return "serial", "training curves are recorded in this process"
+    if "latency" in config.ga.objectives:
+        return "serial", "the latency objective times each model with the machine to itself"
+    cores = usable_cores()
+    if cores < 2:
+        return "serial", "one CPU core"
+    return "pool", f"{cores} CPU cores: one single-thread worker each"
+
+
+def make_executor(config: Config, settings: TrainSettings,
+                  observer: Optional[TrainingObserver] = None,
+                  weights_dir: Optional[Path] = None) -> Executor:
+    """Ray and pool workers train in other processes: no inner progress bar or training
+    curves there. The executors that train on this machine keep the target trainings'
+    weights in ``weights_dir`` (Ray workers may run on other machines: they keep none)."""
+    name, why = resolve_executor(config)
+    ex = config.executor
+    if ex.name == "auto":
+        log.info("executor=auto: %s (%s)", name, why)
+        unused = [k for k in ("num_workers", "threads_per_worker", "start_timeout_s")
+                  if getattr(ex, k) is not None]
+        if name == "serial" and unused:
+            log.warning("%s apply to the pool; executor=auto trains in this process here (%s), "
+                        "so they do not apply", ", ".join(f"executor.{k}" for k in unused), why)
+    if name == "ray":
+        return ray_executor(config, settings)
+    if name == "pool":
+        return pool_executor(config, settings, weights_dir)
+    return serial_executor(config, settings, observer, weights_dir)

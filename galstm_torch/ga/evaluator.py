@@ -1,0 +1,192 @@
+"""Fitness evaluation with a cache: a genome is never trained twice under the same settings."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Optional, Protocol
+
+from galstm_torch.execution.executor import Executor, Outcome, Task
+from galstm_torch.training.architecture import Architecture, format_compact
+from galstm_torch.training.runtime import genome_seed
+from galstm_torch.training.trainer import TrainSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One evaluation to obtain: a genome at a fidelity (epochs; None = the settings' epochs,
+    the target fidelity), with replicate r >= 0 (replicate r > 0 is a fresh seed)."""
+
+    arch: Architecture
+    fidelity: Optional[float] = None
+    replicate: int = 0
+
+
+@dataclass(frozen=True)
+class Result:
+    """One genome's evaluation within a generation; cache_hit means no training happened.
+    compute is the epochs of the training split this row spent (0 for a cache hit)."""
+
+    arch: Architecture
+    outcome: Outcome
+    cache_hit: bool
+    fidelity: float = 1.0
+    replicate: int = 0
+    compute: float = 0.0
+
+    @property
+    def evaluation(self):
+        return self.outcome.evaluation
+
+    @property
+    def fitness(self) -> float:
+        return self.outcome.evaluation.fitness
+
+
+def settings_fingerprint(settings: TrainSettings, run_seed: int, data_desc: dict[str, Any]) -> str:
+    """A short hash of everything besides the genome that changes a training's outcome."""
+    train = asdict(settings)
+    train.pop("eval_batch_size")  # evaluation in eval mode: the batch size changes no result
+    train.pop("latency_batch")    # measured after training: it changes no training
+    if train["lr_schedule"] == "constant":  # keys added later stay out at their old behaviour,
+        del train["lr_schedule"]            # so older checkpoints keep their cache on resume
+    blob = json.dumps({"train": train, "seed": run_seed, "data": data_desc}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+MICRO = 1_000_000  # compute is counted in micro-epochs
+
+
+class CacheView(Protocol):
+    """What Evaluator.replicates reads: the Evaluator itself, or a view of its cache
+    (rungs._ReplayView borrows the method)."""
+
+    def cached(self, arch: Architecture, fidelity: Optional[float] = None,
+               replicate: int = 0) -> Optional[Outcome]: ...
+
+
+class Evaluator:
+    """Sends the uncached genomes of a generation to an executor and caches what comes back.
+
+    Each genome is seeded from (run seed, canonical genome), so its fitness does not depend
+    on the order, the executor or the process that trains it.
+    """
+
+    def __init__(self, executor: Executor, settings: TrainSettings, *, run_seed: int,
+                 data_desc: "dict[str, Any] | None" = None,
+                 budget: Optional[float] = None) -> None:
+        self.executor, self.run_seed, self.budget = executor, run_seed, budget
+        self.target = float(settings.epochs)
+        self.fingerprint = settings_fingerprint(settings, run_seed, data_desc or {})
+        self.cache: dict[str, Outcome] = {}
+        self.trained = 0
+        self.cache_hits = 0
+        self._spent = 0  # compute trained so far, in micro-epochs: an integer sum is the same
+                         # in any completion order (a pool finishes trainings out of order)
+
+    @property
+    def spent(self) -> float:
+        """Compute so far: epochs of the training split trained (cache hits cost nothing)."""
+        return self._spent / MICRO
+
+    @staticmethod
+    def units(epochs: float) -> int:
+        return round(epochs * MICRO)
+
+    def _suffix(self, fidelity: Optional[float], replicate: int) -> str:
+        """'' for the target fidelity's first replicate: keys (and seeds) of runs made before
+        fidelities and replicates existed stay the same, so their checkpoints resume."""
+        at = "" if fidelity is None or fidelity == self.target else f"@{fidelity:g}"
+        return at + (f"#{replicate}" if replicate else "")
+
+    def key(self, arch: Architecture, fidelity: Optional[float] = None, replicate: int = 0) -> str:
+        """The cache key of (genome, fidelity, seed) under this run's settings."""
+        return f"{format_compact(arch.compact)}{self._suffix(fidelity, replicate)}|{self.fingerprint}"
+
+    def cached(self, arch: Architecture, fidelity: Optional[float] = None,
+               replicate: int = 0) -> Optional[Outcome]:
+        return self.cache.get(self.key(arch, fidelity, replicate))
+
+    def replicates(self: CacheView, arch: Architecture,
+                   fidelity: Optional[float] = None) -> list[Outcome]:
+        """The outcomes of replicates 0, 1, ... of a genome at a fidelity, as far as cached."""
+        found: list[Outcome] = []
+        while (o := self.cached(arch, fidelity, len(found))) is not None:
+            found.append(o)
+        return found
+
+    def restore(self, cache: dict[str, Outcome], *, trained: int, cache_hits: int,
+                spent: Optional[float] = None) -> None:
+        """Continue from a checkpoint's cache and counters (older checkpoints have no
+        ``spent``: all their trainings were at the target fidelity)."""
+        self.cache, self.trained, self.cache_hits = dict(cache), trained, cache_hits
+        self._spent = self.units(trained * self.target if spent is None else spent)
+
+    def task(self, request: "Request | Architecture") -> Task:
+        r = request if isinstance(request, Request) else Request(request)
+        seed = genome_seed(self.run_seed, r.arch.compact, self._suffix(r.fidelity, r.replicate))
+        fidelity = None if r.fidelity is None or r.fidelity == self.target else r.fidelity
+        return Task(r.arch.compact, seed, fidelity)
+
+    def cost(self, request: Request) -> float:
+        return self.target if request.fidelity is None else request.fidelity
+
+    def affordable(self, requests: list[Request]) -> tuple[list[Request], bool]:
+        """The longest prefix of the requests whose new trainings fit in the budget, and
+        whether any request had to be dropped (the budget is spent)."""
+        if self.budget is None:
+            return requests, False
+        spent, queued = self._spent, set()
+        for i, r in enumerate(requests):
+            key = self.key(r.arch, r.fidelity, r.replicate)
+            if key in self.cache or key in queued:
+                continue
+            if spent + self.units(self.cost(r)) > self.units(self.budget):
+                return requests[:i], True
+            spent += self.units(self.cost(r))
+            queued.add(key)
+        return requests, False
+
+    def evaluate(self, requests: "list[Request] | list[Architecture]", *,
+                 trained_before: "set[str] | None" = None,
+                 on_outcome: Optional[Callable[[str, Outcome], None]] = None) -> list[Result]:
+        """Evaluate requests (or genomes at the target fidelity). The first row of each key
+        trained for this generation is a cache miss, every other row a hit.
+        ``trained_before`` names the keys this generation already trained (on resume);
+        ``on_outcome(key, outcome)`` runs after each training."""
+        reqs = [r if isinstance(r, Request) else Request(r) for r in requests]
+        trained_now = set(trained_before or ())
+        todo: dict[tuple, tuple[str, Request]] = {}  # (compact, seed) -> (key, request)
+        queued: set[str] = set()
+        for r in reqs:
+            key = self.key(r.arch, r.fidelity, r.replicate)
+            if key not in self.cache and key not in queued:
+                queued.add(key)
+                task = self.task(r)
+                todo[(task.compact, task.seed)] = (key, r)
+        tasks = [self.task(r) for _, r in todo.values()]
+        for outcome in self.executor.map(tasks):
+            key, r = todo.get((outcome.compact, outcome.seed)) or self._match(todo, outcome)
+            self.cache[key] = outcome
+            self.trained += 1
+            self._spent += self.units(self.cost(r))
+            trained_now.add(key)
+            if on_outcome is not None:
+                on_outcome(key, outcome)
+        return [self._result(r, trained_now) for r in reqs]
+
+    @staticmethod
+    def _match(todo: dict, outcome: Outcome) -> tuple[str, Request]:
+        """An outcome without a seed (an executor that predates replicates) is its genome's."""
+        return next(v for (compact, _), v in todo.items() if compact == outcome.compact)
+
+    def _result(self, r: Request, trained_now: set[str]) -> Result:
+        key = self.key(r.arch, r.fidelity, r.replicate)
+        hit = key not in trained_now
+        trained_now.discard(key)  # later rows of the same key are hits
+        self.cache_hits += hit
+        return Result(r.arch, self.cache[key], cache_hit=hit, fidelity=self.cost(r),
+                      replicate=r.replicate, compute=0.0 if hit else self.cost(r))

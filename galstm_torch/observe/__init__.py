@@ -1,0 +1,1 @@
+"""What a person watches: TensorBoard, figures, progress bars and the report."""

@@ -1,0 +1,185 @@
+"""The run's TensorBoard board: one writer under <run dir>/tb/, step = generation, driven
+only by the search loop (never by workers)."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch.utils.tensorboard import SummaryWriter
+
+from galstm_torch.files.atomic import write_json
+from galstm_torch.ga.evaluator import Result
+from galstm_torch.ga.events import Best, GenerationDone, Sink
+from galstm_torch.ga.genome import SearchSpace, active_mask
+from galstm_torch.observe.plots import (
+    GenerationPoint,
+    GenomePoint,
+    accuracy_params_figure,
+    fitness_figure,
+    save_png,
+)
+from galstm_torch.observe.settings import TensorBoardConfig
+from galstm_torch.observe.tb_hparams import HParamsLog
+from galstm_torch.training.architecture import format_compact, slot_names
+from galstm_torch.training.observers import CurveCollector
+
+log = logging.getLogger(__name__)
+FIGURES = {"figures/fitness": "fitness.png", "figures/accuracy_vs_params": "accuracy_vs_params.png"}
+
+
+def best_table(best: Best) -> str:
+    """The best genome so far as a small markdown table."""
+    e = best.result.evaluation
+    return ("| genome | fitness | val acc | test acc | params | generation |\n"
+            "| --- | --- | --- | --- | --- | --- |\n"
+            f"| `{format_compact(best.result.arch.compact)}` | {e.fitness:.4f} | {e.val_acc:.4f} "
+            f"| {e.test_acc:.4f} | {e.params:,} | {best.generation} |")
+
+
+class Board(Sink):
+    """Scalars, histograms, text, HParams sessions, figures and optional training curves.
+
+    The figures' history is the board's own: it keeps it in ``tb/figures.json`` (written
+    after each generation) and reads it back on resume, dropping what a stopped generation
+    left."""
+
+    def __init__(self, out_dir: Path, settings: TensorBoardConfig, space: SearchSpace,
+                 config_yaml: str = "") -> None:
+        self.out_dir, self.settings, self.space = out_dir, settings, space
+        self.config_yaml = config_yaml
+        self.writer: "SummaryWriter | None" = None
+        self.compute_writer: "SummaryWriter | None" = None
+        self.compute_last = -1  # the last compute step written to tb/compute
+        self.hparams = HParamsLog(out_dir / "tb" / "hparams", space) if settings.hparams else None
+        self.curves = CurveCollector(settings.curve_every) if settings.curves else None
+        self.history: list[GenerationPoint] = []
+        self.genomes: dict[str, tuple[int, GenomePoint]] = {}  # genome -> (generation, point)
+        self.computes: dict[int, float] = {}  # generation -> cumulative compute
+
+    @property
+    def history_path(self) -> Path:
+        return self.out_dir / "tb" / "figures.json"
+
+    def open(self, start_generation: int = 0) -> None:
+        """Start writing. On resume, events from ``start_generation`` on are purged and the
+        figures' history is read back up to it."""
+        # Always purge, from generation 0 too: a run killed after writing generation 0's
+        # events but before its checkpoint resumes at generation 0 (on a fresh run the purge
+        # drops nothing).
+        self.writer = SummaryWriter(log_dir=str(self.out_dir / "tb"), purge_step=start_generation)
+        kept = self._read_history(start_generation)
+        # Best so far against compute: its step is the compute in hundredths of an epoch, so
+        # it has its own run (tb/compute), purged from the compute the kept generations
+        # reached (not purged when a run from an older version has no history file). A
+        # generation that spent nothing adds no point (one point per step, always).
+        self.compute_last = compute_step(max(self.computes.values())) if self.computes else -1
+        purge = self.compute_last + 1 if kept or start_generation == 0 else None
+        self.compute_writer = SummaryWriter(log_dir=str(self.out_dir / "tb" / "compute"),
+                                            purge_step=purge)
+        if self.config_yaml and start_generation == 0:  # once per run, not per invocation
+            # Four-space indent: TensorBoard renders it as a code block, keeping the layout.
+            self.writer.add_text("config", "    " + self.config_yaml.replace("\n", "\n    "),
+                                 start_generation)
+
+    def _read_history(self, start: int) -> bool:
+        """The history of generations before ``start``; False when there is no history file."""
+        if not self.history_path.is_file():
+            return False
+        saved = json.loads(self.history_path.read_text())
+        self.history = [GenerationPoint(**p) for p in saved["generations"] if p["generation"] < start]
+        self.genomes = {g["genome"]: (g.pop("generation"), GenomePoint(**g))
+                        for g in saved["genomes"] if g["generation"] < start}
+        self.computes = {int(k): v for k, v in saved["computes"].items() if int(k) < start}
+        return True
+
+    def _write_history(self) -> None:
+        genomes = [{"generation": g, **asdict(p)} for g, p in self.genomes.values()]
+        write_json(self.history_path, {"generations": [asdict(p) for p in self.history],
+                                       "genomes": genomes, "computes": self.computes})
+
+    def generation_done(self, event: GenerationDone) -> None:
+        info, scalars = event.info, event.scalars
+        g, w = info.generation, self.writer
+        assert w is not None, "Board.open() first"
+        for tag, value in scalars.items():
+            w.add_scalar(tag, value, g)
+        if self.compute_writer is not None and compute_step(info.compute) > self.compute_last:
+            self.compute_last = compute_step(info.compute)
+            self.compute_writer.add_scalar("fitness/best_so_far_vs_compute",
+                                           scalars["fitness/best_so_far"],
+                                           compute_step(info.compute))
+            self.compute_writer.flush()
+        if self.settings.histograms:
+            self._histograms(event.results, event.fitness, event.population, g)
+        w.add_text("best/genome", best_table(event.best), g)
+        self._remember(event)
+        if self.settings.figures:
+            try:
+                self._figures(g)
+            except Exception as err:  # noqa: BLE001 - a plot must never stop a search
+                log.warning("figures of generation %d not drawn: %s: %s", g, type(err).__name__, err)
+        if self.curves is not None:
+            self._curves()
+        w.flush()
+
+    def _remember(self, event: GenerationDone) -> None:
+        """HParams sessions, and the figures' points of the generation's genomes."""
+        g, scalars = event.info.generation, event.scalars
+        for r in event.results:
+            if self.hparams is not None:
+                self.hparams.add(r, g)
+            if r.outcome.status == "ok":
+                e, name = r.evaluation, format_compact(r.arch.compact)
+                self.genomes.setdefault(name, (g, GenomePoint(name, e.params, e.val_acc,
+                                                              e.test_acc, e.fitness)))
+        self.history.append(GenerationPoint(g, scalars["fitness/best"], scalars["fitness/mean"],
+                                            scalars["fitness/min"], scalars["fitness/best"],
+                                            scalars["fitness/best_so_far"]))
+        self.computes[g] = event.info.compute
+        self._write_history()
+
+    def _histograms(self, results: list[Result], fitness: torch.Tensor,
+                    population: torch.Tensor, step: int) -> None:
+        w, space = self.writer, self.space
+        assert w is not None  # generation() checked it
+        w.add_histogram("population/fitness", fitness, step)
+        w.add_histogram("population/n_lstm", population[:, 0], step)
+        w.add_histogram("population/n_dense", population[:, 1], step)
+        params = [r.evaluation.params for r in results if r.outcome.status == "ok"]
+        if params:
+            w.add_histogram("population/params", torch.tensor(params), step)
+        active = active_mask(population, space)
+        names = slot_names(space.max_lstm_layers, space.max_dense_layers)
+        for column, name in enumerate(names, start=2):
+            units = population[active[:, column], column]
+            if len(units):  # a slot no genome uses has no histogram this generation
+                w.add_histogram(f"population/units/{name}", units, step)
+
+    def _figures(self, step: int) -> None:
+        figures = {"figures/fitness": fitness_figure(self.history),
+                   "figures/accuracy_vs_params": accuracy_params_figure(
+                       [p for _, p in self.genomes.values()])}
+        assert self.writer is not None  # generation() checked it
+        for tag, fig in figures.items():
+            save_png(fig, self.out_dir / FIGURES[tag])
+            self.writer.add_figure(tag, fig, step, close=False)
+
+    def _curves(self) -> None:
+        assert self.curves is not None and self.writer is not None
+        for genome, curve in self.curves.pop().items():
+            for step, loss, acc in zip(curve.steps, curve.loss, curve.accuracy):
+                self.writer.add_scalar(f"genomes/{genome}/loss", loss, step)
+                self.writer.add_scalar(f"genomes/{genome}/accuracy", acc, step)
+
+    def close(self) -> None:
+        for writer in (self.writer, self.compute_writer):
+            if writer is not None:
+                writer.close()
+
+
+def compute_step(compute: float) -> int:
+    """The TensorBoard step of a compute figure: hundredths of an epoch."""
+    return int(round(compute * 100))

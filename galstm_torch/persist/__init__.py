@@ -1,0 +1,1 @@
+"""What a run keeps on disk: tables, checkpoints, resume checks, the run directory, model exports."""

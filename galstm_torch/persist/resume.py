@@ -1,0 +1,166 @@
+"""Resuming a run in place: its saved config, the overrides allowed on top, the config hash."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from galstm_torch.errors import ConfigError
+from galstm_torch.ga.genome import SearchSpace, check_population
+from galstm_torch.persist.checkpoint import CheckpointError, SearchState
+
+CONFIG = "config.yaml"
+# Keys that do not change what the search computes (where it runs, how much longer, how it
+# reports), so they may differ on resume. Everything else is part of the config hash.
+NOT_SEARCH = ("resume", "ga.generations", "ga.budget_epochs", "trainer.device",
+              "trainer.deterministic", "trainer.num_threads",
+              "trainer.eval_batch_size", "data.root", "data.download", "progress", "executor",
+              "tensorboard", "final", "mode", "genome")
+
+
+def _is_free(key: str) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in NOT_SEARCH)
+
+
+# Keys added after checkpoints already existed, with the value that keeps the old behaviour:
+# a checkpoint written before a key existed was hashed without it.
+ADDED_LATER = {"ga.objectives": ["accuracy"], "ga.reference.accuracy": None,
+               "ga.reference.params": None, "ga.reference.latency": None, "ga.latency_batch": 1}
+
+
+def config_hash(cfg: DictConfig, *, legacy: bool = False,
+                extra: "dict[str, Any] | None" = None) -> str:
+    """SHA-256 over every search-changing value of a config. ``legacy``: as a version from
+    before the ADDED_LATER keys hashed it (they are left out while at their old behaviour);
+    ``extra``: keys an earlier version had and hashed (REMOVED_LATER)."""
+    flat: dict[str, Any] = dict(extra or {})
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}.{k}" if prefix else str(k))
+        elif not _is_free(prefix) and not (legacy and prefix in ADDED_LATER
+                                           and ADDED_LATER[prefix] == node):
+            flat[prefix] = node
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _engine_keys(cfg: DictConfig) -> list[dict[str, Any]]:
+    """The trainer.engine / trainer.max_group values a version before executor=batched hashed
+    for this config (auto and sequential both meant the serial engine)."""
+    ex = cfg.get("executor") or {}
+    if ex.get("name") == "batched":
+        return [{"trainer.engine": "batched", "trainer.max_group": ex.get("max_group")}]
+    return [{"trainer.engine": e, "trainer.max_group": None} for e in ("auto", "sequential")]
+
+
+def known_hashes(cfg: DictConfig) -> set[str]:
+    """Every hash this config had under this version or an earlier one: a checkpoint written
+    by any of them continues."""
+    found = {config_hash(cfg), config_hash(cfg, legacy=True)}
+    for extra in _engine_keys(cfg):
+        found |= {config_hash(cfg, extra=extra), config_hash(cfg, legacy=True, extra=extra)}
+    return found
+
+
+def migrate(saved: DictConfig) -> DictConfig:
+    """A saved config from before executor=batched: trainer.engine=batched and
+    trainer.max_group become executor=batched and executor.max_group, and the executor keys
+    that then had defaults for every executor are null where the executor does not read
+    them (executor settings never change a search)."""
+    trainer = saved.get("trainer")
+    if trainer is None or "engine" not in trainer:
+        return saved
+    engine, group = trainer.pop("engine"), trainer.pop("max_group", None)
+    ex = saved.get("executor")
+    if ex is not None and ex.get("name") != "ray":
+        for key, default in (("max_restarts", 3), ("start_timeout_s", 300)):
+            if key in ex and ex[key] == default:
+                ex[key] = None
+    if engine == "batched":
+        saved.executor = OmegaConf.create({"name": "batched", "max_group": group})
+    return saved
+
+
+def save_config(cfg: DictConfig, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, folder / CONFIG, resolve=True)
+
+
+def _override_keys(overrides: list[str]) -> list[str]:
+    keys = []
+    for item in overrides:
+        key = item.split("=", 1)[0].lstrip("+~")
+        if key and not key.startswith("hydra.") and key != "resume":
+            keys.append(key)
+    return keys
+
+
+def resumed_config(folder: Path, current: DictConfig, overrides: list[str]) -> DictConfig:
+    """The run's saved config, with the user's overrides applied where they do not change the
+    search; an override that would change it raises ConfigError naming the key."""
+    path = folder / CONFIG
+    if not path.is_file():
+        raise ConfigError(f"resume={folder.parent} is not a run directory of this tool "
+                          f"(no {path}); pass the folder that holds evaluations.csv and checkpoint/")
+    try:
+        saved = OmegaConf.load(path)
+        if not isinstance(saved, DictConfig):
+            raise ValueError("not a mapping")
+    except Exception as err:  # noqa: BLE001 - YAML, tags (never constructed), anything
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{path} cannot be read ({first}): restore it from the run's "
+                          ".hydra/config.yaml or start a new run") from None
+    saved = migrate(saved)
+    for key in _override_keys(overrides):
+        new, old = OmegaConf.select(current, key), OmegaConf.select(saved, key)
+        if _is_free(key):
+            OmegaConf.update(saved, key, new, merge=False)
+        elif new != old:
+            raise ConfigError(f"{key} cannot change on resume (the run used {old!r}, "
+                              f"the override asks for {new!r}): start a new run instead")
+    return saved
+
+
+def check_records(run_dir: Path, start: int, budget_cut: bool) -> None:
+    """The CSV tables agree with the checkpoint: every generation before ``start`` has its
+    rows (the last may have none when the budget cut it before any training)."""
+    if start == 0:
+        return
+    for name in ("evaluations.csv", "generations.csv"):
+        path = run_dir / name
+        if not path.is_file():
+            raise ConfigError(f"{path} is missing but the checkpoint is at generation {start}: "
+                              "restore it, or start a new run")
+        try:
+            with path.open(newline="") as f:
+                found = {int(row["generation"]) for row in csv.DictReader(f)}
+        except (KeyError, ValueError, TypeError, csv.Error, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path} is not this tool's table ({type(err).__name__}: {err}): "
+                              "restore it, or start a new run") from None
+        needed = set(range(start - 1 if budget_cut else start))
+        if not needed <= found:  # rows of generation >= start are redone, and dropped
+            missing = min(needed - found)
+            raise ConfigError(f"{path} has no rows for generation {missing}, which the "
+                              "checkpoint has passed: restore it, or start a new run")
+
+
+def check_state(config: Any, run_dir: Path, state: SearchState) -> None:
+    """The checkpoint's population fits the run's search space, and its tables agree."""
+    space = SearchSpace.of(config.model)
+    try:
+        if tuple(state.population.shape) != (config.ga.pop_size, space.n_genes):
+            raise ValueError(f"shape {tuple(state.population.shape)}, expected "
+                             f"{(config.ga.pop_size, space.n_genes)}")
+        check_population(state.population, space)
+    except ValueError as err:
+        raise CheckpointError(f"the population in {run_dir}/checkpoint is invalid ({err}): "
+                              "restore it or start a new run") from None
+    start = state.generation + (state.phase == "evaluated")
+    check_records(run_dir, start, budget_cut=state.budget_cut is not None)

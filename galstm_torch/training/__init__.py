@@ -1,0 +1,1 @@
+"""One training: data, the model of a genome, the trainer, devices, threads and seeds."""

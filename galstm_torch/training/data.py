@@ -1,0 +1,125 @@
+"""Image datasets as tensors: 28 time steps of 28 features, scaled to [0, 1]."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from galstm_torch.errors import DataError
+
+DATASETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}  # torchvision.datasets classes
+
+
+def _dataset_class(name: str) -> Any:
+    """torchvision's dataset class, imported only when data is read (importing torchvision
+    costs about a second that a run reading a tensor file, or none, need not pay)."""
+    from torchvision import datasets
+
+    return getattr(datasets, DATASETS[name])
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    """Train, validation and test tensors; x is float [N, T, F] (MNIST: 28 rows of 28
+    pixels), y is int64 [N] in [0, n_classes). ``scale``: the model input is raw / scale
+    (255 for images, 1 for tensors given as they are)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    n_classes: int = 10
+    scale: float = 255.0
+
+    TENSORS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+    def to(self, device: "torch.device | str") -> "DataSplits":
+        return DataSplits(**{f: getattr(self, f).to(device) for f in self.TENSORS},
+                          n_classes=self.n_classes, scale=self.scale)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[2])
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
+
+
+def _read(name: str, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    cls = _dataset_class(name)
+    raw = root / cls.__name__ / "raw"
+    how = (f"put the four IDX files ({cls.__name__} layout) in {raw}, or set data.root to a "
+           f"folder that holds {cls.__name__}/raw/")
+    prefix = "train" if train else "t10k"
+    missing = [f for f in (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
+               if not (raw / f).is_file()]
+    if missing and not download:
+        raise DataError(f"{name} data not found under {raw} (missing {', '.join(missing)}): {how}")
+    try:
+        ds = cls(root=str(root), train=train, download=download)
+    except Exception as err:  # torchvision raises or asserts on failed downloads and bad files
+        if missing:
+            raise DataError(f"{name} data not found under {raw} and could not be downloaded "
+                            f"({type(err).__name__}): {how}") from err
+        raise DataError(f"{name} data under {raw} is corrupt or truncated "
+                        f"({type(err).__name__}): replace the IDX files there") from err
+    images, labels = ds.data, ds.targets
+    if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28) or len(images) != len(labels):
+        raise DataError(f"{name} data under {raw} has images {tuple(images.shape)} and "
+                        f"{len(labels)} labels; expected [N, 28, 28] and N: replace the IDX files")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= 10):
+        bad = labels[(labels < 0) | (labels >= 10)][0]
+        raise DataError(f"{name} data under {raw} has a label {int(bad)} outside 0-9: "
+                        "replace the IDX files")
+    return images, labels
+
+
+def _take(x: torch.Tensor, y: torch.Tensor, n: "int | None", key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if n is None:
+        return x, y
+    if not 1 <= n <= len(x):
+        raise DataError(f"{key}={n} is out of range: the data set has {len(x)} images, "
+                        f"so use 1..{len(x)} or null for all")
+    return x[:n], y[:n]
+
+
+def load_data(name: str, root: "str | Path", *, download: bool = False,
+              train_samples: "int | None" = None, test_samples: "int | None" = None,
+              val_fraction: float = 0.1, path: "str | None" = None) -> DataSplits:
+    """Load a data set, keep the first train/test samples, and hold out the last part of the
+    training images for validation, as Keras' ``validation_split`` does. ``name=tensors``
+    reads your own sequences from ``path`` (tensor_data.py)."""
+    if name == "tensors":
+        from galstm_torch.training.tensor_data import load_tensor_file
+
+        return load_tensor_file(path, train_samples=train_samples, test_samples=test_samples,
+                                val_fraction=val_fraction)
+    if name not in DATASETS:
+        raise DataError(f"data.name={name!r} is unknown; choose one of "
+                        f"{', '.join([*DATASETS, 'tensors'])}")
+    root = Path(root).expanduser()
+    x_train, y_train = _take(*_read(name, root, True, download), train_samples, "data.train_samples")
+    x_test, y_test = _take(*_read(name, root, False, download), test_samples, "data.test_samples")
+    scale = lambda x: x.to(torch.float32).div_(255.0)  # noqa: E731
+    return split(scale(x_train), y_train.long(), scale(x_test), y_test.long(), val_fraction)
+
+
+def split(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
+          y_test: torch.Tensor, val_fraction: float, *, n_classes: int = 10,
+          scale: float = 255.0) -> DataSplits:
+    """Hold out the last ``val_fraction`` of the training samples for validation."""
+    split_at = int(len(x_train) * (1.0 - val_fraction))  # Keras' formula, to the sample
+    if split_at < 2:
+        raise DataError(f"only {split_at} training samples remain after the validation split: "
+                        "raise data.train_samples or lower trainer.val_fraction")
+    if val_fraction > 0 and split_at == len(x_train):
+        raise DataError(f"trainer.val_fraction={val_fraction:g} leaves no validation image of "
+                        f"{len(x_train)}: use at least {1 / len(x_train):.2g}, or 0 with "
+                        "trainer.fitness_split=test")
+    return DataSplits(x_train[:split_at], y_train[:split_at], x_train[split_at:],
+                      y_train[split_at:], x_test, y_test, n_classes=n_classes, scale=scale)
