@@ -37,7 +37,7 @@ from galstm_torch.ga.genome import SearchSpace, decode, random_population  # noq
 from galstm_torch.training.architecture import format_compact  # noqa: E402
 from galstm_torch.training.data import load_data  # noqa: E402
 from galstm_torch.training.runtime import derive_seed, pick_device  # noqa: E402
-from galstm_torch.training.trainer import TrainSettings, check_precision, train_and_evaluate  # noqa: E402
+from galstm_torch.training.trainer import TrainSettings, check_precision, train  # noqa: E402
 
 FIDELITY_SEED = 7_000_011  # this study's own seed namespace: no search draws these seeds
 REFERENCE = TrainSettings()  # fp32, batch 32, lr 1e-3, 1 epoch: the article's training
@@ -87,7 +87,7 @@ def bootstrap_se(stat: Callable[[list[int]], float], n: int, reps: int = 1000) -
     return statistics.stdev(values) if len(values) > 1 else math.nan
 
 
-def train(args: argparse.Namespace, done: dict, store: Path, key: str,
+def stored(args: argparse.Namespace, done: dict, store: Path, key: str,
           run: Callable[[], dict]) -> dict:
     """``done[key]``, training it first (and saving the store) when it is missing."""
     if key not in done:
@@ -114,7 +114,7 @@ def measure(args: argparse.Namespace, done: dict, store: Path) -> dict[str, dict
                  if c != "fp32_b32" and (c != "compile" or i < args.compile_genomes)]
         for key, settings, s in jobs:
             seed = derive_seed(FIDELITY_SEED, f"fidelity:{name}:{s}")
-            train(args, done, store, key, lambda st=settings, sd=seed: _one(arch, data, st, sd, device))
+            stored(args, done, store, key, lambda st=settings, sd=seed: _one(arch, data, st, sd, device))
     return {"genomes": [format_compact(a.compact) for a in genomes],
             "skipped": sorted(set(candidates()) - set(runnable)), "device": str(device)}
 
@@ -128,7 +128,7 @@ def _runs(settings: TrainSettings, device: torch.device) -> bool:
 
 
 def _one(arch, data, settings: TrainSettings, seed: int, device: torch.device) -> dict:
-    e = train_and_evaluate(arch, data, settings, seed=seed, device=device)
+    e = train(arch, data, settings, seed=seed, device=device).evaluation
     return {"val_acc": e.val_acc, "test_acc": e.test_acc, "seconds": e.seconds}
 
 

@@ -27,7 +27,7 @@ from galstm_torch.app import to_config, train_settings  # noqa: E402
 from galstm_torch.training.architecture import Architecture, format_compact  # noqa: E402
 from galstm_torch.training.data import load_data  # noqa: E402
 from galstm_torch.training.runtime import derive_seed, set_threads  # noqa: E402
-from galstm_torch.training.trainer import train_and_evaluate  # noqa: E402
+from galstm_torch.training.trainer import train  # noqa: E402
 
 JUDGE_SEEDS = 3
 JUDGE_BASE = 1_000_003  # a run seed no experiment uses; the "judge:" key prefix makes sure
@@ -65,8 +65,8 @@ def judge_genome(compact: list[int], like: Path, seeds: int = JUDGE_SEEDS, threa
                      test_samples=d.test_samples, val_fraction=config.trainer.val_fraction)
     arch = Architecture.from_compact(compact)
     genome = format_compact(arch.compact)
-    evals = [train_and_evaluate(arch, data, train_settings(config), seed=judge_seed(genome, i),
-                                device=torch.device("cpu")) for i in range(seeds)]
+    evals = [train(arch, data, train_settings(config), seed=judge_seed(genome, i),
+                                device=torch.device("cpu")).evaluation for i in range(seeds)]
     val = [e.val_acc for e in evals]
     return {"genome": genome, "n": seeds, "val_acc": val, "test_acc": [e.test_acc for e in evals],
             "val_mean": statistics.fmean(val), "val_sd": statistics.stdev(val) if seeds > 1 else 0.0,

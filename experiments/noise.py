@@ -32,7 +32,7 @@ from galstm_torch.ga.genome import SearchSpace, decode, random_population  # noq
 from galstm_torch.training.architecture import format_compact  # noqa: E402
 from galstm_torch.training.data import load_data  # noqa: E402
 from galstm_torch.training.runtime import derive_seed  # noqa: E402
-from galstm_torch.training.trainer import TrainSettings, train_and_evaluate  # noqa: E402
+from galstm_torch.training.trainer import TrainSettings, train  # noqa: E402
 
 NOISE_SEED = 7_000_003  # the noise study's own seed namespace (see derive_seed below)
 
@@ -76,8 +76,8 @@ def measure(args: argparse.Namespace, done: dict, store: Path) -> dict:
                 key = f"{schedule}|{fid}|{name}|{s}"
                 if key not in done:
                     settings = TrainSettings(lr_schedule=schedule, epochs=fid)
-                    e = train_and_evaluate(arch, data, settings, device=torch.device("cpu"),
-                                           seed=derive_seed(NOISE_SEED, f"noise:{name}:{s}"))
+                    e = train(arch, data, settings, device=torch.device("cpu"),
+                                           seed=derive_seed(NOISE_SEED, f"noise:{name}:{s}")).evaluation
                     done[key] = {"val_acc": e.val_acc, "seconds": e.seconds}
                     store.write_text(json.dumps({"runs": done}, indent=1))
                 scores.setdefault(name, []).append(done[key]["val_acc"])

@@ -92,7 +92,7 @@ def test_out_of_memory_is_retried_once_with_half_the_batch(monkeypatch):
     from galstm_torch.training.trainer import TrainSettings
 
     seen = []
-    real = executor.train_model
+    real = executor.train
 
     def flaky(arch, data, settings, *, seed, device, observer=None):
         seen.append(settings.batch_size)
@@ -100,7 +100,7 @@ def test_out_of_memory_is_retried_once_with_half_the_batch(monkeypatch):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(arch, data, settings, seed=seed, device=device)
 
-    monkeypatch.setattr(executor, "train_model", flaky)
+    monkeypatch.setattr(executor, "train", flaky)
     data = load_data("mnist", SAMPLE_ROOT, train_samples=200, test_samples=50)
     task = executor.Task((1, 1, 16, 16), seed=1)
     ok = executor.run_task(task, data, TrainSettings(batch_size=32), torch.device("cpu"))

@@ -18,7 +18,7 @@ from galstm_torch.persist.export import load_export
 from galstm_torch.persist.kept_weights import WeightKeeper
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.data import load_data
-from galstm_torch.training.trainer import Evaluation, TrainSettings, train_model
+from galstm_torch.training.trainer import Evaluation, TrainSettings, train
 
 from conftest import SAMPLE_ROOT, TINY, compose_cfg
 
@@ -32,7 +32,7 @@ def _no_retraining(*args, **kwargs):
 
 @pytest.mark.slow
 def test_export_uses_the_kept_weights_equal_to_a_retraining(tmp_path, monkeypatch):
-    monkeypatch.setattr(outputs, "train_model", _no_retraining)
+    monkeypatch.setattr(outputs, "train", _no_retraining)
     run(compose_cfg(*SEARCH), out_dir=tmp_path)
     info = load_export(tmp_path / "best_model.pt")
     best = json.loads((tmp_path / "best.json").read_text())
@@ -40,7 +40,7 @@ def test_export_uses_the_kept_weights_equal_to_a_retraining(tmp_path, monkeypatc
     assert not (tmp_path / FOLDER).exists()  # removed once exported
     data = load_data("mnist", SAMPLE_ROOT, train_samples=600, test_samples=200)
     settings = TrainSettings(**info["settings"])
-    model, _ = train_model(Architecture.from_compact(info["compact"]), data, settings,
+    model, _ = train(Architecture.from_compact(info["compact"]), data, settings,
                            seed=info["seed"], device=torch.device("cpu"))
     retrained = model.state_dict()
     assert info["state_dict"].keys() == retrained.keys()

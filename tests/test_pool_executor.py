@@ -31,7 +31,7 @@ def outputs(out: Path) -> tuple[list[dict], dict]:
 @pytest.mark.slow
 def test_pool_gives_the_serial_results(tmp_path, monkeypatch):
     run(compose_cfg(*SEARCH), out_dir=tmp_path / "serial")
-    monkeypatch.setattr(run_outputs, "train_model", lambda *a, **k: pytest.fail("export retrained"))
+    monkeypatch.setattr(run_outputs, "train", lambda *a, **k: pytest.fail("export retrained"))
     run(compose_cfg(*SEARCH, *POOL), out_dir=tmp_path / "pool")
     serial, pool = outputs(tmp_path / "serial"), outputs(tmp_path / "pool")
     assert pool == serial

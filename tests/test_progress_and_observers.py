@@ -10,7 +10,7 @@ from galstm_torch.observe.progress import Progress, bars_enabled
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.data import load_data
 from galstm_torch.training.observers import CurveCollector, Observers
-from galstm_torch.training.trainer import TrainSettings, steps_per_epoch, train_and_evaluate
+from galstm_torch.training.trainer import TrainSettings, steps_per_epoch, train
 
 from conftest import SAMPLE_ROOT
 
@@ -69,10 +69,10 @@ def test_curve_points_average_each_window_of_steps():
 def test_observers_see_every_step_and_do_not_change_the_result():
     data = load_data("mnist", SAMPLE_ROOT, train_samples=300, test_samples=100)
     arch, settings = Architecture((32,), (16,)), TrainSettings(batch_size=32, l2=0.0)
-    plain = train_and_evaluate(arch, data, settings, seed=7, device=CPU)
+    plain = train(arch, data, settings, seed=7, device=CPU).evaluation
     curves, bar = CurveCollector(every=1), Progress(True, file=Stream(True))
-    watched = train_and_evaluate(arch, data, settings, seed=7, device=CPU,
-                                 observer=Observers(curves, bar))
+    watched = train(arch, data, settings, seed=7, device=CPU,
+                                 observer=Observers(curves, bar)).evaluation
     assert (watched.fitness, watched.test_acc, watched.loss) == (plain.fitness, plain.test_acc, plain.loss)
     curve = curves.pop()["[1,1,32,16]"]
     assert len(curve.steps) == steps_per_epoch(len(data.y_train), 32) == 9  # 270 images

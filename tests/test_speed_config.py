@@ -12,7 +12,7 @@ from galstm_torch.execution.executor import SerialExecutor
 from galstm_torch.executors import local_executor
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.data import DataSplits, load_data
-from galstm_torch.training.trainer import TrainSettings, cpu_bf16_lstm, train_and_evaluate
+from galstm_torch.training.trainer import TrainSettings, cpu_bf16_lstm, train
 
 from conftest import SAMPLE_ROOT
 
@@ -76,9 +76,9 @@ def _compare_bf16_with_fp32() -> None:
     arch, cpu = Architecture((40,), (32,)), torch.device("cpu")
     if not cpu_bf16_lstm():  # this CPU cannot: the run is refused in one line instead
         with pytest.raises(ValueError, match="bf16 is not supported by this CPU"):
-            train_and_evaluate(arch, data, TrainSettings(precision="bf16"), seed=0, device=cpu)
+            train(arch, data, TrainSettings(precision="bf16"), seed=0, device=cpu)
         return
-    fp32 = train_and_evaluate(arch, data, TrainSettings(), seed=0, device=cpu)
-    bf16 = train_and_evaluate(arch, data, TrainSettings(precision="bf16"), seed=0, device=cpu)
+    fp32 = train(arch, data, TrainSettings(), seed=0, device=cpu).evaluation
+    bf16 = train(arch, data, TrainSettings(precision="bf16"), seed=0, device=cpu).evaluation
     assert bf16.loss != fp32.loss  # autocast really ran in bfloat16
     assert bf16.loss == pytest.approx(fp32.loss, rel=0.05)

@@ -8,7 +8,7 @@ from galstm_torch.execution.executor import SerialExecutor
 from galstm_torch.ga.evaluator import Evaluator
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.data import load_data
-from galstm_torch.training.trainer import TrainSettings, train_and_evaluate
+from galstm_torch.training.trainer import TrainSettings, train
 
 from conftest import SAMPLE_ROOT
 
@@ -22,7 +22,7 @@ def sample():
 
 def test_short_training_is_clearly_above_chance(sample):
     settings = TrainSettings(epochs=10, init="keras")
-    result = train_and_evaluate(Architecture((64,), (64,)), sample, settings, seed=1, device=CPU)
+    result = train(Architecture((64,), (64,)), sample, settings, seed=1, device=CPU).evaluation
     assert result.test_acc > 0.85
     assert result.fitness == result.val_acc > 0.85
     assert result.params == 4 * (64 * 28 + 64 * 64 + 128) + 64 * 64 + 64 + 128 + 650
@@ -33,9 +33,9 @@ def test_same_genome_same_seed_gives_identical_fitness(sample):
     small = load_data("mnist", SAMPLE_ROOT, train_samples=600, test_samples=200)
     settings = TrainSettings(fitness_split="test")
     arch = Architecture((40, 32), (48,))
-    a = train_and_evaluate(arch, small, settings, seed=5, device=CPU)
-    b = train_and_evaluate(arch, small, settings, seed=5, device=CPU)
-    c = train_and_evaluate(arch, small, settings, seed=6, device=CPU)
+    a = train(arch, small, settings, seed=5, device=CPU).evaluation
+    b = train(arch, small, settings, seed=5, device=CPU).evaluation
+    c = train(arch, small, settings, seed=6, device=CPU).evaluation
     assert (a.fitness, a.loss, a.val_acc) == (b.fitness, b.loss, b.val_acc)
     assert a.fitness == a.test_acc
     assert c.loss != a.loss
@@ -90,8 +90,8 @@ def test_cosine_schedule_decays_the_rate_to_zero_over_all_steps():
 def test_cosine_schedule_changes_the_training_and_the_cache_key(sample):
     small = load_data("mnist", SAMPLE_ROOT, train_samples=600, test_samples=200)
     arch = Architecture((32,), (32,))
-    constant = train_and_evaluate(arch, small, TrainSettings(), seed=2, device=CPU)
-    cosine = train_and_evaluate(arch, small, TrainSettings(lr_schedule="cosine"), seed=2, device=CPU)
+    constant = train(arch, small, TrainSettings(), seed=2, device=CPU).evaluation
+    cosine = train(arch, small, TrainSettings(lr_schedule="cosine"), seed=2, device=CPU).evaluation
     assert cosine.loss != constant.loss
     from galstm_torch.ga.evaluator import settings_fingerprint
 

@@ -14,7 +14,7 @@ import torch
 from galstm_torch.training.architecture import Architecture, format_compact
 from galstm_torch.training.batched_trainer import train_group
 from galstm_torch.training.data import DataSplits
-from galstm_torch.training.trainer import Evaluation, TrainSettings, train_and_evaluate
+from galstm_torch.training.trainer import Evaluation, TrainSettings, train
 
 GROUP = (Architecture((64,), (48,)), Architecture((40,), (32, 40)), Architecture((56,), (36, 48, 32)))
 SEEDS = (101, 202, 303)
@@ -34,7 +34,7 @@ def run(data: DataSplits, device: torch.device, *, float64: bool, dropout: float
                        train_group(list(GROUP), data, settings, seeds=list(SEEDS), device=device))
         rows = []
         for arch, seed, b in zip(GROUP, SEEDS, batched):
-            s = train_and_evaluate(arch, data, settings, seed=seed, device=device)
+            s = train(arch, data, settings, seed=seed, device=device).evaluation
             rows.append({"genome": format_compact(arch.compact), "dtype": "float64" if float64 else "float32",
                          "dropout": dropout, "train_samples": len(data.y_train),
                          "loss_sequential": s.loss, "loss_batched": b.loss,

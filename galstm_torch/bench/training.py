@@ -20,7 +20,7 @@ from galstm_torch.ga.genome import SearchSpace, decode, random_population
 from galstm_torch.training.architecture import Architecture, format_compact
 from galstm_torch.training.batched_trainer import fit_group
 from galstm_torch.training.data import DataSplits
-from galstm_torch.training.trainer import TrainSettings, fit, train_and_evaluate
+from galstm_torch.training.trainer import TrainSettings, fit, train
 
 REFERENCE_GENOMES = ("[1,1,151,248]", "[1,1,83,200]", "[3,1,135,41,126,47]")
 EPOCH_SAMPLES = 54_000  # one fitness evaluation: 90% of MNIST's 60,000 training images
@@ -149,7 +149,7 @@ def accuracy_rows(genomes: Iterable[Architecture], precisions: list[str], data: 
     rows = []
     for arch in genomes:
         for precision in precisions:
-            e = train_and_evaluate(arch, data, TrainSettings(precision=precision), seed=0, device=device)
+            e = train(arch, data, TrainSettings(precision=precision), seed=0, device=device).evaluation
             rows.append({"genome": format_compact(arch.compact), "precision": precision,
                          "train_samples": len(data.y_train), "test_acc": e.test_acc,
                          "val_acc": e.val_acc, "loss": e.loss, "seconds": e.seconds})

@@ -23,7 +23,7 @@ from galstm_torch.training.trainer import (
     TrainingDiverged,
     TrainingObserver,
     TrainSettings,
-    train_model,
+    train,
 )
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def run_task(task: Task, data: DataSplits, settings: TrainSettings, device: torc
     retried = False
     while True:
         try:
-            model, evaluation = train_model(arch, data, settings, seed=task.seed, device=device,
+            model, evaluation = train(arch, data, settings, seed=task.seed, device=device,
                                             observer=observer)
             if weights_dir is not None and task.fidelity is None:
                 save_weights(weights_dir, task.compact, task.seed, model)

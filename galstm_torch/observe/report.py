@@ -1,7 +1,7 @@
 """Summarise a finished (or running) run directory, or one row per job of a sweep.
 
-    python -m galstm_torch.observe.report outputs/2026-01-01/12-00-00          # a run: top-k genomes
-    python -m galstm_torch.observe.report multirun/2026-01-01/12-00-00 --top 3 # a sweep: one row per job
+    galstm report outputs/2026-01-01/12-00-00          # a run: top-k genomes
+    galstm report multirun/2026-01-01/12-00-00 --top 3 # a sweep: one row per job
 
 It reads only the files a run writes (evaluations.csv, best.json, final.json,
 evaluation.json, .hydra/overrides.yaml), so it works without TensorBoard.
@@ -198,7 +198,7 @@ def report(path: Path, k: int = 5) -> str:
 
 
 def main(argv: "list[str] | None" = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m galstm_torch.observe.report", description=__doc__,
+    parser = argparse.ArgumentParser(prog="galstm report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", type=Path, help="a run directory or a multirun sweep directory")
     parser.add_argument("--top", type=int, default=5, help="genomes to list for a run (default 5)")

@@ -19,7 +19,7 @@ from galstm_torch.training.architecture import Architecture, format_compact
 from galstm_torch.training.data import DataSplits
 from galstm_torch.training.model import LSTMClassifier, build_model
 from galstm_torch.training.runtime import genome_seed
-from galstm_torch.training.trainer import Evaluation, TrainingObserver, TrainSettings, train_model
+from galstm_torch.training.trainer import Evaluation, TrainingObserver, TrainSettings, train
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def _kept_model(arch: Architecture, data: DataSplits, settings: TrainSettings, s
 
 def _retrained(arch: Architecture, data: DataSplits, settings: TrainSettings, seed: int,
                device: torch.device, recorded: Evaluation) -> tuple[LSTMClassifier, Evaluation]:
-    model, e = train_model(arch, data, settings, seed=seed, device=device)
+    model, e = train(arch, data, settings, seed=seed, device=device)
     if (e.fitness, e.test_acc) != (recorded.fitness, recorded.test_acc):
         log.warning("retrained best genome %s measures fitness %.6f, test acc %.6f; the search "
                     "recorded %.6f, %.6f (CUDA kernels are not bit-for-bit deterministic)",
@@ -97,7 +97,7 @@ def train_final(arch: Architecture, data: DataSplits, settings: TrainSettings, e
                         n_classes=data.n_classes, scale=data.scale)
     final = dataclasses.replace(settings, epochs=epochs, fitness_split="test")
     seed = genome_seed(run_seed, arch.compact)
-    model, e = train_model(arch, merged, final, seed=seed, device=device)
+    model, e = train(arch, merged, final, seed=seed, device=device)
     _save(out / "final_model.pt", model, arch, final, e, merged, seed=seed)
     summary = {"genome": format_compact(arch.compact), "epochs": epochs,
                "lr_schedule": final.lr_schedule,
@@ -113,7 +113,7 @@ def evaluate_genome(compact: "list[int]", data: DataSplits, settings: TrainSetti
     write evaluation.json and best_model.pt."""
     arch = Architecture.from_compact(compact)
     seed = genome_seed(run_seed, arch.compact)
-    model, e = train_model(arch, data, settings, seed=seed, device=device, observer=observer)
+    model, e = train(arch, data, settings, seed=seed, device=device, observer=observer)
     out.mkdir(parents=True, exist_ok=True)
     _save(out / "best_model.pt", model, arch, settings, e, data, seed=seed)
     record = {"genome": format_compact(arch.compact), "compact": list(arch.compact),

@@ -1,9 +1,9 @@
-"""Train a group of genomes at once in one BatchedClassifier, as train_and_evaluate would
+"""Train a group of genomes at once in one BatchedClassifier, as train would
 train each of them: the same initial weights, batch order and (on CPU) dropout masks.
 
 Each genome keeps its own seed: its weights come from ``torch.manual_seed(seed)`` and the
 builder, its batch order from its own shuffling generator, its dropout masks from a generator
-that continues the global CPU stream exactly where train_and_evaluate's dropout would start.
+that continues the global CPU stream exactly where train's dropout would start.
 What remains different is the order of floating-point sums in the matmuls (see BENCHMARKS.md).
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ from galstm_torch.training.trainer import (
 
 
 def _dropout_generator(seed: int, device: torch.device) -> torch.Generator:
-    """The generator train_and_evaluate's dropout draws from, right after the model is built."""
+    """The generator train's dropout draws from, right after the model is built."""
     if device.type == "cpu":
         g = torch.Generator()
         g.set_state(torch.get_rng_state())  # the global stream after init, as in sequential

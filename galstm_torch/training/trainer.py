@@ -6,7 +6,7 @@ import functools
 import math
 import time
 from dataclasses import dataclass
-from typing import ContextManager, Optional, Protocol, cast
+from typing import ContextManager, NamedTuple, Optional, Protocol, cast
 
 import torch
 from torch import nn
@@ -244,21 +244,21 @@ def fit(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: 
     return Fitted(model, loss, seen, time.perf_counter() - start, params)
 
 
-def train_and_evaluate(arch: Architecture, data: DataSplits, settings: TrainSettings, *,
-                       seed: int, device: torch.device,
-                       observer: "Optional[TrainingObserver]" = None) -> Evaluation:
-    """Build, train and measure one architecture; the result depends only on the arguments.
+class Trained(NamedTuple):
+    """A trained model (in eval mode) and what it measured."""
+
+    model: LSTMClassifier
+    evaluation: Evaluation
+
+
+def train(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: int,
+          device: torch.device, observer: "Optional[TrainingObserver]" = None) -> Trained:
+    """Build, train and measure one architecture: the one way a genome is trained; the
+    result depends only on the arguments (``fit`` is its training step alone).
 
     ``seed`` fixes the initial weights, the batch order and dropout. On CPU the result is
     bit-for-bit reproducible; CUDA's cuDNN LSTM kernels may differ in the last bits.
     """
-    return train_model(arch, data, settings, seed=seed, device=device, observer=observer)[1]
-
-
-def train_model(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: int,
-                device: torch.device, observer: "Optional[TrainingObserver]" = None,
-                ) -> tuple[LSTMClassifier, Evaluation]:
-    """``train_and_evaluate`` that also returns the trained model (in eval mode)."""
     fitted = fit(arch, data, settings, seed=seed, device=device, observer=observer)
     if not math.isfinite(fitted.loss):
         raise TrainingDiverged(f"training loss became {fitted.loss} for {arch}")
@@ -272,7 +272,7 @@ def train_model(arch: Architecture, data: DataSplits, settings: TrainSettings, *
         latency = measure_latency(model, batch=settings.latency_batch, steps=data.x_val.shape[1],
                                   n_features=data.n_features, device=device,
                                   precision=lambda: autocast(device, settings.precision))
-    return model, Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc, loss=fitted.loss,
-                             params=fitted.params, seconds=seconds,
-                             samples_per_s=fitted.seen / seconds if seconds > 0 else math.inf,
-                             latency=latency)
+    return Trained(model, Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc,
+                                     loss=fitted.loss, params=fitted.params, seconds=seconds,
+                                     samples_per_s=fitted.seen / seconds if seconds > 0 else math.inf,
+                                     latency=latency))
