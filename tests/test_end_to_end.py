@@ -84,6 +84,7 @@ def test_multirun_over_mutation_rate_gives_one_directory_per_job(tmp_path):
     ("ga.selection=wheel", "ga.selection=wheel is out of range: choose one of roulette"),
     ("ga.tournament_size=5", "ga.tournament_size=5 is out of range: must be in [1, pop_size]"),
 ])
+@pytest.mark.slow  # launches train.py
 def test_bad_config_fails_in_one_line_before_training(tmp_path, override, message):
     proc = run_train(*TINY, "ga.pop_size=4", override, f"hydra.run.dir={tmp_path / 'run'}")
     assert proc.returncode != 0
@@ -92,6 +93,7 @@ def test_bad_config_fails_in_one_line_before_training(tmp_path, override, messag
     assert not (tmp_path / "run" / "evaluations.csv").exists()
 
 
+@pytest.mark.slow  # launches train.py
 def test_missing_data_fails_with_where_and_how(tmp_path):
     proc = run_train(*TINY, f"data.root={tmp_path / 'nowhere'}", f"hydra.run.dir={tmp_path / 'r'}")
     assert proc.returncode == 2

@@ -58,6 +58,7 @@ def test_out_of_range_values_name_the_key_and_range(override, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.slow  # launches train.py
 def test_cuda_without_cuda_is_a_config_error(tmp_path):
     import torch
 
@@ -68,6 +69,7 @@ def test_cuda_without_cuda_is_a_config_error(tmp_path):
     assert "trainer.device=cuda but CUDA is not available here" in proc.stderr
 
 
+@pytest.mark.slow  # launches train.py
 def test_wrong_type_fails_before_training(tmp_path):
     proc = run_train(*TINY, "trainer.lr=fast", f"hydra.run.dir={tmp_path}")
     assert proc.returncode != 0 and "trainer.lr" in proc.stderr

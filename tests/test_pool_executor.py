@@ -54,6 +54,7 @@ def test_pool_on_cuda_without_a_gpu_is_a_config_error(tmp_path):
         run(compose_cfg(*SEARCH, "executor=pool", "trainer.device=cuda"), out_dir=tmp_path)
 
 
+@pytest.mark.slow  # launches train.py
 def test_pool_from_the_command_line(tmp_path):
     proc = run_train(*SEARCH, *POOL, "ga.generations=1", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr

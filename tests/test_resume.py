@@ -121,6 +121,7 @@ def test_run_api_extends_a_finished_run_with_overrides(tmp_path, reference):
     assert_same_run(short, reference)
 
 
+@pytest.mark.slow  # launches train.py
 def test_resume_refuses_a_changed_search_setting(reference, tmp_path):
     before = (reference / "evaluations.csv").read_bytes()
     proc = run_train(f"resume={reference}", "ga.mutation_rate=0.5", f"hydra.run.dir={tmp_path}")
@@ -129,12 +130,14 @@ def test_resume_refuses_a_changed_search_setting(reference, tmp_path):
     assert (reference / "evaluations.csv").read_bytes() == before
 
 
+@pytest.mark.slow  # launches train.py
 def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
     proc = run_train(f"resume={tmp_path}", f"hydra.run.dir={tmp_path / 'log'}")
     assert proc.returncode == 2
     assert "is not a run directory" in proc.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow  # launches train.py
 def test_new_run_never_overwrites_an_existing_run(reference):
     before = (reference / "evaluations.csv").read_bytes()
     proc = run_train(*SEARCH, f"hydra.run.dir={reference}")
@@ -149,6 +152,7 @@ def copy_run(src: Path, dst: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow  # launches train.py
 def test_tampered_or_truncated_checkpoint_is_refused(reference, tmp_path):
     tampered = copy_run(reference, tmp_path / "tampered")
     meta = json.loads((tampered / "checkpoint" / "state.json").read_text())
@@ -172,6 +176,7 @@ class _Exploit:
         return (open, (str(self.marker), "w"))
 
 
+@pytest.mark.slow  # launches train.py
 def test_malicious_pickle_in_checkpoint_never_runs(reference, tmp_path):
     evil = copy_run(reference, tmp_path / "evil")
     marker = tmp_path / "pwned"

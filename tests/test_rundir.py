@@ -37,6 +37,7 @@ def hold(folder: Path) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.slow  # launches train.py
 def test_a_held_directory_is_refused_naming_the_holder_and_freed_by_kill_9(tmp_path):
     holder = hold(tmp_path)
     try:
