@@ -124,7 +124,12 @@ def test_elitism_keeps_the_best_rows_unchanged(space, gen):
                           generator=gen)
     assert nxt.shape == pop.shape
     assert torch.equal(nxt[:3], pop[elite_indices(fitness, 3)])
-    assert torch.equal(elite_indices(fitness, 3), fitness.argsort(descending=True)[:3])
+
+
+def test_elites_are_the_fittest_best_first_and_a_tie_keeps_the_earlier_row():
+    fitness = torch.tensor([0.2, 0.9, 0.5, 0.9, 0.1], dtype=torch.float64)
+    assert elite_indices(fitness, 3).tolist() == [1, 3, 2]
+    assert elite_indices(fitness, 0).tolist() == []
 
 
 def test_same_seed_gives_same_population_and_input_is_never_modified(space):
