@@ -111,12 +111,12 @@ def _output_dir(out_dir: "str | Path | None") -> Path:
 Prepared = tuple[Config, Path, Optional[checkpoint.SearchState], str]
 
 
-def _prepare(cfg: "DictConfig | Config", out_dir: "str | Path | None",
+def _prepare(config: Config, out_dir: "str | Path | None",
              overrides: Optional[list[str]] = None) -> Prepared:
-    """The config to run, its run directory, the checkpoint to continue (if resuming).
-    ``resume=DIR`` continues DIR; ``resume=auto`` continues the run's own directory when it
-    holds a checkpoint of the same config (a requeued cluster job), else starts afresh."""
-    config = to_config(cfg)
+    """The config to run (validated), its run directory, the checkpoint to continue (if
+    resuming). ``resume=DIR`` continues DIR; ``resume=auto`` continues the run's own directory
+    when it holds a checkpoint of the same config (a requeued cluster job), else starts
+    afresh."""
     plain = OmegaConf.structured(config)
     if config.resume == "auto":
         out = _output_dir(out_dir)
@@ -258,7 +258,7 @@ def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None, *,
             return _evaluate_mode(config, out)
     explicit = config.resume if config.resume not in (None, "auto") else None  # a run folder
     with claim(Path(explicit).expanduser() if explicit is not None else _output_dir(out_dir)):
-        return _search_mode(cfg, out_dir, overrides)
+        return _search_mode(cfg, config, out_dir, overrides)
 
 
 def _record_invocation(cfg: "DictConfig | Config") -> None:
@@ -268,10 +268,10 @@ def _record_invocation(cfg: "DictConfig | Config") -> None:
         write_hydra_record(cfg, hydra, Path(hydra.runtime.output_dir))
 
 
-def _search_mode(cfg: "DictConfig | Config", out_dir: "str | Path | None",
+def _search_mode(cfg: "DictConfig | Config", checked: Config, out_dir: "str | Path | None",
                  overrides: Optional[list[str]]) -> float:
     """Search (or resume) with the run directory locked; return the best fitness."""
-    config, out, state, digest = _prepare(cfg, out_dir, overrides)
+    config, out, state, digest = _prepare(checked, out_dir, overrides)
     _record_invocation(cfg)
     progress = Progress(bars_enabled(config.progress))
     try:
