@@ -1,5 +1,6 @@
 """The wheel is an app (issue 14): installed non-editable, outside the checkout, `galstm`
-runs a search with its packaged configs, and `galstm report` reads the run."""
+runs a search with its packaged configs, `galstm report` reads the run, and the packaged
+Optuna sweeper is found by Hydra."""
 from __future__ import annotations
 
 import os
@@ -18,8 +19,8 @@ def test_the_wheel_installs_and_runs_a_search_from_another_folder(tmp_path):
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / "galstm_torch", src / "galstm_torch",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("galstm_torch", "hydra_plugins"):
+        shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w",
                     str(tmp_path / "dist"), str(src)], check=True, timeout=300)
@@ -44,6 +45,10 @@ def test_the_wheel_installs_and_runs_a_search_from_another_folder(tmp_path):
     report = subprocess.run([*galstm, "report", "run"], cwd=work, env=env, capture_output=True,
                             text=True, timeout=120)
     assert report.returncode == 0 and "rank" in report.stdout, report.stderr
+    sweeper = subprocess.run([*galstm, "hparams_search=optuna", "--cfg", "hydra", "--package",
+                              "hydra.sweeper"], cwd=work, env=env, capture_output=True, text=True,
+                             timeout=120)
+    assert "galstm_optuna_sweeper.optuna_sweeper.OptunaSweeper" in sweeper.stdout, sweeper.stderr
     typo = subprocess.run([*galstm, "ga.pop_sise=3"], cwd=work, env=env, capture_output=True,
                           text=True, timeout=120)
     assert typo.returncode == 2 and len(typo.stderr.strip().splitlines()) == 1
