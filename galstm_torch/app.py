@@ -54,7 +54,7 @@ def train_settings(cfg: Config) -> TrainSettings:
     return TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, adam_eps=t.adam_eps,
                          dropout=m.dropout, l2=m.l2, init=m.init, fitness_split=t.fitness_split,
                          eval_batch_size=t.eval_batch_size, precision=t.precision,
-                         lr_schedule=t.lr_schedule,
+                         lr_schedule=t.lr_schedule, screen_batch_size=t.screen_batch_size or 0,
                          latency_batch=cfg.ga.latency_batch if "latency" in cfg.ga.objectives else 0)
 
 

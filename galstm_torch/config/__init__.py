@@ -57,6 +57,7 @@ class TrainerConfig:
     device: str = "auto"
     num_threads: Optional[int] = None
     precision: str = "fp32"          # fp32 | bf16 | fp16 (CUDA only)
+    screen_batch_size: Optional[int] = None  # screening rungs' batch (lr scaled linearly); null = batch_size
     deterministic: bool = False      # CUDA: deterministic cuDNN/cuBLAS kernels (docs/cluster.md)
 
 
@@ -208,6 +209,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError("trainer.fitness_split=val needs trainer.val_fraction > 0 "
                           "(or use trainer.fitness_split=test)")
     _engine_checks(trainer)
+    if trainer.screen_batch_size is not None:
+        check(trainer.screen_batch_size >= 1, "trainer.screen_batch_size",
+              trainer.screen_batch_size, "must be >= 1 or null")
+        if len(ga.rungs) == 1:
+            raise ConfigError(f"trainer.screen_batch_size={trainer.screen_batch_size} sets the "
+                              f"batch of screening rungs, and ga.rungs={list(ga.rungs)} has none: "
+                              "add a lower rung (ga.rungs=[0.333,1.0]) or drop the setting")
     if cfg.executor.name == "batched" and len(ga.rungs) > 1:
         raise ConfigError("executor=batched trains whole epochs only: use ga.rungs=[1.0] "
                           "or another executor")

@@ -23,6 +23,7 @@ from galstm_torch.training.trainer import (
     TrainingDiverged,
     TrainingObserver,
     TrainSettings,
+    at_fidelity,
     train,
 )
 
@@ -81,8 +82,7 @@ def run_task(task: Task, data: DataSplits, settings: TrainSettings, device: torc
     once with half the batch size before it counts as a failure. With ``weights_dir``, a
     training at the target fidelity keeps its weights there (weights.py)."""
     arch = Architecture.from_compact(task.compact)
-    if task.fidelity is not None:
-        settings = dataclasses.replace(settings, epochs=task.fidelity)
+    settings = at_fidelity(settings, task.fidelity)
     retried = False
     while True:
         try:

@@ -51,8 +51,9 @@ def settings_fingerprint(settings: TrainSettings, run_seed: int, data_desc: dict
     train = asdict(settings)
     train.pop("eval_batch_size")  # evaluation in eval mode: the batch size changes no result
     train.pop("latency_batch")    # measured after training: it changes no training
-    if train["lr_schedule"] == "constant":  # keys added later stay out at their old behaviour,
-        del train["lr_schedule"]            # so older checkpoints keep their cache on resume
+    for key, old in (("lr_schedule", "constant"), ("screen_batch_size", 0)):
+        if train[key] == old:  # keys added later stay out at their old behaviour, so older
+            del train[key]     # checkpoints keep their cache on resume
     blob = json.dumps({"train": train, "seed": run_seed, "data": data_desc}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

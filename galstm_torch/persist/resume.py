@@ -5,7 +5,7 @@ import csv
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,25 +26,32 @@ def _is_free(key: str) -> bool:
     return any(key == k or key.startswith(k + ".") for k in NOT_SEARCH)
 
 
-# Keys added after checkpoints already existed, with the value that keeps the old behaviour:
-# a checkpoint written before a key existed was hashed without it.
-ADDED_LATER = {"ga.objectives": ["accuracy"], "ga.reference.accuracy": None,
-               "ga.reference.params": None, "ga.reference.latency": None, "ga.latency_batch": 1}
+# Keys added after checkpoints already existed, by the version that added them, with the
+# value that keeps the old behaviour: a checkpoint written before a key existed was hashed
+# without it.
+ADDED: list[dict[str, Any]] = [
+    {"ga.objectives": ["accuracy"], "ga.reference.accuracy": None, "ga.reference.params": None,
+     "ga.reference.latency": None, "ga.latency_batch": 1},  # the Pareto search
+    {"trainer.screen_batch_size": None},                    # the screening batch
+]
+ADDED_LATER = {k: v for era in ADDED for k, v in era.items()}
 
 
-def config_hash(cfg: DictConfig, *, legacy: bool = False,
+def config_hash(cfg: DictConfig, *, legacy: bool = False, before: Optional[int] = None,
                 extra: "dict[str, Any] | None" = None) -> str:
-    """SHA-256 over every search-changing value of a config. ``legacy``: as a version from
-    before the ADDED_LATER keys hashed it (they are left out while at their old behaviour);
-    ``extra``: keys an earlier version had and hashed (REMOVED_LATER)."""
+    """SHA-256 over every search-changing value of a config. ``legacy``: as the first
+    version hashed it (every ADDED key is left out while at its old behaviour); ``before``:
+    as the version before ADDED[before] (the keys of that era and later are left out);
+    ``extra``: keys an earlier version had and hashed (trainer.engine)."""
     flat: dict[str, Any] = dict(extra or {})
+    late = {k: v for era in ADDED[(0 if legacy else len(ADDED) if before is None else before):]
+            for k, v in era.items()}
 
     def walk(node: Any, prefix: str) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
                 walk(v, f"{prefix}.{k}" if prefix else str(k))
-        elif not _is_free(prefix) and not (legacy and prefix in ADDED_LATER
-                                           and ADDED_LATER[prefix] == node):
+        elif not _is_free(prefix) and not (prefix in late and late[prefix] == node):
             flat[prefix] = node
 
     walk(OmegaConf.to_container(cfg, resolve=True), "")
@@ -63,9 +70,9 @@ def _engine_keys(cfg: DictConfig) -> list[dict[str, Any]]:
 def known_hashes(cfg: DictConfig) -> set[str]:
     """Every hash this config had under this version or an earlier one: a checkpoint written
     by any of them continues."""
-    found = {config_hash(cfg), config_hash(cfg, legacy=True)}
-    for extra in _engine_keys(cfg):
-        found |= {config_hash(cfg, extra=extra), config_hash(cfg, legacy=True, extra=extra)}
+    found = set()
+    for extra in [None, *_engine_keys(cfg)]:
+        found |= {config_hash(cfg, before=era, extra=extra) for era in [None, *range(len(ADDED))]}
     return found
 
 

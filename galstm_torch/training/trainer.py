@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import time
@@ -41,6 +42,23 @@ class TrainSettings:
     compile: bool = False    # torch.compile: for `bench train --compile` only; it did not pay
                              # on CPU (BENCHMARKS.md), so no config key exposes it
     latency_batch: int = 0   # > 0: also measure inference latency at this batch size
+    screen_batch_size: int = 0  # > 0: trainings below the target fidelity (screening rungs)
+                                # use this batch size, the learning rate scaled linearly
+
+
+def at_fidelity(settings: TrainSettings, fidelity: Optional[float]) -> TrainSettings:
+    """The settings of one training at ``fidelity`` epochs (None: the target, unchanged). A
+    screening rung trains at ``screen_batch_size`` when set, with the learning rate scaled by
+    the batch ratio: that ranked genomes as well as batch 32 (experiments/fidelity.py,
+    RESULTS.md section 7) and needs far fewer steps, which pays where a step is latency-bound
+    (a GPU); on one CPU thread a step's cost grows with the batch, so there it saves nothing."""
+    if fidelity is None:
+        return settings
+    if settings.screen_batch_size <= 0:
+        return dataclasses.replace(settings, epochs=fidelity)
+    ratio = settings.screen_batch_size / settings.batch_size
+    return dataclasses.replace(settings, epochs=fidelity, batch_size=settings.screen_batch_size,
+                               lr=settings.lr * ratio)
 
 
 @dataclass(frozen=True)
