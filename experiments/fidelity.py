@@ -190,6 +190,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tiny", action="store_true", help="tiny models, for a smoke test")
+    p.add_argument("--docs", type=Path, help="also write the table to DOCS/results.json (key fidelity)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -200,8 +201,15 @@ def main() -> None:
     print_table(table)
     if info["skipped"]:
         print(f"not runnable on {info['device']}: {', '.join(info['skipped'])}")
-    store.write_text(json.dumps({"runs": done, "settings": vars(args) | {"out": str(args.out)},
-                                 **info, "table": table}, indent=1))
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    store.write_text(json.dumps({"runs": done, "settings": settings, **info, "table": table},
+                                indent=1))
+    if args.docs is not None:
+        path = args.docs / "results.json"
+        results = json.loads(path.read_text()) if path.exists() else {}
+        results["fidelity"] = {"settings": settings, "command": " ".join(sys.argv),
+                               "skipped": info["skipped"], "table": table}
+        path.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Shared fixtures: the committed MNIST sample and a tiny search space."""
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from galstm_torch.ga.genome import SearchSpace
+from galstm_torch.training.data import DataSplits, load_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ROOT = ROOT / "tests" / "data"  # 3,000 train + 1,000 test images cut from real MNIST
@@ -21,6 +23,15 @@ TINY_DATA = ["data.root=" + str(SAMPLE_ROOT), "data.download=false", "data.train
 # Most end-to-end tests check outputs row by row, so they run the one-fidelity, one-seed GA
 # (a row per genome per generation); the default preset's rungs and racing have their own.
 TINY = [*TINY_DATA, "ga=simple"]
+
+
+@functools.lru_cache(maxsize=None)
+def sample(train_samples: "int | None" = None, test_samples: "int | None" = None,
+           val_fraction: float = 0.1) -> DataSplits:
+    """The committed MNIST sample's splits, read once per test session for each size (the
+    trainer never writes to its data, so tests share the tensors)."""
+    return load_data("mnist", SAMPLE_ROOT, train_samples=train_samples, test_samples=test_samples,
+                     val_fraction=val_fraction)
 
 
 @pytest.fixture

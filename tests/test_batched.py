@@ -11,11 +11,10 @@ from galstm_torch.execution.executor import SerialExecutor, Task
 from galstm_torch.ga.evaluator import Evaluator
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.batched_trainer import fit_group, group_accuracy
-from galstm_torch.training.data import load_data
 from galstm_torch.training.model import build_model
 from galstm_torch.training.trainer import TrainSettings, accuracy, fit
 
-from conftest import SAMPLE_ROOT
+from conftest import sample
 
 CPU = torch.device("cpu")
 # Different units and dense-block counts; one LSTM layer count per group.
@@ -34,12 +33,12 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def small():
-    return load_data("mnist", SAMPLE_ROOT, train_samples=200, test_samples=200)
+    return sample(train_samples=200, test_samples=200)
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    return load_data("mnist", SAMPLE_ROOT, train_samples=120, test_samples=100)
+    return sample(train_samples=120, test_samples=100)
 
 
 def _compare(data, settings: TrainSettings, archs=GROUP, seeds=SEEDS):

@@ -9,21 +9,21 @@ import torch
 from galstm_torch.errors import DataError
 from galstm_torch.training.data import load_data
 
-from conftest import SAMPLE_ROOT
+from conftest import SAMPLE_ROOT, sample
 
 
 def test_sample_loads_as_rows_of_pixels_with_keras_validation_split():
-    d = load_data("mnist", SAMPLE_ROOT, val_fraction=0.1)
+    d = sample(val_fraction=0.1)
     assert d.sizes == {"train": 2700, "val": 300, "test": 1000}
     assert d.x_train.shape == (2700, 28, 28) and d.x_train.dtype == torch.float32
     assert 0.0 <= float(d.x_train.min()) and float(d.x_train.max()) <= 1.0
     assert d.y_train.dtype == torch.int64 and set(d.y_test.unique().tolist()) == set(range(10))
-    full = load_data("mnist", SAMPLE_ROOT, val_fraction=0.0)
+    full = sample(val_fraction=0.0)
     assert torch.equal(d.x_val, full.x_train[2700:])  # the validation images are the last 10%
 
 
 def test_subsets_take_the_first_images():
-    d = load_data("mnist", SAMPLE_ROOT, train_samples=100, test_samples=50, val_fraction=0.2)
+    d = sample(train_samples=100, test_samples=50, val_fraction=0.2)
     assert d.sizes == {"train": 80, "val": 20, "test": 50}
     with pytest.raises(DataError, match=r"data.train_samples=5000 is out of range.*3000"):
         load_data("mnist", SAMPLE_ROOT, train_samples=5000)

@@ -10,7 +10,7 @@ from galstm_torch.app import run, to_config
 from galstm_torch.errors import ConfigError, DataError
 from galstm_torch.ga.search import SearchFailed
 
-from conftest import SAMPLE_ROOT, TINY, compose_cfg, run_train
+from conftest import SAMPLE_ROOT, TINY, compose_cfg, run_train, sample
 
 SMALL = [*TINY, "ga.pop_size=6", "ga.tournament_size=2", "ga.generations=2", "seed=3",
          "model.max_lstm_layers=1"]
@@ -90,7 +90,6 @@ def test_out_of_memory_is_retried_once_with_half_the_batch(monkeypatch):
     import torch
 
     from galstm_torch.execution import executor
-    from galstm_torch.training.data import load_data
     from galstm_torch.training.trainer import TrainSettings
 
     seen = []
@@ -103,7 +102,7 @@ def test_out_of_memory_is_retried_once_with_half_the_batch(monkeypatch):
         return real(arch, data, settings, seed=seed, device=device)
 
     monkeypatch.setattr(executor, "train", flaky)
-    data = load_data("mnist", SAMPLE_ROOT, train_samples=200, test_samples=50)
+    data = sample(train_samples=200, test_samples=50)
     task = executor.Task((1, 1, 16, 16), seed=1)
     ok = executor.run_task(task, data, TrainSettings(batch_size=32), torch.device("cpu"))
     assert (ok.status, ok.retried, seen) == ("ok", True, [32, 16])

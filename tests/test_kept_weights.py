@@ -17,10 +17,9 @@ from galstm_torch.persist import models as outputs
 from galstm_torch.persist.export import load_export
 from galstm_torch.persist.kept_weights import WeightKeeper
 from galstm_torch.training.architecture import Architecture
-from galstm_torch.training.data import load_data
 from galstm_torch.training.trainer import Evaluation, TrainSettings, train
 
-from conftest import SAMPLE_ROOT, TINY, compose_cfg
+from conftest import TINY, compose_cfg, sample
 
 SEARCH = [*TINY, "trainer.num_threads=1", "ga.pop_size=4", "ga.generations=2",
           "tensorboard.enabled=false", "seed=5"]
@@ -38,7 +37,7 @@ def test_export_uses_the_kept_weights_equal_to_a_retraining(tmp_path, monkeypatc
     best = json.loads((tmp_path / "best.json").read_text())
     assert info["compact"] == best["compact"] and info["metrics"]["test_acc"] == best["test_acc"]
     assert not (tmp_path / FOLDER).exists()  # removed once exported
-    data = load_data("mnist", SAMPLE_ROOT, train_samples=600, test_samples=200)
+    data = sample(train_samples=600, test_samples=200)
     settings = TrainSettings(**info["settings"])
     model, _ = train(Architecture.from_compact(info["compact"]), data, settings,
                            seed=info["seed"], device=torch.device("cpu"))

@@ -15,10 +15,9 @@ from tensorboard.plugins.hparams import metadata
 
 from galstm_torch import load_model
 from galstm_torch.persist.export import load_export
-from galstm_torch.training.data import load_data
 from galstm_torch.training.trainer import accuracy
 
-from conftest import ROOT, SAMPLE_ROOT, TINY, run_train
+from conftest import ROOT, TINY, run_train, sample
 
 pytestmark = pytest.mark.slow
 GENERATIONS = 3
@@ -128,7 +127,7 @@ def test_exported_model_reproduces_its_test_accuracy(run):
     assert info["compact"] == best["compact"] and info["metrics"]["test_acc"] == best["test_acc"]
     model = load_model(out / "best_model.pt")
     assert not model.training
-    data = load_data("mnist", SAMPLE_ROOT, train_samples=600, test_samples=200)
+    data = sample(train_samples=600, test_samples=200)
     assert accuracy(model, data.x_test, data.y_test, 1000) == best["test_acc"]
     final = json.loads((out / "final.json").read_text())
     assert final["genome"] == best["genome"] and final["train_samples"] == 600

@@ -8,11 +8,10 @@ import torch
 
 from galstm_torch.observe.progress import Progress, bars_enabled
 from galstm_torch.training.architecture import Architecture
-from galstm_torch.training.data import load_data
 from galstm_torch.training.observers import CurveCollector, Observers
 from galstm_torch.training.trainer import TrainSettings, steps_per_epoch, train
 
-from conftest import SAMPLE_ROOT
+from conftest import sample
 
 CPU = torch.device("cpu")
 
@@ -67,7 +66,7 @@ def test_curve_points_average_each_window_of_steps():
 
 
 def test_observers_see_every_step_and_do_not_change_the_result():
-    data = load_data("mnist", SAMPLE_ROOT, train_samples=300, test_samples=100)
+    data = sample(train_samples=300, test_samples=100)
     arch, settings = Architecture((32,), (16,)), TrainSettings(batch_size=32, l2=0.0)
     plain = train(arch, data, settings, seed=7, device=CPU).evaluation
     curves, bar = CurveCollector(every=1), Progress(True, file=Stream(True))

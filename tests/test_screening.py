@@ -11,10 +11,9 @@ from galstm_torch.errors import ConfigError
 from galstm_torch.execution import executor
 from galstm_torch.ga.evaluator import settings_fingerprint
 from galstm_torch.persist.resume import config_hash, known_hashes
-from galstm_torch.training.data import load_data
 from galstm_torch.training.trainer import TrainSettings, at_fidelity
 
-from conftest import SAMPLE_ROOT, TINY, compose_cfg
+from conftest import TINY, compose_cfg, sample
 
 
 def test_screening_rungs_take_the_screen_batch_and_a_linearly_scaled_rate():
@@ -35,7 +34,7 @@ def test_run_task_trains_a_screening_rung_with_the_screen_batch(monkeypatch):
         return real(arch, data, settings, **kwargs)
 
     monkeypatch.setattr(executor, "train", spy)
-    data = load_data("mnist", SAMPLE_ROOT, train_samples=300, test_samples=50)
+    data = sample(train_samples=300, test_samples=50)
     settings = TrainSettings(screen_batch_size=64)
     executor.run_task(executor.Task((1, 1, 16, 16), seed=1, fidelity=0.5), data, settings,
                       torch.device("cpu"))

@@ -11,10 +11,10 @@ from galstm_torch.execution.batched import BatchedExecutor
 from galstm_torch.execution.executor import SerialExecutor
 from galstm_torch.executors import local_executor
 from galstm_torch.training.architecture import Architecture
-from galstm_torch.training.data import DataSplits, load_data
+from galstm_torch.training.data import DataSplits
 from galstm_torch.training.trainer import TrainSettings, cpu_bf16_lstm, train
 
-from conftest import SAMPLE_ROOT
+from conftest import sample
 
 TINY_SPLITS = DataSplits(*[torch.zeros(4, 28, 28), torch.zeros(4, dtype=torch.long)] * 3)
 
@@ -72,7 +72,7 @@ def test_bf16_changes_the_arithmetic_but_not_the_outcome_much():
 
 
 def _compare_bf16_with_fp32() -> None:
-    data = load_data("mnist", SAMPLE_ROOT, train_samples=300, test_samples=100)
+    data = sample(train_samples=300, test_samples=100)
     arch, cpu = Architecture((40,), (32,)), torch.device("cpu")
     if not cpu_bf16_lstm():  # this CPU cannot: the run is refused in one line instead
         with pytest.raises(ValueError, match="bf16 is not supported by this CPU"):

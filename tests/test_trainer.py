@@ -7,17 +7,16 @@ import torch
 from galstm_torch.execution.executor import SerialExecutor
 from galstm_torch.ga.evaluator import Evaluator
 from galstm_torch.training.architecture import Architecture
-from galstm_torch.training.data import load_data
 from galstm_torch.training.trainer import TrainSettings, train
 
-from conftest import SAMPLE_ROOT
+from conftest import sample as sample_splits
 
 CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
 def sample():
-    return load_data("mnist", SAMPLE_ROOT, train_samples=3000, test_samples=1000, val_fraction=0.1)
+    return sample_splits(train_samples=3000, test_samples=1000, val_fraction=0.1)
 
 
 def test_short_training_is_clearly_above_chance(sample):
@@ -30,7 +29,7 @@ def test_short_training_is_clearly_above_chance(sample):
 
 
 def test_same_genome_same_seed_gives_identical_fitness(sample):
-    small = load_data("mnist", SAMPLE_ROOT, train_samples=600, test_samples=200)
+    small = sample_splits(train_samples=600, test_samples=200)
     settings = TrainSettings(fitness_split="test")
     arch = Architecture((40, 32), (48,))
     a = train(arch, small, settings, seed=5, device=CPU).evaluation
@@ -42,7 +41,7 @@ def test_same_genome_same_seed_gives_identical_fitness(sample):
 
 
 def test_evaluator_caches_and_is_independent_of_order():
-    small = load_data("mnist", SAMPLE_ROOT, train_samples=400, test_samples=100)
+    small = sample_splits(train_samples=400, test_samples=100)
     archs = [Architecture((32,), (32,)), Architecture((48,), (40, 32)), Architecture((32,), (32,))]
     def evaluator(settings: TrainSettings) -> Evaluator:
         return Evaluator(SerialExecutor(small, settings, CPU), settings, run_seed=3)
@@ -88,7 +87,7 @@ def test_cosine_schedule_decays_the_rate_to_zero_over_all_steps():
 
 
 def test_cosine_schedule_changes_the_training_and_the_cache_key(sample):
-    small = load_data("mnist", SAMPLE_ROOT, train_samples=600, test_samples=200)
+    small = sample_splits(train_samples=600, test_samples=200)
     arch = Architecture((32,), (32,))
     constant = train(arch, small, TrainSettings(), seed=2, device=CPU).evaluation
     cosine = train(arch, small, TrainSettings(lr_schedule="cosine"), seed=2, device=CPU).evaluation
