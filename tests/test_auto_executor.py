@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import torch
 
-from galstm_torch import executors as launch
+from galstm_torch import executors
 from galstm_torch.config import Config, GAConfig, ReferenceConfig, TensorBoardConfig
 
 from conftest import TINY, run_train
@@ -29,21 +29,21 @@ def _cfg(**changes) -> Config:
                         tournament_size=2, reference=ReferenceConfig(latency=0.01))}, "serial"),
 ])
 def test_auto_resolves_by_cores_and_settings(monkeypatch, cores, changes, expected):
-    monkeypatch.setattr(launch, "usable_cores", lambda: cores)
-    assert launch.resolve_executor(_cfg(**changes))[0] == expected
+    monkeypatch.setattr(executors, "usable_cores", lambda: cores)
+    assert executors.resolve_executor(_cfg(**changes))[0] == expected
 
 
 def test_auto_keeps_a_gpu_run_in_this_process(monkeypatch):
-    monkeypatch.setattr(launch, "pick_device", lambda name: torch.device("cuda"))
-    monkeypatch.setattr(launch, "usable_cores", lambda: 8)
-    assert launch.resolve_executor(_cfg()) == ("serial", "one GPU process")
+    monkeypatch.setattr(executors, "pick_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(executors, "usable_cores", lambda: 8)
+    assert executors.resolve_executor(_cfg()) == ("serial", "one GPU process")
 
 
 def test_an_executor_asked_for_is_kept(monkeypatch):
-    monkeypatch.setattr(launch, "usable_cores", lambda: 8)
+    monkeypatch.setattr(executors, "usable_cores", lambda: 8)
     cfg = _cfg()
     cfg.executor.name = "batched"
-    assert launch.resolve_executor(cfg) == ("batched", "asked for")
+    assert executors.resolve_executor(cfg) == ("batched", "asked for")
 
 
 def _fitness(run_dir) -> list[tuple[str, str]]:
@@ -58,6 +58,6 @@ def test_auto_gives_the_results_of_one_thread_serial(tmp_path):
     serial = run_train(*common, "executor=serial", "trainer.num_threads=1",
                        f"hydra.run.dir={tmp_path / 'serial'}")
     assert auto.returncode == 0 and serial.returncode == 0, auto.stderr[-1500:]
-    expected = "pool" if launch.usable_cores() >= 2 else "serial"
+    expected = "pool" if executors.usable_cores() >= 2 else "serial"
     assert f"executor=auto: {expected}" in (tmp_path / "auto" / "train.log").read_text()
     assert _fitness(tmp_path / "auto") == _fitness(tmp_path / "serial")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from galstm_torch import executors as launch
+from galstm_torch import executors
 from galstm_torch.app import to_config, train_settings
 from galstm_torch.errors import ConfigError
 from galstm_torch.execution import pool as pool_executor
@@ -42,9 +42,25 @@ def test_the_pool_gets_its_start_timeout_and_a_typed_spec(monkeypatch):
     monkeypatch.setattr(pool_executor, "PoolExecutor", pool)
     cfg = to_config(compose_cfg(*TINY, "executor=pool", "executor.num_workers=3",
                                 "executor.start_timeout_s=12.5", "trainer.num_threads=1"))
-    assert launch.make_executor(cfg, train_settings(cfg)) == "pool"
+    assert executors.make_executor(cfg, train_settings(cfg)) == "pool"
     assert seen["workers"] == 3 and seen["timeout"] == 12.5
     spec = seen["spec"]
     assert isinstance(spec, WorkerSpec) and spec.threads == 1 and spec.data.train_samples == 600
     default = to_config(compose_cfg(*TINY, "executor=pool"))
-    assert launch.start_timeout(default) == launch.START_TIMEOUT_S
+    assert executors.start_timeout(default) == executors.START_TIMEOUT_S
+
+
+@pytest.mark.parametrize("trainer", [{"epochs": 1}, {"epochs": 1, "engine": "auto", "max_group": None}],
+                         ids=["before-trainer.engine", "with-trainer.engine"])
+def test_a_config_saved_when_every_executor_had_ray_defaults_still_resumes(trainer):
+    from omegaconf import OmegaConf
+
+    from galstm_torch.persist.resume import migrate
+
+    saved = OmegaConf.create({"trainer": trainer, "executor": {
+        "name": "serial", "max_restarts": 3, "start_timeout_s": 300.0, "address": None}})
+    ex = migrate(saved).executor
+    assert (ex.max_restarts, ex.start_timeout_s) == (None, None)
+    assert "engine" not in migrate(saved).trainer
+    ray = OmegaConf.create({"trainer": trainer, "executor": {"name": "ray", "max_restarts": 3}})
+    assert migrate(ray).executor.max_restarts == 3  # ray reads it: kept

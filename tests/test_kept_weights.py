@@ -2,6 +2,7 @@
 CPU are the weights its retraining would give; the run keeps one model between generations."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -62,7 +63,8 @@ def test_the_keeper_leaves_only_the_best_genomes_weights(tmp_path):
         save_weights(tmp_path, compact, seed, net)
     (tmp_path / "stray.pt.tmp").write_text("half-written")
     WeightKeeper(tmp_path).generation_done(_done((1, 1, 64, 32), 8))
-    assert [p.name for p in tmp_path.iterdir()] == [weights_file(tmp_path, (1, 1, 64, 32), 8).name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(  # every seed of the best
+        weights_file(tmp_path, (1, 1, 64, 32), s).name for s in (8, 9))
     state = load_weights(tmp_path, (1, 1, 64, 32), 8)
     assert state is not None and torch.equal(state["weight"], net.weight.detach())
     assert load_weights(tmp_path, (1, 1, 32, 32), 7) is None
@@ -78,3 +80,18 @@ def test_an_unreadable_kept_file_means_retraining(tmp_path, caplog):
     weights_file(tmp_path, (1, 1, 32, 32), 7).write_bytes(b"truncated")
     assert load_weights(tmp_path, (1, 1, 32, 32), 7) is None
     assert "retrains instead" in caplog.text
+
+
+def test_a_pareto_search_keeps_every_front_members_weights(tmp_path):
+    from galstm_torch.ga.goals import FrontPoint, ParetoSummary
+
+    net = nn.Linear(2, 2)
+    for compact in [(1, 1, 32, 32), (1, 1, 64, 32), (2, 1, 64, 64, 32)]:
+        save_weights(tmp_path, compact, 1, net)
+    knee, other = (FrontPoint(Architecture.from_compact(c), 0.9, 1, 100, float("nan"))
+                   for c in [(1, 1, 64, 32), (1, 1, 32, 32)])
+    done = _done((1, 1, 64, 32), 1)
+    front = ParetoSummary(("accuracy", "params"), {}, (knee, other), knee, 0.5)
+    event = dataclasses.replace(done, best=dataclasses.replace(done.best, pareto=front))
+    WeightKeeper(tmp_path).generation_done(event)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1-1-32-32_1.pt", "1-1-64-32_1.pt"]

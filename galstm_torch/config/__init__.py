@@ -63,7 +63,7 @@ class TrainerConfig:
 
 @dataclass
 class ExecutorConfig:
-    """Where trainings run: auto (the default: launch.resolve_executor picks pool or serial),
+    """Where trainings run: auto (the default: executors.resolve_executor picks pool or serial),
     serial (this process), pool (worker processes on this machine) or ray (persistent
     workers on a Ray cluster)."""
 
@@ -182,6 +182,25 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
                           "set ga.rungs=[1.0] ga.seeds=1")
 
 
+def _where_trainings_run(cfg: Config) -> None:
+    """The screening batch, and the settings an executor cannot apply."""
+    ga, trainer = cfg.ga, cfg.trainer
+    if trainer.screen_batch_size is not None:
+        check(trainer.screen_batch_size >= 2, "trainer.screen_batch_size",
+              trainer.screen_batch_size, "must be >= 2 (BatchNorm needs 2 samples) or null")
+        if len(ga.rungs) == 1:
+            raise ConfigError(f"trainer.screen_batch_size={trainer.screen_batch_size} sets the "
+                              f"batch of screening rungs, and ga.rungs={list(ga.rungs)} has none: "
+                              "add a lower rung (ga.rungs=[0.333,1.0]) or drop the setting")
+    if cfg.executor.name == "batched" and len(ga.rungs) > 1:
+        raise ConfigError("executor=batched trains whole epochs only: use ga.rungs=[1.0] "
+                          "or another executor")
+    if cfg.tensorboard.curves and cfg.executor.name in ("ray", "pool", "batched"):
+        raise ConfigError(f"tensorboard.curves=true records each training step in this process, "
+                          f"which executor={cfg.executor.name} does not: use executor=serial "
+                          "(or auto), or drop tensorboard.curves")
+
+
 def validate(cfg: Config) -> None:
     """Raise ConfigError with one line naming the first bad key and its allowed range."""
     _check_outputs(cfg)
@@ -209,20 +228,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError("trainer.fitness_split=val needs trainer.val_fraction > 0 "
                           "(or use trainer.fitness_split=test)")
     _engine_checks(trainer)
-    if trainer.screen_batch_size is not None:
-        check(trainer.screen_batch_size >= 1, "trainer.screen_batch_size",
-              trainer.screen_batch_size, "must be >= 1 or null")
-        if len(ga.rungs) == 1:
-            raise ConfigError(f"trainer.screen_batch_size={trainer.screen_batch_size} sets the "
-                              f"batch of screening rungs, and ga.rungs={list(ga.rungs)} has none: "
-                              "add a lower rung (ga.rungs=[0.333,1.0]) or drop the setting")
-    if cfg.executor.name == "batched" and len(ga.rungs) > 1:
-        raise ConfigError("executor=batched trains whole epochs only: use ga.rungs=[1.0] "
-                          "or another executor")
-    if cfg.tensorboard.curves and cfg.executor.name in ("ray", "pool", "batched"):
-        raise ConfigError(f"tensorboard.curves=true records each training step in this process, "
-                          f"which executor={cfg.executor.name} does not: use executor=serial "
-                          "(or auto), or drop tensorboard.curves")
+    _where_trainings_run(cfg)
     if trainer.num_threads is not None:
         check(trainer.num_threads >= 1, "trainer.num_threads", trainer.num_threads, "must be >= 1 or null")
     validate_data(cfg.data)

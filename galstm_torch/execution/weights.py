@@ -55,10 +55,12 @@ def load_weights(folder: Path, compact: "tuple[int, ...]", seed: int) -> "Option
         return None
 
 
-def prune(folder: Path, keep: "set[str]") -> None:
-    """Delete the kept weights (and stray temporary files) whose names are not in ``keep``."""
+def prune(folder: Path, genomes: "set[tuple[int, ...]]") -> None:
+    """Delete the kept weights (and stray temporary files) of every genome not in ``genomes``
+    (all seeds of a kept genome stay: the export reads its first seed's)."""
     if not folder.is_dir():
         return
+    prefixes = tuple(weights_file(folder, g, 0).name.rsplit("_", 1)[0] + "_" for g in genomes)
     for path in folder.iterdir():
-        if path.name not in keep:
+        if not (path.name.endswith(".pt") and path.name.startswith(prefixes)):
             path.unlink(missing_ok=True)

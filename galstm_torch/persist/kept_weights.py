@@ -1,22 +1,26 @@
-"""A sink: after each generation, delete every kept weights file but the best genome's
-(execution/weights.py writes them; the export reads the one left)."""
+"""A sink: after each generation, delete the kept weights of every genome but the answer so
+far: the best genome, and in a Pareto search every genome of the front, since a later
+generation may make another front member the knee (execution/weights.py writes them; the
+export reads the answer's)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from galstm_torch.execution.weights import prune, weights_file
+from galstm_torch.execution.weights import prune
 from galstm_torch.ga.events import GenerationDone, Sink
 
 
 class WeightKeeper(Sink):
-    """A sink: after each generation, keep only the best genome's weights."""
+    """A sink: after each generation, keep only the weights of the best genome (or front)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
     def generation_done(self, event: GenerationDone) -> None:
-        outcome = event.best.result.outcome
-        if outcome.status != "ok" or outcome.seed is None:  # nothing trained well yet
+        best = event.best
+        if best.result.outcome.status != "ok":  # nothing trained well yet
             return
-        prune(self.folder, {weights_file(self.folder, outcome.compact, outcome.seed).name})
-
+        keep = {best.result.arch.compact}
+        if best.pareto is not None:
+            keep |= {p.arch.compact for p in best.pareto.front}
+        prune(self.folder, keep)

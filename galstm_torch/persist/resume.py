@@ -81,15 +81,15 @@ def migrate(saved: DictConfig) -> DictConfig:
     trainer.max_group become executor=batched and executor.max_group, and the executor keys
     that then had defaults for every executor are null where the executor does not read
     them (executor settings never change a search)."""
+    ex = saved.get("executor")
+    if ex is not None and ex.get("name") != "ray":  # also configs saved before trainer.engine
+        for key, default in (("max_restarts", 3), ("start_timeout_s", 300)):
+            if key in ex and ex[key] == default:
+                ex[key] = None
     trainer = saved.get("trainer")
     if trainer is None or "engine" not in trainer:
         return saved
     engine, group = trainer.pop("engine"), trainer.pop("max_group", None)
-    ex = saved.get("executor")
-    if ex is not None and ex.get("name") != "ray":
-        for key, default in (("max_restarts", 3), ("start_timeout_s", 300)):
-            if key in ex and ex[key] == default:
-                ex[key] = None
     if engine == "batched":
         saved.executor = OmegaConf.create({"name": "batched", "max_group": group})
     return saved

@@ -8,13 +8,16 @@ from start to stop (exclusive, as Hydra's range); ``interval(lo,hi)`` is a float
 parses its ends as floats), log-scaled under ``tag(log, interval(lo,hi))``. Plain overrides are
 fixed in every job. Jobs are launched ``n_jobs`` at a time by the configured launcher.
 
-A failed job (its task function raised; Hydra marks it FAILED) is told to Optuna as a failed
-trial; if more than ``max_failure_rate`` of a batch failed, the sweep stops with one line.
+A failed job (its task function raised, and Hydra marked it FAILED, or it returned no finite
+number) is told to Optuna as a failed trial; once more than ``max_failure_rate`` of the
+sweep's ``n_trials`` have failed, the sweep stops with one line (after writing the results
+so far).
 ``optimization_results.yaml`` in the sweep directory holds the best parameters and value.
 Modelled on hydra-optuna-sweeper (MIT, Facebook), reduced to what this project uses.
 """
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, cast
@@ -60,8 +63,13 @@ def distribution(override: Override) -> Any:
         return CategoricalDistribution(choices)  # type: ignore[arg-type]  # scalars only
     if override.is_range_sweep():
         assert isinstance(value, RangeSweep) and value.start is not None and value.stop is not None
-        step = int(value.step or 1)
-        return IntDistribution(int(value.start), int(value.stop) - step, step=step)
+        if any(isinstance(v, float) for v in (value.start, value.stop, value.step)):
+            raise ValueError(f"{override.input_line}: the Optuna sweeper takes integer ranges; "
+                             "use interval(lo,hi) for floats")
+        start, stop, step = int(value.start), int(value.stop), int(value.step or 1)
+        if step < 1 or stop <= start:
+            raise ValueError(f"{override.input_line}: a range needs start < stop and step >= 1")
+        return IntDistribution(start, start + step * ((stop - start - 1) // step), step=step)
     if override.is_interval_sweep():
         assert isinstance(value, IntervalSweep) and value.start is not None and value.end is not None
         return FloatDistribution(float(value.start), float(value.end), log="log" in value.tags)
@@ -78,7 +86,7 @@ class OptunaSweeper(Sweeper):
         self.max_failure_rate, self.seed = max_failure_rate, seed
         self.study_name, self.storage = study_name, storage
         self.params = {str(k): str(v) for k, v in (params or {}).items()}
-        self.job_idx = 0
+        self.job_idx, self.failed = 0, 0
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
@@ -104,7 +112,10 @@ class OptunaSweeper(Sweeper):
         space, fixed = self._space(arguments)
         study = optuna.create_study(study_name=self.study_name, storage=self.storage,
                                     direction=cast(Any, self.direction), load_if_exists=True,
-                                    sampler=optuna.samplers.TPESampler(seed=self.seed))
+                                    # parallel asks: count running trials as worst, so a
+                                    # batch does not cluster on one point
+                                    sampler=optuna.samplers.TPESampler(
+                                        seed=self.seed, constant_liar=self.n_jobs > 1))
         log.info("Optuna sweep: %d trials, %d at a time, %s", self.n_trials, self.n_jobs,
                  ", ".join(f"{k} ~ {v}" for k, v in space.items()))
         left = self.n_trials
@@ -112,6 +123,12 @@ class OptunaSweeper(Sweeper):
             trials = [study.ask(fixed_distributions=space) for _ in range(min(left, self.n_jobs))]
             self._run_batch(study, trials, fixed)
             left -= len(trials)
+            if self.failed > self.max_failure_rate * self.n_trials:
+                self._save(study, required=False)
+                raise RuntimeError(f"{self.failed} of the sweep's {self.n_trials} trials failed, "
+                                   f"above hydra.sweeper.max_failure_rate="
+                                   f"{self.max_failure_rate:g} of them: see the failed jobs' "
+                                   "logs, or raise the rate")
         self._save(study)
 
     def _run_batch(self, study: Any, trials: list, fixed: dict[str, str]) -> None:
@@ -122,20 +139,18 @@ class OptunaSweeper(Sweeper):
         assert self.launcher is not None, "setup() first"
         returns = self.launcher.launch(batch, initial_job_idx=self.job_idx)
         self.job_idx += len(returns)
-        failed = 0
         for trial, ret in zip(trials, returns):
-            if ret.status == JobStatus.COMPLETED:
-                study.tell(trial, float(ret.return_value))
+            value, why = _value(ret)
+            if value is not None:
+                study.tell(trial, value)
             else:
-                failed += 1
+                self.failed += 1
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                log.warning("trial %d failed: %s", trial.number, _first_line(ret._return_value))
-        if failed > self.max_failure_rate * len(returns):
-            raise RuntimeError(f"{failed} of {len(returns)} jobs of a batch failed, above "
-                               f"hydra.sweeper.max_failure_rate={self.max_failure_rate:g}: see "
-                               "the failed jobs' logs, or raise the rate")
+                log.warning("trial %d failed: %s", trial.number, why)
 
-    def _save(self, study: Any) -> None:
+    def _save(self, study: Any, required: bool = True) -> None:
+        """optimization_results.yaml; with no completed trial, an error (or, when the sweep
+        is stopping anyway, nothing)."""
         import optuna
 
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -143,6 +158,8 @@ class OptunaSweeper(Sweeper):
         out = Path(self.config.hydra.sweep.dir)
         out.mkdir(parents=True, exist_ok=True)
         if not done:
+            if not required:
+                return
             raise RuntimeError("no trial of the Optuna sweep completed: see the jobs' logs")
         best = study.best_trial
         OmegaConf.save(OmegaConf.create({"name": "optuna", "direction": self.direction,
@@ -150,6 +167,19 @@ class OptunaSweeper(Sweeper):
                                          "trials": len(study.trials), "completed": len(done)}),
                        out / "optimization_results.yaml")
         log.info("best value %s with %s", best.value, best.params)
+
+
+def _value(ret: Any) -> tuple[Optional[float], str]:
+    """A job's value to tell Optuna, or (None, why the trial failed)."""
+    if ret.status != JobStatus.COMPLETED:
+        return None, _first_line(ret._return_value)
+    try:
+        value = float(ret.return_value)
+    except (TypeError, ValueError):
+        return None, f"the task returned {ret.return_value!r}, not a number"
+    if not math.isfinite(value):
+        return None, f"the task returned {value}"
+    return value, ""
 
 
 def _first_line(err: Any) -> str:
