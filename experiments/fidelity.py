@@ -39,6 +39,8 @@ from galstm_torch.training.data import load_data  # noqa: E402
 from galstm_torch.training.runtime import derive_seed, pick_device  # noqa: E402
 from galstm_torch.training.trainer import TrainSettings, check_precision, train  # noqa: E402
 
+from common import spearman, store  # noqa: E402
+
 FIDELITY_SEED = 7_000_011  # this study's own seed namespace: no search draws these seeds
 REFERENCE = TrainSettings()  # fp32, batch 32, lr 1e-3, 1 epoch: the article's training
 
@@ -57,28 +59,6 @@ def candidates() -> dict[str, TrainSettings]:
     }
 
 
-def spearman(a: list[float], b: list[float]) -> float:
-    """Spearman's rank correlation (ties take their mean rank)."""
-    def ranks(v: list[float]) -> list[float]:
-        order = sorted(range(len(v)), key=lambda i: v[i])
-        r = [0.0] * len(v)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2
-            i = j + 1
-        return r
-    if len(a) < 3:
-        return math.nan
-    try:
-        return statistics.correlation(ranks(a), ranks(b))
-    except statistics.StatisticsError:  # constant ranks (e.g. a resample of one genome)
-        return math.nan
-
-
 def bootstrap_se(stat: Callable[[list[int]], float], n: int, reps: int = 1000) -> float:
     """The bootstrap standard error of ``stat`` over a resample of the n genomes' indices."""
     rng = random.Random(0)
@@ -87,17 +67,17 @@ def bootstrap_se(stat: Callable[[list[int]], float], n: int, reps: int = 1000) -
     return statistics.stdev(values) if len(values) > 1 else math.nan
 
 
-def stored(args: argparse.Namespace, done: dict, store: Path, key: str,
+def stored(args: argparse.Namespace, done: dict, path: Path, key: str,
           run: Callable[[], dict]) -> dict:
     """``done[key]``, training it first (and saving the store) when it is missing."""
     if key not in done:
         done[key] = run()
-        store.write_text(json.dumps({"runs": done}, indent=1))
+        path.write_text(json.dumps({"runs": done}, indent=1))
         print(f"{key}: val {done[key]['val_acc']:.4f} in {done[key]['seconds']:.1f} s", flush=True)
     return done[key]
 
 
-def measure(args: argparse.Namespace, done: dict, store: Path) -> dict[str, dict]:
+def measure(args: argparse.Namespace, done: dict, path: Path) -> dict[str, dict]:
     """Train every genome at the reference seeds and every runnable candidate (genome-major,
     so a stopped study still compares all fidelities on the genomes it finished)."""
     space = SearchSpace(min_units=16, max_units=48) if args.tiny else SearchSpace()
@@ -114,7 +94,7 @@ def measure(args: argparse.Namespace, done: dict, store: Path) -> dict[str, dict
                  if c != "fp32_b32" and (c != "compile" or i < args.compile_genomes)]
         for key, settings, s in jobs:
             seed = derive_seed(FIDELITY_SEED, f"fidelity:{name}:{s}")
-            stored(args, done, store, key, lambda st=settings, sd=seed: _one(arch, data, st, sd, device))
+            stored(args, done, path, key, lambda st=settings, sd=seed: _one(arch, data, st, sd, device))
     return {"genomes": [format_compact(a.compact) for a in genomes],
             "skipped": sorted(set(candidates()) - set(runnable)), "device": str(device)}
 
@@ -193,17 +173,15 @@ def main() -> None:
     p.add_argument("--docs", type=Path, help="also write the table to DOCS/results.json (key fidelity)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    args.out.mkdir(parents=True, exist_ok=True)
-    store = args.out / "fidelity.json"
-    done = json.loads(store.read_text())["runs"] if store.exists() else {}
-    info = measure(args, done, store)
+    path, done = store(args.out, "fidelity.json")
+    info = measure(args, done, path)
     table = summarise(done, info["genomes"])
     print_table(table)
     if info["skipped"]:
         print(f"not runnable on {info['device']}: {', '.join(info['skipped'])}")
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    store.write_text(json.dumps({"runs": done, "settings": settings, **info, "table": table},
-                                indent=1))
+    path.write_text(json.dumps({"runs": done, "settings": settings, **info, "table": table},
+                               indent=1))
     if args.docs is not None:
         path = args.docs / "results.json"
         results = json.loads(path.read_text()) if path.exists() else {}

@@ -34,18 +34,9 @@ from galstm_torch.training.data import load_data  # noqa: E402
 from galstm_torch.training.runtime import derive_seed  # noqa: E402
 from galstm_torch.training.trainer import TrainSettings, train  # noqa: E402
 
+from common import spearman, store  # noqa: E402
+
 NOISE_SEED = 7_000_003  # the noise study's own seed namespace (see derive_seed below)
-
-
-def spearman(a: list[float], b: list[float]) -> float:
-    def ranks(v: list[float]) -> list[float]:
-        order = sorted(range(len(v)), key=lambda i: v[i])
-        r = [0.0] * len(v)
-        for rank, i in enumerate(order):
-            r[i] = float(rank)
-        return r
-    ra, rb = ranks(a), ranks(b)
-    return statistics.correlation(ra, rb) if len(a) > 2 else float("nan")
 
 
 def summarise(scores: dict[str, list[float]]) -> dict[str, float]:
@@ -58,9 +49,9 @@ def summarise(scores: dict[str, list[float]]) -> dict[str, float]:
             "mean": statistics.mean(means)}
 
 
-def measure(args: argparse.Namespace, done: dict, store: Path) -> dict:
+def measure(args: argparse.Namespace, done: dict, path: Path) -> dict:
     """Train every genome with every seed at every schedule and fidelity (skipping what
-    ``done`` holds, saving each training to ``store``); the summary per schedule|fidelity."""
+    ``done`` holds, saving each training to ``path``); the summary per schedule|fidelity."""
     space = SearchSpace(min_units=16, max_units=48) if args.tiny else SearchSpace()
     pop = random_population(args.genomes, space, generator=torch.Generator().manual_seed(0))
     genomes = [decode(row, space) for row in pop]
@@ -79,7 +70,7 @@ def measure(args: argparse.Namespace, done: dict, store: Path) -> dict:
                     e = train(arch, data, settings, device=torch.device("cpu"),
                                            seed=derive_seed(NOISE_SEED, f"noise:{name}:{s}")).evaluation
                     done[key] = {"val_acc": e.val_acc, "seconds": e.seconds}
-                    store.write_text(json.dumps({"runs": done}, indent=1))
+                    path.write_text(json.dumps({"runs": done}, indent=1))
                 scores.setdefault(name, []).append(done[key]["val_acc"])
             table[f"{schedule}|{fid}"] = {**summarise(scores), "scores": scores}
         top = table[f"{schedule}|{fidelities[-1]}"]["scores"]
@@ -105,17 +96,15 @@ def main() -> None:
     p.add_argument("--tiny", action="store_true", help="tiny models, for a smoke test")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    args.out.mkdir(parents=True, exist_ok=True)
-    store = args.out / "noise.json"
-    done = json.loads(store.read_text())["runs"] if store.exists() else {}
-    table = measure(args, done, store)
+    path, done = store(args.out, "noise.json")
+    table = measure(args, done, path)
     print(f"{'schedule':<10}{'fidelity':>9}{'mean':>8}{'seed sd':>9}{'genome sd':>11}"
           f"{'swaps':>7}{'rho vs top':>12}")
     for key, row in table.items():
         schedule, fid = key.split("|")
         print(f"{schedule:<10}{float(fid):>9.3f}{row['mean']:>8.4f}{row['seed_sd']:>9.4f}"
               f"{row['genome_sd']:>11.4f}{row['swaps']:>7.2f}{row['spearman_vs_top']:>12.2f}")
-    store.write_text(json.dumps({"runs": done, "settings": vars(args) | {"out": str(args.out)},
+    path.write_text(json.dumps({"runs": done, "settings": vars(args) | {"out": str(args.out)},
                                  "table": table}, indent=1))
 
 

@@ -148,3 +148,17 @@ def test_pareto_study_judges_every_front_member_and_pairs_the_hypervolumes(tmp_p
     docs = json.loads((tmp_path / "docs" / "results.json").read_text())
     assert docs["pareto_study"]["table"] == study["table"]
     assert (tmp_path / "docs" / "results_pareto.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_fidelity_study_ranks_every_fidelity_against_the_reference_and_resumes(tmp_path):
+    args = ("--out", str(tmp_path), "--genomes", "4", "--compile-genomes", "0",
+            "--train-samples", "300", "--test-samples", "100", "--docs", str(tmp_path))
+    proc = script("fidelity.py", *args)
+    assert proc.returncode == 0, proc.stderr
+    study = json.loads((tmp_path / "fidelity.json").read_text())
+    assert {"fp32_b32", "epochs_0.333", "b128_lr_linear"} <= set(study["table"])
+    assert study["table"]["fp32_b32"]["cost"] == 1.0 and len(study["genomes"]) == 4
+    assert json.loads((tmp_path / "results.json").read_text())["fidelity"]["table"] == study["table"]
+    again = script("fidelity.py", *args)  # every training is stored: nothing is trained again
+    assert again.returncode == 0 and "val " not in again.stdout
