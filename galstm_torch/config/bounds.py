@@ -86,8 +86,8 @@ def validate_executor(ex: Any) -> None:
 
 
 # The executor keys each executor reads; any other key set (not null) is refused.
-EXECUTOR_KEYS = {"serial": (), "auto": ("num_workers", "threads_per_worker", "start_timeout_s"),
-                 "pool": ("num_workers", "threads_per_worker", "start_timeout_s"),
+_POOL_KEYS = ("num_workers", "threads_per_worker", "start_timeout_s")
+EXECUTOR_KEYS = {"serial": (), "auto": _POOL_KEYS, "pool": _POOL_KEYS,  # auto may pick the pool
                  "ray": ("address", "num_workers", "threads_per_worker", "gpus_per_worker",
                          "max_restarts", "start_timeout_s"),
                  "batched": ("max_group",)}

@@ -22,9 +22,14 @@ log = logging.getLogger(__name__)
 FOLDER = ".weights"
 
 
+def _prefix(compact: "tuple[int, ...]") -> str:
+    """The start of every kept file of one genome's trainings."""
+    return "-".join(map(str, compact)) + "_"
+
+
 def weights_file(folder: Path, compact: "tuple[int, ...]", seed: int) -> Path:
     """Where the training of ``compact`` with ``seed`` keeps its weights."""
-    return folder / f"{'-'.join(map(str, compact))}_{seed}.pt"
+    return folder / f"{_prefix(compact)}{seed}.pt"
 
 
 def save_weights(folder: Path, compact: "tuple[int, ...]", seed: int, model: nn.Module) -> None:
@@ -60,7 +65,7 @@ def prune(folder: Path, genomes: "set[tuple[int, ...]]") -> None:
     (all seeds of a kept genome stay: the export reads its first seed's)."""
     if not folder.is_dir():
         return
-    prefixes = tuple(weights_file(folder, g, 0).name.rsplit("_", 1)[0] + "_" for g in genomes)
+    prefixes = tuple(_prefix(g) for g in genomes)
     for path in folder.iterdir():
         if not (path.name.endswith(".pt") and path.name.startswith(prefixes)):
             path.unlink(missing_ok=True)
