@@ -33,11 +33,13 @@ def _unit(text: str) -> float:
 class NoisyExecutor:
     """Fitness = a fixed value per genome, lower at lower fidelity, plus noise per seed."""
 
-    def __init__(self, stop_after: "int | None" = None) -> None:
+    def __init__(self, stop_after: "int | None" = None, slots: int = 1) -> None:
         self.tasks: list[Task] = []
-        self.stop_after = stop_after
+        self.batches: list[int] = []  # tasks per map call
+        self.stop_after, self.slots = stop_after, slots  # slots: trainings at once
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
+        self.batches.append(len(tasks))
         for task in tasks:
             if self.stop_after is not None and len(self.tasks) >= self.stop_after:
                 raise KeyboardInterrupt("stand-in for kill -9")
@@ -152,15 +154,17 @@ def test_one_seed_and_one_rung_is_the_plain_search_of_before(tmp_path):
 
 
 @pytest.mark.parametrize("strategy", ["ga", "random"])
-def test_resume_after_a_kill_ends_exactly_as_an_uninterrupted_run(tmp_path, strategy):
+@pytest.mark.parametrize("slots", [1, 2])
+def test_resume_after_a_kill_ends_exactly_as_an_uninterrupted_run(tmp_path, strategy, slots):
+    # slots=2: racing's next seeds train ahead beside the asked one; a kill loses them
     config = ga(strategy=strategy, budget_epochs=14.0)
     whole = search(tmp_path / "whole", config, NoisyExecutor()).run()
-    for stop in (3, 11, 17):
+    for stop in (3, 11, 17, 24):
         run = tmp_path / f"stop{stop}"
         with pytest.raises(KeyboardInterrupt):
-            search(run, config, NoisyExecutor(stop_after=stop)).run()
+            search(run, config, NoisyExecutor(stop_after=stop, slots=slots)).run()
         state = checkpoint.load(run / "checkpoint")
-        resumed = search(run, config, NoisyExecutor(),
+        resumed = search(run, config, NoisyExecutor(slots=slots),
                          start=state.generation + (state.phase == "evaluated"))
         resumed.restore(state)
         again = resumed.run()
@@ -262,3 +266,21 @@ def test_failed_genomes_are_never_promoted_and_rank_below_every_working_one(tmp_
     assert result.best.result.arch.compact[1] != 3
     from galstm_torch.ga.rungs import Standing
     assert Standing(1, 0.0, 0.0, 1, failed=True).key < Standing(0, 0.01, 0.0, 1).key
+
+
+def test_trainings_ahead_of_the_race_change_nothing_but_when_they_run(tmp_path):
+    # Two slots: the leader's further seeds train beside the asked one. Every record, the
+    # compute and the answer stay those of one training at a time; only the calls differ.
+    config = ga(budget_epochs=14.0, seeds=4)
+    one, two = NoisyExecutor(), NoisyExecutor(slots=2)
+    alone = search(tmp_path / "one", config, one)
+    together = search(tmp_path / "two", config, two)
+    a, b = alone.run(), together.run()
+    assert b.best.result.arch == a.best.result.arch and b.best.result.fitness == a.best.result.fitness
+    assert torch.equal(a.population, b.population) and a.compute == b.compute
+    assert rows(tmp_path / "one") == rows(tmp_path / "two")
+    racing = [t for t in two.tasks if t.fidelity is None]
+    assert max(two.batches) >= 2 and len(two.batches) < len(one.batches)
+    wasted = len(two.tasks) - len(one.tasks)  # trained ahead, then not needed
+    assert wasted == together.evaluator.unused_ahead >= 0 and racing
+    assert together.evaluator.ahead == {} and together.evaluator.trained == alone.evaluator.trained

@@ -85,6 +85,7 @@ class PoolExecutor:
 
     def __init__(self, spec: WorkerSpec, num_workers: int, start_timeout_s: float = 300.0) -> None:
         ctx = mp.get_context("spawn")  # CUDA cannot be used in a forked child
+        self.slots = num_workers  # trainings at once (the evaluator fills idle ones ahead)
         self._pool = ProcessPoolExecutor(
             num_workers, mp_context=ctx, initializer=_start,
             initargs=(spec, ctx.Value("i", 0), ctx.Barrier(num_workers)))

@@ -57,6 +57,7 @@ class RayExecutor:
             raise
         self._deaths = [0] * len(self._actors)
         self._idle = deque(range(len(self._actors)))  # workers ready for a task
+        self.slots = len(self._actors)  # trainings at once (the evaluator fills idle ones ahead)
         self._probes: dict[Any, int] = {}  # ready() calls to restarted workers -> worker
         self._probe_at: dict[int, float] = {}  # restarting workers -> when to probe next
 

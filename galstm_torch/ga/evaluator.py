@@ -87,6 +87,8 @@ class Evaluator:
         self.cache_hits = 0
         self._spent = 0  # compute trained so far, in micro-epochs: an integer sum is the same
                          # in any completion order (a pool finishes trainings out of order)
+        self.ahead: dict[str, Outcome] = {}  # trained ahead (evaluate's ``ahead``), unseen
+        self.unused_ahead = 0  # trainings ahead that were never asked for (wasted)
 
     @property
     def spent(self) -> float:
@@ -153,31 +155,76 @@ class Evaluator:
 
     def evaluate(self, requests: "list[Request] | list[Architecture]", *,
                  trained_before: "set[str] | None" = None,
-                 on_outcome: Optional[Callable[[str, Outcome], None]] = None) -> list[Result]:
+                 on_outcome: Optional[Callable[[str, Outcome], None]] = None,
+                 ahead: "list[Request] | None" = None) -> list[Result]:
         """Evaluate requests (or genomes at the target fidelity). The first row of each key
         trained for this generation is a cache miss, every other row a hit.
         ``trained_before`` names the keys this generation already trained (on resume);
-        ``on_outcome(key, outcome)`` runs after each training."""
+        ``on_outcome(key, outcome)`` runs after each training.
+
+        ``ahead``: requests likely to follow (racing's next seeds). Where the executor has
+        workers to spare (its ``slots``), they train beside these requests and wait, unseen,
+        until asked for; one asked for is counted then, as if trained then. A training's
+        outcome depends only on its genome and seed, so the results, records and compute
+        are those of training each when asked, only sooner."""
         reqs = [r if isinstance(r, Request) else Request(r) for r in requests]
         trained_now = set(trained_before or ())
-        todo: dict[tuple, tuple[str, Request]] = {}  # (compact, seed) -> (key, request)
-        queued: set[str] = set()
+        todo = self._todo(reqs)
+        for key, r in [(k, r) for k, r in todo.values() if k in self.ahead]:
+            self._record(key, r, self.ahead.pop(key), trained_now, on_outcome)
+        todo = {pair: v for pair, v in todo.items() if v[0] not in self.cache}
+        spare = self._spare(ahead or [], todo)
+        tasks = [self.task(r) for _, r in [*todo.values(), *spare.values()]]
+        for outcome in self.executor.map(tasks) if tasks else ():
+            pair = (outcome.compact, outcome.seed)
+            if pair in spare:
+                self.ahead[spare[pair][0]] = outcome
+                continue
+            key, r = todo.get(pair) or self._match(todo, outcome)
+            self._record(key, r, outcome, trained_now, on_outcome)
+        return [self._result(r, trained_now) for r in reqs]
+
+    def _todo(self, reqs: list[Request]) -> dict[tuple, tuple[str, Request]]:
+        """(compact, seed) -> (key, request) of each uncached key, once."""
+        todo: dict[tuple, tuple[str, Request]] = {}
         for r in reqs:
             key = self.key(r.arch, r.fidelity, r.replicate)
-            if key not in self.cache and key not in queued:
-                queued.add(key)
+            if key not in self.cache:
                 task = self.task(r)
-                todo[(task.compact, task.seed)] = (key, r)
-        tasks = [self.task(r) for _, r in todo.values()]
-        for outcome in self.executor.map(tasks):
-            key, r = todo.get((outcome.compact, outcome.seed)) or self._match(todo, outcome)
-            self.cache[key] = outcome
-            self.trained += 1
-            self._spent += self.units(self.cost(r))
-            trained_now.add(key)
-            if on_outcome is not None:
-                on_outcome(key, outcome)
-        return [self._result(r, trained_now) for r in reqs]
+                todo.setdefault((task.compact, task.seed), (key, r))
+        return todo
+
+    def _spare(self, ahead: list[Request], todo: dict) -> dict[tuple, tuple[str, Request]]:
+        """The ahead requests to train now: as many as the executor's idle slots hold, none
+        cached, waiting or beyond the budget."""
+        room = getattr(self.executor, "slots", 1) - len(todo)
+        chosen: dict[tuple, tuple[str, Request]] = {}
+        asked = [r for _, r in todo.values()]
+        for r in ahead:
+            key = self.key(r.arch, r.fidelity, r.replicate)
+            if len(chosen) >= room or key in self.cache or key in self.ahead:
+                continue
+            if self.affordable([*asked, *(v[1] for v in chosen.values()), r])[1]:
+                break
+            task = self.task(r)
+            chosen.setdefault((task.compact, task.seed), (key, r))
+        return chosen
+
+    def forget_ahead(self) -> int:
+        """Drop the trainings ahead never asked for (at a generation's end); how many."""
+        unused = len(self.ahead)
+        self.unused_ahead += unused
+        self.ahead.clear()
+        return unused
+
+    def _record(self, key: str, r: Request, outcome: Outcome, trained_now: set[str],
+                on_outcome: Optional[Callable[[str, Outcome], None]]) -> None:
+        self.cache[key] = outcome
+        self.trained += 1
+        self._spent += self.units(self.cost(r))
+        trained_now.add(key)
+        if on_outcome is not None:
+            on_outcome(key, outcome)
 
     @staticmethod
     def _match(todo: dict, outcome: Outcome) -> tuple[str, Request]:

@@ -16,6 +16,7 @@ leaders with fresh seeds, all within the compute budget.
 """
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from dataclasses import dataclass, replace
@@ -24,6 +25,8 @@ from typing import Callable, Optional
 from galstm_torch.execution.executor import Outcome
 from galstm_torch.ga.evaluator import Evaluator, Request, Result
 from galstm_torch.training.architecture import Architecture
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -125,12 +128,13 @@ class GenerationRunner:
         # stays out of view until it is asked for again, then comes back as a recorded row.
         self.view = _ReplayView(evaluator, set(trained_before))
 
-    def _run(self, requests: list[Request]) -> list[Result]:
+    def _run(self, requests: list[Request], ahead: "list[Request] | None" = None) -> list[Result]:
         if self.exhausted:
             return []
         requests, self.exhausted = self.evaluator.affordable(requests)
         results = self.evaluator.evaluate(requests, trained_before=self.trained_before,
-                                          on_outcome=self.on_outcome)
+                                          on_outcome=self.on_outcome,
+                                          ahead=None if self.exhausted else ahead)
         self.view.reveal(requests)
         self.evaluations.extend(results)
         return results
@@ -138,6 +142,9 @@ class GenerationRunner:
     def run(self, archs: list[Architecture], seen: list[Architecture]) -> GenerationEvaluation:
         self._rungs(archs)
         self._race(seen)
+        unused = self.evaluator.forget_ahead()
+        if unused:
+            log.info("%d training(s) ahead of the race were not needed", unused)
         return GenerationEvaluation([self._row(a) for a in archs], self.evaluations,
                                     self.exhausted)
 
@@ -163,14 +170,18 @@ class GenerationRunner:
     def _race(self, seen: list[Architecture]) -> None:
         """Fresh seeds for the leaders until each of the top `confirm` has `seeds` of them.
         One training per step, the leaders ranked anew after each: every step depends only on
-        the cache, so a run killed while racing resumes the same race."""
+        the cache, so a run killed while racing resumes the same race. The leader's further
+        seeds are offered to idle workers ahead of time (Evaluator.evaluate's ``ahead``): they
+        change no step, only when its training happens."""
         s, target = self.schedule, self.schedule.fidelities[-1]
         while not self.exhausted and s.seeds > 1:
             need = [a for a in leaders(self.view, seen, s, s.confirm)
                     if standing(self.view, a, s).seeds < s.seeds]
             if not need:
                 return
-            self._run([Request(need[0], target, standing(self.view, need[0], s).seeds)])
+            have = standing(self.view, need[0], s).seeds
+            self._run([Request(need[0], target, have)],
+                      ahead=[Request(need[0], target, r) for r in range(have + 1, s.seeds)])
 
     def _row(self, arch: Architecture) -> Optional[Result]:
         """The row's Result at its genome's highest rung, with fitness = mean over seeds."""
