@@ -13,10 +13,12 @@ from galstm_torch.config import Config
 from galstm_torch.errors import ConfigError
 from galstm_torch.execution.batched import BatchedExecutor
 from galstm_torch.execution.executor import Executor, SerialExecutor
+from galstm_torch.execution.graphs import GraphsExecutor
 from galstm_torch.execution.worker import DataSpec, WorkerSpec
 from galstm_torch.ga.genome import SearchSpace
 from galstm_torch.ga.goals import Goals
 from galstm_torch.training.data import DataSplits, load_data
+from galstm_torch.training.graphed import graph_support
 from galstm_torch.training.runtime import pick_device, set_deterministic, set_threads
 from galstm_torch.training.trainer import TrainingObserver, TrainSettings, check_precision
 
@@ -37,15 +39,32 @@ def _check_precision(settings: TrainSettings, device: torch.device) -> None:
 def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
                    observer: Optional[TrainingObserver] = None,
                    weights_dir: Optional[Path] = None) -> Executor:
-    """The in-process executor (serial, or batched: a group of genomes in one padded model),
-    after checking the precision fits the device. The batched executor trains a group at
-    once: it reports no per-step progress and keeps no weights."""
+    """The in-process executor (serial; batched: a group of genomes in one padded model;
+    graphs: a group as CUDA graphs on streams), after checking the precision fits the
+    device. The batched and graphs executors train a group at once: they report no
+    per-step progress, and the batched one keeps no weights."""
     _check_precision(settings, device)
     log.info("training in this process (%s) on %s (%s)", config.executor.name, device,
              settings.precision)
     if config.executor.name == "batched":
         return BatchedExecutor(data, settings, device, max_group=config.executor.max_group)
+    if config.executor.name == "graphs":
+        return graphs_executor(config, data, settings, device, weights_dir)
     return SerialExecutor(data, settings, device, observer=observer, weights_dir=weights_dir)
+
+
+def graphs_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
+                    weights_dir: Optional[Path] = None) -> Executor:
+    """executor=graphs, refused where a CUDA graph cannot replay the training."""
+    if device.type != "cuda":
+        raise ConfigError(f"executor=graphs replays CUDA graphs, and this run trains on "
+                          f"{device} (trainer.device={config.trainer.device}): use a CUDA "
+                          "device, or executor=auto")
+    why = graph_support(settings)
+    if why is not None:
+        raise ConfigError(f"{why}: use executor=serial")
+    return GraphsExecutor(data, settings, device, max_group=config.executor.max_group,
+                          weights_dir=weights_dir)
 
 
 def data_desc(config: Config) -> dict[str, Any]:
@@ -98,7 +117,7 @@ def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
 def serial_executor(config: Config, settings: TrainSettings,
                     observer: Optional[TrainingObserver] = None,
                     weights_dir: Optional[Path] = None) -> Executor:
-    """Train here (serial or batched); an observer (progress bar, training curves) watches
+    """Train here (serial, batched or graphs); an observer (progress bar, training curves) watches
     each training of the serial executor."""
     data, device = driver_data(config)
     return local_executor(config, data, settings, device, observer, weights_dir)

@@ -108,3 +108,34 @@ def test_agree_trains_both_engines_side_by_side(capsys):
         assert r["dtype"] == "float32" and r["train_samples"] == 108
         assert r["loss_batched"] == pytest.approx(r["loss_sequential"], rel=1e-4)
         assert r["test_batched"] == r["test_sequential"]
+
+
+GPU_TINY = ["gpu", *DATA, "--train-samples", "96", "--test-samples", "40", "--genomes", "3"]
+
+
+def test_gpu_times_each_variant_on_the_same_genomes_and_keeps_the_rows(capsys, tmp_path):
+    out = tmp_path / "gpu.json"
+    rows = run_json(capsys, *GPU_TINY, "--variants", "sequential,graphs,graphs1,batched",
+                    "--spread-seeds", "2", "--out", str(out))
+    assert json.loads(out.read_text()) == json.loads(json.dumps(rows))
+    setup, *variants, spread = rows
+    assert len(setup["genomes"]) == 3 and setup["train_samples"] == 86  # 96 less the 10% val
+    assert [r["variant"] for r in variants] == ["sequential", "graphs", "graphs1", "batched"]
+    for r in variants:
+        assert r["failed"] == 0 and len(r["fitness"]) == 3
+        assert r["speedup"] == pytest.approx(variants[0]["generation_s"] / r["generation_s"])
+    # on CPU the graphs executor trains every genome bit for bit as the sequential one
+    assert variants[1]["fitness"] == variants[2]["fitness"] == variants[0]["fitness"]
+    assert variants[1]["mean_abs_diff"] == 0.0
+    assert spread["seeds"] == 2 and spread["mean_std"] >= 0 and spread["variant"] == "spread (graphs)"
+
+
+def test_gpu_starts_no_variant_once_its_budget_is_spent(capsys):
+    rows = run_json(capsys, *GPU_TINY, "--variants", "sequential,nonsense", "--budget-s", "0")
+    assert [r.get("skipped", "") for r in rows[1:]] == ["--budget-s 0 spent"] * 3
+
+
+def test_gpu_reports_a_broken_variant_and_goes_on(capsys):
+    rows = run_json(capsys, *GPU_TINY, "--variants", "nonsense,sequential", "--spread-seeds", "1")
+    assert "--variants: nonsense is unknown" in rows[1]["error"]
+    assert rows[2]["variant"] == "sequential" and rows[2]["failed"] == 0

@@ -1,19 +1,22 @@
-"""python -m galstm_torch.bench {ga-ops,train,search,agree,pareto} [options] [--json]"""
+"""python -m galstm_torch.bench {ga-ops,train,search,agree,pareto,gpu} [options] [--json]"""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any, Optional
 
 import torch
 
-from galstm_torch.bench import agreement, ga_ops, pareto, search, training
+from galstm_torch.bench import agreement, ga_ops, gpu, pareto, search, training
 from galstm_torch.bench.common import describe_machine, emit_json, peak_matmul_gflops, print_table
 from galstm_torch.errors import GalstmError
+from galstm_torch.execution.worker import DataSpec, WorkerSpec
 from galstm_torch.training.architecture import Architecture, parse_compact
 from galstm_torch.training.data import load_data
 from galstm_torch.training.runtime import pick_device, set_threads
+from galstm_torch.training.trainer import TrainSettings
 
 
 def _ints(text: str) -> list[int]:
@@ -69,7 +72,48 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(train_samples=1000, test_samples=500)
     _agree_parser(sub)
     _pareto_parser(sub)
+    _gpu_parser(sub)
     return ap
+
+
+def _gpu_parser(sub: Any) -> None:
+    g = sub.add_parser("gpu", help="one generation of random genomes by each engine (GPU)")
+    _common(g)
+    _data_args(g)
+    g.add_argument("--genomes", type=int, default=20, help="random genomes in the generation")
+    g.add_argument("--seed", type=int, default=0, help="picks the genomes and their seeds")
+    g.add_argument("--variants", default=",".join(gpu.VARIANTS),
+                   help="comma list, run in this order: " + ", ".join(gpu.VARIANTS) +
+                   " (poolN: N workers; spread: where the spread runs, else last)")
+    g.add_argument("--spread-seeds", type=int, default=5,
+                   help="seeds per genome for the seed-to-seed spread (1: none)")
+    g.add_argument("--spread-variant", default="graphs", help="the variant that trains the spread")
+    g.add_argument("--budget-s", type=float, default=420.0,
+                   help="start no variant after this many seconds (device time is scarce)")
+    g.add_argument("--out", default=None, help="rewrite the rows to this JSON file after each variant")
+    g.set_defaults(test_samples=None)
+
+
+def cmd_gpu(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    variants = tuple(v for v in a.variants.split(",") if v)
+    data = load_data("mnist", a.data_root, train_samples=a.train_samples,
+                     test_samples=a.test_samples)
+    spec = WorkerSpec(DataSpec("mnist", str(Path(a.data_root).resolve()), False, a.train_samples,
+                               a.test_samples), TrainSettings(), str(device), 1)
+    rows = gpu.run(gpu.GpuRun(data.to(device), spec, device, genomes=a.genomes, seed=a.seed,
+                              variants=variants, spread_seeds=a.spread_seeds,
+                              spread_variant=a.spread_variant, budget_s=a.budget_s,
+                              out=Path(a.out) if a.out else None))
+    if not a.json:
+        setup = rows[0]
+        print(f"{describe_machine(device)}; {a.genomes} random genomes x {setup['train_samples']} "
+              f"images, 1 epoch, batch 32, fp32; warm-up {setup['warm_up_s']:.1f}s")
+        print_table(gpu.table_rows(rows), gpu.COLUMNS)
+        for r in rows:
+            if r.get("kind") == "spread":
+                print(f"{r['variant']}: {r['seeds']} seeds per genome, fitness std mean "
+                      f"{r['mean_std']:.4f}, max {r['max_std']:.4f}")
+    return rows
 
 
 def _agree_parser(sub: Any) -> None:
@@ -169,7 +213,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         device = pick_device(a.device)
         set_threads(a.threads)
         command = {"ga-ops": cmd_ga_ops, "train": cmd_train, "search": cmd_search,
-                   "agree": cmd_agree, "pareto": cmd_pareto}[a.command]
+                   "agree": cmd_agree, "pareto": cmd_pareto, "gpu": cmd_gpu}[a.command]
         rows = command(a, device)
     except (GalstmError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -72,7 +72,7 @@ class ExecutorConfig:
     num_workers: Optional[int] = None  # null = as many as the cluster's CPUs (or GPUs) allow
     threads_per_worker: Optional[int] = None  # null = trainer.num_threads, or 1 when that is null
     gpus_per_worker: Optional[float] = None  # null = 1 when the cluster has GPUs and device != cpu
-    max_group: Optional[int] = None  # batched: most genomes trained at once (null = all)
+    max_group: Optional[int] = None  # batched, graphs: most genomes trained at once (null = all)
     max_restarts: Optional[int] = None  # ray: per worker (null = 3); a genome whose worker died
                                         # is evaluated again as often
     start_timeout_s: Optional[float] = None  # pool, ray: for the workers to start and load the
@@ -195,7 +195,7 @@ def _where_trainings_run(cfg: Config) -> None:
     if cfg.executor.name == "batched" and len(ga.rungs) > 1:
         raise ConfigError("executor=batched trains whole epochs only: use ga.rungs=[1.0] "
                           "or another executor")
-    if cfg.tensorboard.curves and cfg.executor.name in ("ray", "pool", "batched"):
+    if cfg.tensorboard.curves and cfg.executor.name in ("ray", "pool", "batched", "graphs"):
         raise ConfigError(f"tensorboard.curves=true records each training step in this process, "
                           f"which executor={cfg.executor.name} does not: use executor=serial "
                           "(or auto), or drop tensorboard.curves")

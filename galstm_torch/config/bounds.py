@@ -65,7 +65,7 @@ def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
     check(value in choices, key, value, f"choose one of {', '.join(choices)}")
 
 
-EXECUTORS = ("auto", "serial", "ray", "pool", "batched")
+EXECUTORS = ("auto", "serial", "ray", "pool", "batched", "graphs")
 _ADDRESS = re.compile(r"auto|ray://\S+|[\w.\-\[\]:]+:\d+")
 
 
@@ -90,7 +90,7 @@ _POOL_KEYS = ("num_workers", "threads_per_worker", "start_timeout_s")
 EXECUTOR_KEYS = {"serial": (), "auto": _POOL_KEYS, "pool": _POOL_KEYS,  # auto may pick the pool
                  "ray": ("address", "num_workers", "threads_per_worker", "gpus_per_worker",
                          "max_restarts", "start_timeout_s"),
-                 "batched": ("max_group",)}
+                 "batched": ("max_group",), "graphs": ("max_group",)}
 ALL_EXECUTOR_KEYS = sorted({k for keys in EXECUTOR_KEYS.values() for k in keys})
 
 

@@ -79,9 +79,9 @@ def validate_goals(ga: Any, trainer: Any, executor: str = "serial") -> None:
                           "but latency is not in ga.objectives: add it, or drop the setting")
     if len(names) == 1:
         return _single(ga)
-    if "latency" in names and executor == "batched":
+    if "latency" in names and executor in ("batched", "graphs"):
         raise ConfigError("the latency objective is measured after each training, which "
-                          "executor=batched does not do: use executor=serial")
+                          f"executor={executor} does not do: use executor=serial")
     if "latency" in names and executor not in ("serial", "auto"):  # auto: serial for latency
         raise ConfigError(f"the latency objective with executor={executor}: workers share the "
                           "CPU or GPU while timing and may sit on different devices; use "

@@ -1,0 +1,255 @@
+"""``bench gpu``: one generation of the same random genomes trained by each engine, in one
+process run (issue 17), through the executors a search uses.
+
+Variants (``--variants``, run in the order given, each skipped once ``--budget-s`` is spent):
+- ``sequential``: ``executor=serial``, one genome after another (today's CUDA default);
+- ``graphs``: ``executor=graphs``, every genome a CUDA graph on its own stream, all at once;
+- ``graphs1``: the same one genome at a time (the graph alone, without the streams);
+- ``batched``: ``executor=batched``, one padded model per LSTM layer count;
+- ``poolN``: ``executor=pool`` with N worker processes on the device (its start is timed
+  apart: a search pays it once);
+- ``spread`` (last unless placed): see below.
+
+Each row gives the generation's seconds, its ratio to ``sequential``, samples/s, the mean GPU
+utilisation sampled during it, the peak memory of this process, and how far each genome's
+fitness lies from ``sequential``'s. ``--spread-seeds K`` then trains the same genomes K-1
+more times with ``--spread-variant`` (other seeds) and reports the seed-to-seed spread of
+one genome's fitness, the yardstick for those distances. ``--out FILE`` rewrites the rows
+there after each variant, so a run cut short keeps what it measured.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import shutil
+import statistics
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+
+from galstm_torch.bench.training import random_genomes, take_train
+from galstm_torch.execution.batched import BatchedExecutor
+from galstm_torch.execution.executor import Executor, SerialExecutor, Task
+from galstm_torch.execution.graphs import GraphsExecutor
+from galstm_torch.execution.worker import WorkerSpec
+from galstm_torch.files.atomic import write_json
+from galstm_torch.training.data import DataSplits
+
+VARIANTS = ("sequential", "graphs", "graphs1", "batched", "pool4", "pool8")
+COLUMNS = [("variant", "variant"), ("generation_s", "generation s"), ("speedup", "x sequential"),
+           ("samples_per_s", "samples/s"), ("gpu_util", "GPU util %"), ("peak_mem_gib", "peak GiB"),
+           ("start_s", "start s"), ("mean_abs_diff", "|fitness - seq| mean"), ("failed", "failed"),
+           ("fallbacks", "fallbacks")]
+
+
+class Utilisation:
+    """Samples the GPU's utilisation (percent) every ``period`` seconds in a thread, from
+    torch (NVML) or else nvidia-smi; nothing on CPU or where neither answers."""
+
+    def __init__(self, device: torch.device, period: float = 0.25) -> None:
+        self.device, self.period = device, period
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def read(self) -> Optional[float]:
+        if self.device.type != "cuda":
+            return None
+        try:
+            return float(torch.cuda.utilization(self.device))
+        except Exception:  # noqa: BLE001 - no NVML binding: ask nvidia-smi
+            pass
+        if shutil.which("nvidia-smi") is None:
+            return None
+        out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,"
+                              "nounits", f"--id={self.device.index or 0}"],
+                             capture_output=True, text=True, timeout=5)
+        return float(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            value = self.read()
+            if value is None:
+                return
+            self.samples.append(value)
+
+    def __enter__(self) -> "Utilisation":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def mean(self) -> Optional[float]:
+        return statistics.fmean(self.samples) if self.samples else None
+
+
+def make_executor(variant: str, data: DataSplits, spec: WorkerSpec,
+                  device: torch.device) -> Executor:
+    """The executor a variant names (a pool's start is part of this call)."""
+    settings = spec.settings
+    if variant == "sequential":
+        return SerialExecutor(data, settings, device)
+    if variant in ("graphs", "graphs1"):
+        return GraphsExecutor(data, settings, device, max_group=1 if variant == "graphs1" else None)
+    if variant == "batched":
+        return BatchedExecutor(data, settings, device)
+    if variant.startswith("pool") and variant[4:].isdigit():
+        from galstm_torch.execution.pool import PoolExecutor
+
+        return PoolExecutor(spec.on(str(device), threads=1), int(variant[4:]))
+    raise ValueError(f"--variants: {variant} is unknown; choose from {', '.join(VARIANTS)} "
+                     "(poolN for any N)")
+
+
+def timed_generation(variant: str, tasks: list[Task], data: DataSplits, spec: WorkerSpec,
+                     device: torch.device) -> dict[str, Any]:
+    """Train the tasks once with the variant's executor: seconds, utilisation, memory, and
+    each genome's outcome (in task order)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    executor = make_executor(variant, data, spec, device)
+    started = time.perf_counter()
+    try:
+        with Utilisation(device) as util:
+            outcomes = {(o.compact, o.seed): o for o in executor.map(tasks)}
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+    finally:
+        executor.close()
+    seconds = time.perf_counter() - started
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    ordered = [outcomes[(t.compact, t.seed)] for t in tasks]
+    return {"variant": variant, "generation_s": seconds, "start_s": started - start,
+            "samples_per_s": len(tasks) * len(data.y_train) / seconds, "gpu_util": util.mean(),
+            "peak_mem_gib": peak, "failed": sum(o.status != "ok" for o in ordered),
+            "fallbacks": getattr(executor, "fallbacks", 0),  # graphs: genomes trained one by one
+            "fitness": [o.evaluation.fitness for o in ordered]}
+
+
+def compare(rows: list[dict[str, Any]]) -> None:
+    """Each row's ratio to sequential and the distance of its fitnesses from sequential's."""
+    seq = next((r for r in rows if r["variant"] == "sequential" and "fitness" in r), None)
+    if seq is None:
+        return
+    for r in rows:
+        if "fitness" not in r or r.get("kind") == "spread":
+            continue
+        r["speedup"] = seq["generation_s"] / r["generation_s"]
+        diffs = [a - b for a, b in zip(r["fitness"], seq["fitness"])]
+        r["mean_abs_diff"] = statistics.fmean(abs(d) for d in diffs)
+        r["mean_diff"] = statistics.fmean(diffs)
+        r["diff_se"] = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else None
+
+
+def spread(first: list[float], more: list[list[float]]) -> dict[str, Any]:
+    """The seed-to-seed spread of each genome's fitness: the mean over genomes of the
+    standard deviation over seeds, and its largest value."""
+    per_genome = [statistics.stdev(values) for values in zip(first, *more)]
+    return {"kind": "spread", "variant": "spread", "seeds": 1 + len(more),
+            "mean_std": statistics.fmean(per_genome), "max_std": max(per_genome)}
+
+
+def _warm_up(data: DataSplits, spec: WorkerSpec, device: torch.device) -> float:
+    """Seconds to start CUDA, cuDNN and cuBLAS on eight batches (sequential, and graphs:
+    its warm-up, a capture and replays), so no variant pays them."""
+    start = time.perf_counter()
+    small = take_train(data, 8 * spec.settings.batch_size)
+    task = [Task((2, 1, 64, 64, 64), 0)]
+    for variant in ("sequential", "graphs"):
+        list(make_executor(variant, small, spec, device).map(task))
+    return time.perf_counter() - start
+
+
+def _guarded(variant: str, measure: "Callable[[], dict[str, Any]]",
+             device: torch.device) -> dict[str, Any]:
+    """A variant's row, or its error in one line: one broken variant must not cost the rest."""
+    try:
+        return measure()
+    except Exception as err:  # noqa: BLE001 - report it and go on to the next variant
+        return {"variant": variant, "error": f"{type(err).__name__}: {err}"[:300]}
+    finally:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _spread_row(tasks: list[Task], rows: list[dict[str, Any]], a: "GpuRun") -> dict[str, Any]:
+    """The spread variant's fitness over ``spread_seeds`` seeds (its first run reused)."""
+    first = next((r["fitness"] for r in rows if r["variant"] == a.spread_variant and "fitness" in r),
+                 None)
+    runs = [] if first is None else [first]
+    for k in range(len(runs), a.spread_seeds):
+        again = [Task(t.compact, t.seed + 1000 * (k + 1)) for t in tasks]
+        runs.append(timed_generation(a.spread_variant, again, a.data, a.spec, a.device)["fitness"])
+    row = spread(runs[0], runs[1:])
+    row["variant"] = f"spread ({a.spread_variant})"
+    return row
+
+
+@dataclass
+class GpuRun:
+    """What ``bench gpu`` measures, and where."""
+
+    data: DataSplits
+    spec: WorkerSpec
+    device: torch.device
+    genomes: int = 20
+    seed: int = 0
+    variants: tuple[str, ...] = VARIANTS
+    spread_seeds: int = 5
+    spread_variant: str = "graphs"
+    budget_s: float = 420.0
+    out: Optional[Path] = None
+
+
+def run(a: GpuRun) -> list[dict[str, Any]]:
+    """Every variant on the same genomes and seeds, then the spread; rows saved as they come."""
+    archs = random_genomes(a.genomes, a.seed)
+    tasks = [Task(arch.compact, a.seed + i) for i, arch in enumerate(archs)]
+    setup = {"kind": "setup", "variant": "setup", "device": str(a.device),
+             "train_samples": len(a.data.y_train), "genomes": [list(t.compact) for t in tasks],
+             "warm_up_s": _warm_up(a.data, a.spec, a.device)}
+    rows, start = [setup], time.perf_counter()
+    order = list(a.variants) if "spread" in a.variants else [*a.variants, "spread"]
+    for variant in [v for v in order if v != "spread" or a.spread_seeds > 1]:
+        if time.perf_counter() - start > a.budget_s:
+            rows.append({"variant": variant, "skipped": f"--budget-s {a.budget_s:g} spent"})
+        elif variant == "spread":
+            rows.append(_guarded(variant, functools.partial(_spread_row, tasks, rows, a), a.device))
+        else:
+            rows.append(_guarded(variant, functools.partial(
+                timed_generation, variant, tasks, a.data, a.spec, a.device), a.device))
+        compare(rows)
+        if a.out is not None:
+            write_json(a.out, rows)
+    return rows
+
+
+def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows formatted for the table (setup and spread are printed apart)."""
+    def fmt(value: Any, spec: str) -> str:
+        return "" if value is None else format(value, spec)
+
+    out = []
+    for r in rows:
+        if r.get("kind") in ("setup", "spread"):
+            continue
+        note = r.get("error") or r.get("skipped")
+        out.append({"variant": r["variant"] + (f" ({note})" if note else ""),
+                    "generation_s": fmt(r.get("generation_s"), ".1f"),
+                    "speedup": fmt(r.get("speedup"), ".2f"),
+                    "samples_per_s": fmt(r.get("samples_per_s"), ",.0f"),
+                    "gpu_util": fmt(r.get("gpu_util"), ".0f"),
+                    "peak_mem_gib": fmt(r.get("peak_mem_gib"), ".2f"),
+                    "start_s": fmt(r.get("start_s"), ".1f"),
+                    "mean_abs_diff": fmt(r.get("mean_abs_diff"), ".4f"),
+                    "failed": r.get("failed", ""), "fallbacks": r.get("fallbacks", "")})
+    return out

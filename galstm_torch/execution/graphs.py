@@ -1,0 +1,93 @@
+"""An executor that trains a generation's new genomes together on one GPU, each as a
+CUDA graph replayed on its own stream (``executor=graphs``; training/graphed.py).
+
+Tasks are grouped by fidelity (a group trains in lockstep, so its genomes take the same
+number of steps); ``max_group`` bounds a group. A group that runs out of memory is split in
+half and retried; a group that fails otherwise (a capture the device refuses) is trained
+genome by genome with the sequential trainer, so a search never stops for it. Trainings at
+the target fidelity keep their weights, as the serial executor's do.
+"""
+from __future__ import annotations
+
+import logging
+from itertools import groupby
+from pathlib import Path
+from typing import Iterator, Optional
+
+import torch
+
+from galstm_torch.execution.executor import Outcome, Task, _is_oom, failed_outcome, run_task
+from galstm_torch.execution.weights import save_weights
+from galstm_torch.training.architecture import Architecture, format_compact
+from galstm_torch.training.data import DataSplits
+from galstm_torch.training.graphed import train_graphed
+from galstm_torch.training.trainer import TrainSettings, at_fidelity
+
+log = logging.getLogger(__name__)
+
+
+def plan_lanes(tasks: list[Task], max_group: Optional[int] = None) -> list[list[Task]]:
+    """Tasks grouped by fidelity (the target last), each group at most ``max_group``."""
+    def fidelity(task: Task) -> float:
+        return float("inf") if task.fidelity is None else task.fidelity
+
+    groups: list[list[Task]] = []
+    for _, same in groupby(sorted(tasks, key=fidelity), key=fidelity):
+        members = list(same)
+        size = max_group or len(members)
+        groups.extend(members[i : i + size] for i in range(0, len(members), size))
+    return groups
+
+
+class GraphsExecutor:
+    """Trains tasks group by group on one device, in this process."""
+
+    def __init__(self, data: DataSplits, settings: TrainSettings, device: torch.device,
+                 max_group: Optional[int] = None, weights_dir: Optional[Path] = None) -> None:
+        self.data, self.settings, self.device = data, settings, device
+        self.max_group, self.weights_dir = max_group, weights_dir
+        self.fallbacks = 0  # genomes trained one by one after their group failed
+
+    def map(self, tasks: list[Task]) -> Iterator[Outcome]:
+        for group in plan_lanes(tasks, self.max_group):
+            yield from self._run_group(group)
+
+    def _run_group(self, group: list[Task]) -> Iterator[Outcome]:
+        settings = at_fidelity(self.settings, group[0].fidelity)
+        archs = [Architecture.from_compact(t.compact) for t in group]
+        try:
+            results = train_graphed(archs, self.data, settings, seeds=[t.seed for t in group],
+                                    device=self.device)
+        except Exception as err:  # noqa: BLE001 - one group's failure must not stop the search
+            yield from self._recover(group, err)
+            return
+        for task, result in zip(group, results):
+            if isinstance(result, Exception):
+                log.warning("genome %s failed: %s", format_compact(task.compact), result)
+                yield failed_outcome(task, str(result))
+                continue
+            model, evaluation = result
+            if self.weights_dir is not None and task.fidelity is None:
+                save_weights(self.weights_dir, task.compact, task.seed, model)
+            yield Outcome(task.compact, evaluation, seed=task.seed)
+
+    def _recover(self, group: list[Task], err: Exception) -> Iterator[Outcome]:
+        """Split a group that ran out of memory; train any other failed group's genomes one
+        by one with the sequential trainer (it records their own failures)."""
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        if _is_oom(err) and len(group) > 1:
+            log.warning("a group of %d genomes ran out of memory; splitting it", len(group))
+            half = len(group) // 2
+            yield from self._run_group(group[:half])
+            yield from self._run_group(group[half:])
+            return
+        log.warning("graphed training of %s failed (%s: %s); training them one by one",
+                    [format_compact(t.compact) for t in group], type(err).__name__, err)
+        self.fallbacks += len(group)
+        for task in group:
+            yield run_task(task, self.data, self.settings, self.device, None, self.weights_dir)
+
+    def close(self) -> None:
+        pass
+

@@ -1,0 +1,131 @@
+"""executor=graphs' trainer: on CPU (no graphs, no streams) every genome of a group trains
+bit for bit as train trains it alone, whatever the group; the CUDA path shares the same step."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from galstm_torch import executors
+from galstm_torch.app import to_config, train_settings
+from galstm_torch.errors import ConfigError
+from galstm_torch.execution import graphs as graphs_module
+from galstm_torch.execution.executor import SerialExecutor, Task
+from galstm_torch.execution.graphs import GraphsExecutor, plan_lanes
+from galstm_torch.execution.weights import load_weights
+from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.graphed import graph_support, train_graphed
+from galstm_torch.training.trainer import TrainSettings, train
+
+from conftest import TINY, compose_cfg, sample
+
+CPU = torch.device("cpu")
+GENOMES = [(1, 1, 40, 33), (2, 2, 36, 48, 40, 32), (3, 1, 32, 40, 33, 50)]
+
+
+def _alone(arch: Architecture, settings: TrainSettings, seed: int, data):
+    model, ev = train(arch, data, settings, seed=seed, device=CPU)
+    return model, ev
+
+
+@pytest.mark.parametrize("epochs, n_train", [(1, 201), (2, 160), (0.5, 200)])
+def test_each_genome_trains_as_train_alone(epochs, n_train):
+    # 201 samples at batch 32: 6 full batches and a tail of 9 (trained); 160: no tail;
+    # half an epoch of 200: 3 full batches and a tail of 4; two epochs: two shuffles
+    data = sample(train_samples=n_train, test_samples=100)
+    settings = TrainSettings(epochs=epochs)
+    archs = [Architecture.from_compact(g) for g in GENOMES]
+    seeds = [11, 12, 13]
+    together = train_graphed(archs, data, settings, seeds=seeds, device=CPU)
+    for arch, seed, result in zip(archs, seeds, together):
+        assert not isinstance(result, Exception)
+        model, ev = result
+        ref_model, ref = _alone(arch, settings, seed, data)
+        assert (ev.fitness, ev.val_acc, ev.test_acc, ev.loss, ev.params) == \
+            (ref.fitness, ref.val_acc, ref.test_acc, ref.loss, ref.params)
+        for (name, p), q in zip(model.state_dict().items(), ref_model.state_dict().values()):
+            assert torch.equal(p, q), name
+
+
+def test_a_genome_does_not_depend_on_its_group():
+    data = sample(train_samples=130, test_samples=100)
+    settings = TrainSettings()
+    arch = Architecture.from_compact(GENOMES[1])
+    alone = train_graphed([arch], data, settings, seeds=[5], device=CPU)[0]
+    grouped = train_graphed([Architecture.from_compact(GENOMES[0]), arch], data, settings,
+                            seeds=[4, 5], device=CPU)[1]
+    assert not isinstance(alone, Exception) and not isinstance(grouped, Exception)
+    assert alone[1].loss == grouped[1].loss and alone[1].fitness == grouped[1].fitness
+
+
+def test_a_diverging_genome_fails_alone():
+    # at an absurd learning rate three dense blocks overflow, one stays bounded by BatchNorm
+    data = sample(train_samples=96, test_samples=50)
+    settings = TrainSettings(lr=1e16)
+    archs = [Architecture.from_compact(g) for g in [(1, 1, 40, 33), (1, 3, 32, 40, 40, 40)]]
+    bounded, diverged = train_graphed(archs, data, settings, seeds=[1, 2], device=CPU)
+    assert not isinstance(bounded, Exception)
+    assert isinstance(diverged, Exception) and "training loss became" in str(diverged)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"precision": "bf16"}, "fp32 only"),
+    ({"lr_schedule": "cosine"}, "constant learning rate"),
+    ({"latency_batch": 8}, "latency"),
+])
+def test_settings_a_graph_cannot_replay_are_named(change, words):
+    assert words in graph_support(dataclasses.replace(TrainSettings(), **change))
+    assert graph_support(TrainSettings()) is None
+    with pytest.raises(ValueError, match=words):
+        train_graphed([Architecture.from_compact(GENOMES[0])], sample(train_samples=64),
+                      dataclasses.replace(TrainSettings(), **change), seeds=[0], device=CPU)
+
+
+def test_the_executor_agrees_with_the_serial_one_and_keeps_weights(tmp_path):
+    data = sample(train_samples=130, test_samples=60)
+    settings = TrainSettings()
+    tasks = [Task(GENOMES[0], 1), Task(GENOMES[1], 2, fidelity=0.5), Task(GENOMES[2], 3),
+             Task(GENOMES[0], 4, fidelity=0.5)]
+    graphs = GraphsExecutor(data, settings, CPU, max_group=1, weights_dir=tmp_path / "w")
+    got = {(o.compact, o.seed): o for o in graphs.map(tasks)}
+    want = {(o.compact, o.seed): o for o in SerialExecutor(data, settings, CPU).map(tasks)}
+    assert got.keys() == want.keys()
+    for key, outcome in want.items():
+        assert got[key].status == "ok"
+        assert (got[key].evaluation.fitness, got[key].evaluation.loss) == \
+            (outcome.evaluation.fitness, outcome.evaluation.loss)
+    for task in tasks:  # the target fidelity's trainings keep their weights, screenings not
+        kept = load_weights(tmp_path / "w", task.compact, task.seed)
+        assert (kept is not None) == (task.fidelity is None)
+
+
+def test_a_group_the_device_refuses_trains_one_by_one(monkeypatch, caplog):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(graphs_module, "train_graphed", refuse)
+    data = sample(train_samples=64, test_samples=30)
+    ex = GraphsExecutor(data, TrainSettings(), CPU)
+    outcomes = list(ex.map([Task(GENOMES[0], 1), Task(GENOMES[1], 2)]))
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    assert "training them one by one" in caplog.text
+    assert ex.fallbacks == 2
+
+
+def test_plan_lanes_groups_by_fidelity_target_last():
+    tasks = [Task((1, 1, 32, 32), i, fidelity) for i, fidelity in
+             enumerate([None, 0.25, None, 0.25, 0.25])]
+    groups = plan_lanes(tasks, max_group=2)
+    assert [[t.seed for t in g] for g in groups] == [[1, 3], [4], [0, 2]]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["executor=graphs"], "executor=graphs replays CUDA graphs, and this run trains on cpu"),
+    (["executor=graphs", "tensorboard.curves=true"], "which executor=graphs does not"),
+    (["executor=graphs", "executor.num_workers=2"], "read only by executor=pool or ray"),
+])
+def test_executor_graphs_is_refused_where_it_cannot_apply(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        cfg = to_config(compose_cfg(*TINY, *overrides))
+        executors.make_executor(cfg, train_settings(cfg))
