@@ -118,7 +118,7 @@ def test_gpu_times_each_variant_on_the_same_genomes_and_keeps_the_rows(capsys, t
     rows = run_json(capsys, *GPU_TINY, "--variants", "sequential,graphs,graphs1,batched",
                     "--spread-seeds", "2", "--out", str(out))
     assert json.loads(out.read_text()) == json.loads(json.dumps(rows))
-    setup, *variants, spread = rows
+    setup, *variants, again, spread = rows
     assert len(setup["genomes"]) == 3 and setup["train_samples"] == 86  # 96 less the 10% val
     assert [r["variant"] for r in variants] == ["sequential", "graphs", "graphs1", "batched"]
     for r in variants:
@@ -127,12 +127,14 @@ def test_gpu_times_each_variant_on_the_same_genomes_and_keeps_the_rows(capsys, t
     # on CPU the graphs executor trains every genome bit for bit as the sequential one
     assert variants[1]["fitness"] == variants[2]["fitness"] == variants[0]["fitness"]
     assert variants[1]["mean_abs_diff"] == 0.0
+    assert again["variant"] == "graphs seed set 2" and again["kind"] == "spread_seed"
+    assert again["fitness"] != variants[1]["fitness"]  # other seeds
     assert spread["seeds"] == 2 and spread["mean_std"] >= 0 and spread["variant"] == "spread (graphs)"
 
 
 def test_gpu_starts_no_variant_once_its_budget_is_spent(capsys):
     rows = run_json(capsys, *GPU_TINY, "--variants", "sequential,nonsense", "--budget-s", "0")
-    assert [r.get("skipped", "") for r in rows[1:]] == ["--budget-s 0 spent"] * 3
+    assert [r.get("skipped", "") for r in rows[1:]] == ["--budget-s 0 spent"] * 6  # 2, 4 seed sets
 
 
 def test_gpu_reports_a_broken_variant_and_goes_on(capsys):

@@ -29,10 +29,12 @@ def _alone(arch: Architecture, settings: TrainSettings, seed: int, data):
     return model, ev
 
 
-@pytest.mark.parametrize("epochs, n_train", [(1, 201), (2, 160), (0.5, 200)])
+@pytest.mark.parametrize("epochs, n_train", [(1, 201), (2, 160), (0.5, 200), (0.25, 100)])
 def test_each_genome_trains_as_train_alone(epochs, n_train):
-    # 201 samples at batch 32: 6 full batches and a tail of 9 (trained); 160: no tail;
-    # half an epoch of 200: 3 full batches and a tail of 4; two epochs: two shuffles
+    # 10% of each goes to validation. 201: 5 full batches of 32 (3 eager warm-up steps, a
+    # "capture", 2 replays) and a tail of 20; 160: 4 full, no tail, two epochs (two
+    # shuffles, the second pass all replays); half of 180: 2 full and a tail of 26; a
+    # quarter of 90: no full batch, a tail of 22
     data = sample(train_samples=n_train, test_samples=100)
     settings = TrainSettings(epochs=epochs)
     archs = [Architecture.from_compact(g) for g in GENOMES]

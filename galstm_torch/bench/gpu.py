@@ -8,7 +8,8 @@ Variants (``--variants``, run in the order given, each skipped once ``--budget-s
 - ``batched``: ``executor=batched``, one padded model per LSTM layer count;
 - ``poolN``: ``executor=pool`` with N worker processes on the device (its start is timed
   apart: a search pays it once);
-- ``spread`` (last unless placed): see below.
+- ``spread`` (last unless placed): the spread variant again with K-1 other seed sets, one
+  row each, then the summary (see below).
 
 Each row gives the generation's seconds, its ratio to ``sequential``, samples/s, the mean GPU
 utilisation sampled during it, the peak memory of this process, and how far each genome's
@@ -61,7 +62,7 @@ class Utilisation:
         if self.device.type != "cuda":
             return None
         try:
-            return float(torch.cuda.utilization(self.device))
+            return float(torch.cuda.utilization(self.device.index or 0))  # no CUDA call
         except Exception:  # noqa: BLE001 - no NVML binding: ask nvidia-smi
             pass
         if shutil.which("nvidia-smi") is None:
@@ -141,7 +142,7 @@ def compare(rows: list[dict[str, Any]]) -> None:
     if seq is None:
         return
     for r in rows:
-        if "fitness" not in r or r.get("kind") == "spread":
+        if "fitness" not in r or r.get("kind") in ("spread", "spread_seed"):
             continue
         r["speedup"] = seq["generation_s"] / r["generation_s"]
         diffs = [a - b for a, b in zip(r["fitness"], seq["fitness"])]
@@ -181,17 +182,43 @@ def _guarded(variant: str, measure: "Callable[[], dict[str, Any]]",
             torch.cuda.empty_cache()
 
 
-def _spread_row(tasks: list[Task], rows: list[dict[str, Any]], a: "GpuRun") -> dict[str, Any]:
-    """The spread variant's fitness over ``spread_seeds`` seeds (its first run reused)."""
-    first = next((r["fitness"] for r in rows if r["variant"] == a.spread_variant and "fitness" in r),
-                 None)
-    runs = [] if first is None else [first]
-    for k in range(len(runs), a.spread_seeds):
-        again = [Task(t.compact, t.seed + 1000 * (k + 1)) for t in tasks]
-        runs.append(timed_generation(a.spread_variant, again, a.data, a.spec, a.device)["fitness"])
-    row = spread(runs[0], runs[1:])
-    row["variant"] = f"spread ({a.spread_variant})"
-    return row
+def _base(rows: list[dict[str, Any]], a: "GpuRun") -> Optional[dict[str, Any]]:
+    """The spread variant's own row (its first seed), if it ran."""
+    return next((r for r in rows if r["variant"] == a.spread_variant and "fitness" in r), None)
+
+
+def _spread_seed(tasks: list[Task], rows: list[dict[str, Any]], a: "GpuRun",
+                 k: int) -> dict[str, Any]:
+    """The spread variant once more, every genome with its k-th other seed; skipped where
+    that variant did not run cleanly (a fallback would time the sequential trainer)."""
+    label = f"{a.spread_variant} seed set {k + 1}"
+    base = _base(rows, a)
+    if base is None or base.get("fallbacks"):
+        return {"variant": label, "skipped": f"{a.spread_variant} did not run cleanly"}
+    again = [Task(t.compact, t.seed + 1000 * k) for t in tasks]
+    row = timed_generation(a.spread_variant, again, a.data, a.spec, a.device)
+    return {**row, "variant": label, "kind": "spread_seed"}
+
+
+def _spread_summary(rows: list[dict[str, Any]], a: "GpuRun") -> Optional[dict[str, Any]]:
+    """The spread over the seed sets that ran (at least 2)."""
+    base = _base(rows, a)
+    more = [r["fitness"] for r in rows if r.get("kind") == "spread_seed" and "fitness" in r]
+    if base is None or not more:
+        return None
+    return {**spread(base["fitness"], more), "variant": f"spread ({a.spread_variant})"}
+
+
+def _plan(a: "GpuRun") -> list[tuple[str, int]]:
+    """(variant, seed set) in order; 'spread' becomes its extra seed sets, then a summary."""
+    order = list(a.variants) if "spread" in a.variants else [*a.variants, "spread"]
+    plan: list[tuple[str, int]] = []
+    for v in order:
+        if v != "spread":
+            plan.append((v, 0))
+        elif a.spread_seeds > 1:
+            plan += [("spread", k) for k in range(1, a.spread_seeds)] + [("summary", 0)]
+    return plan
 
 
 @dataclass
@@ -218,12 +245,16 @@ def run(a: GpuRun) -> list[dict[str, Any]]:
              "train_samples": len(a.data.y_train), "genomes": [list(t.compact) for t in tasks],
              "warm_up_s": _warm_up(a.data, a.spec, a.device)}
     rows, start = [setup], time.perf_counter()
-    order = list(a.variants) if "spread" in a.variants else [*a.variants, "spread"]
-    for variant in [v for v in order if v != "spread" or a.spread_seeds > 1]:
-        if time.perf_counter() - start > a.budget_s:
-            rows.append({"variant": variant, "skipped": f"--budget-s {a.budget_s:g} spent"})
+    for variant, k in _plan(a):
+        if variant == "summary":
+            summary = _spread_summary(rows, a)
+            rows.extend([summary] if summary else [])
+        elif time.perf_counter() - start > a.budget_s:
+            rows.append({"variant": variant if variant != "spread" else f"spread seed set {k + 1}",
+                         "skipped": f"--budget-s {a.budget_s:g} spent"})
         elif variant == "spread":
-            rows.append(_guarded(variant, functools.partial(_spread_row, tasks, rows, a), a.device))
+            rows.append(_guarded(variant, functools.partial(_spread_seed, tasks, rows, a, k),
+                                 a.device))
         else:
             rows.append(_guarded(variant, functools.partial(
                 timed_generation, variant, tasks, a.data, a.spec, a.device), a.device))

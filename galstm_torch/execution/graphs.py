@@ -55,11 +55,14 @@ class GraphsExecutor:
     def _run_group(self, group: list[Task]) -> Iterator[Outcome]:
         settings = at_fidelity(self.settings, group[0].fidelity)
         archs = [Architecture.from_compact(t.compact) for t in group]
+        failure: Optional[tuple[bool, str]] = None
         try:
             results = train_graphed(archs, self.data, settings, seeds=[t.seed for t in group],
                                     device=self.device)
         except Exception as err:  # noqa: BLE001 - one group's failure must not stop the search
-            yield from self._recover(group, err)
+            failure = (_is_oom(err), f"{type(err).__name__}: {err}")
+        if failure is not None:  # out of the except: its traceback no longer holds the
+            yield from self._recover(group, *failure)  # group's models and graphs
             return
         for task, result in zip(group, results):
             if isinstance(result, Exception):
@@ -71,19 +74,20 @@ class GraphsExecutor:
                 save_weights(self.weights_dir, task.compact, task.seed, model)
             yield Outcome(task.compact, evaluation, seed=task.seed)
 
-    def _recover(self, group: list[Task], err: Exception) -> Iterator[Outcome]:
+    def _recover(self, group: list[Task], oom: bool, why: str) -> Iterator[Outcome]:
         """Split a group that ran out of memory; train any other failed group's genomes one
         by one with the sequential trainer (it records their own failures)."""
         if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
             torch.cuda.empty_cache()
-        if _is_oom(err) and len(group) > 1:
+        if oom and len(group) > 1:
             log.warning("a group of %d genomes ran out of memory; splitting it", len(group))
             half = len(group) // 2
             yield from self._run_group(group[:half])
             yield from self._run_group(group[half:])
             return
-        log.warning("graphed training of %s failed (%s: %s); training them one by one",
-                    [format_compact(t.compact) for t in group], type(err).__name__, err)
+        log.warning("graphed training of %s failed (%s); training them one by one",
+                    [format_compact(t.compact) for t in group], why)
         self.fallbacks += len(group)
         for task in group:
             yield run_task(task, self.data, self.settings, self.device, None, self.weights_dir)

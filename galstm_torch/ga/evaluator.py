@@ -200,9 +200,10 @@ class Evaluator:
         room = getattr(self.executor, "slots", 1) - len(todo)
         chosen: dict[tuple, tuple[str, Request]] = {}
         asked = [r for _, r in todo.values()]
+        waiting = {key for key, _ in todo.values()} | set(self.ahead)
         for r in ahead:
             key = self.key(r.arch, r.fidelity, r.replicate)
-            if len(chosen) >= room or key in self.cache or key in self.ahead:
+            if len(chosen) >= room or key in self.cache or key in waiting:
                 continue
             if self.affordable([*asked, *(v[1] for v in chosen.values()), r])[1]:
                 break

@@ -14,9 +14,11 @@ Adam's state is made there); the tail batch of a pass, whose shape differs, runs
 
 On CPU there are no graphs or streams: the same schedule runs with each "replay" an eager
 step, each genome's dropout drawn from its own saved copy of the global generator, so every
-genome's result is bit for bit that of ``train`` (tests/test_graphed.py). On CUDA the dropout masks
-come from the shared CUDA generator and Adam runs in its capturable form, so the results
-agree with ``train`` within seed-to-seed noise, not bit for bit.
+genome's result is bit for bit that of ``train`` (tests/test_graphed.py). On CUDA each genome's
+dropout draws from its own copy of the CUDA generator seeded with its seed, as in ``train``,
+so a genome's result does not depend on its group; but its draws need not match ``train``'s
+eager ones, and Adam runs in its capturable form, so the results agree with ``train``
+within seed-to-seed noise, not bit for bit.
 """
 from __future__ import annotations
 
@@ -76,6 +78,7 @@ class Lane:
     rng: Optional[torch.Tensor] = None  # CPU: this genome's dropout stream between its steps
     stream: Any = None                  # CUDA: torch.cuda.Stream
     graph: Any = None                   # once captured: a torch.cuda.CUDAGraph (CPU: _EagerStep)
+    cuda_rng: Any = None                # CUDA: this genome's own generator state (graph-safe)
     sums: list[torch.Tensor] = field(default_factory=list)  # each finished pass's total
     seen: int = 0
     seconds: float = 0.0
@@ -100,11 +103,52 @@ def make_lane(arch: Architecture, seed: int, data: DataSplits, settings: TrainSe
                 stream=torch.cuda.Stream(device) if cuda else None)
     if cuda:  # the buffers above were filled on the default stream: the lane's work waits
         lane.stream.wait_stream(torch.cuda.current_stream(device))
+        lane.cuda_rng = _own_cuda_rng(device)
     return lane
 
 
+def _cuda_generator(device: torch.device) -> Any:
+    index = torch.cuda.current_device() if device.index is None else device.index
+    return torch.cuda.default_generators[index]
+
+
+def _own_cuda_rng(device: torch.device) -> Any:
+    """A copy of the CUDA generator's state just seeded with the genome's seed: the genome's
+    dropout draws from it alone, in its eager steps and, registered at its capture, in its
+    replays (lanes sharing one generator would draw in replay order, and could race on its
+    offset on older torch). None where this torch cannot swap states graph-safely."""
+    try:
+        return _cuda_generator(device).clone_state()
+    except (AttributeError, RuntimeError):
+        return None
+
+
+@contextlib.contextmanager
+def _on_stream(lane: Lane) -> Any:
+    """The genome's stream, with its own CUDA generator state in place."""
+    gen = _cuda_generator(lane.rows.device) if lane.cuda_rng is not None else None
+    before = gen.graphsafe_get_state() if gen is not None else None
+    if gen is not None:
+        gen.graphsafe_set_state(lane.cuda_rng)
+    try:
+        with torch.cuda.stream(lane.stream):
+            yield
+    finally:
+        if gen is not None:
+            gen.graphsafe_set_state(before)
+
+
 def _on(lane: Lane) -> ContextManager:
-    """Run on the genome's stream (CUDA) or with its dropout stream restored (CPU)."""
+    """Run on the genome's stream with its generator (CUDA), or with its dropout stream
+    restored (CPU)."""
+    if lane.stream is not None:
+        return _on_stream(lane)
+    return _own_rng(lane)
+
+
+def _replaying(lane: Lane) -> ContextManager:
+    """Where a replay runs: the genome's stream (a graph carries the generator state it was
+    captured with), or on CPU its dropout stream."""
     if lane.stream is not None:
         return torch.cuda.stream(lane.stream)
     return _own_rng(lane)
@@ -155,7 +199,7 @@ def _capture(lane: Lane, data: DataSplits, settings: TrainSettings) -> None:
         lane.graph = _EagerStep(lane, data, settings)
         return
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph, stream=lane.stream):
+    with _on(lane), torch.cuda.graph(graph, stream=lane.stream):  # registers lane's RNG state
         _step(lane, data, settings)
     lane.graph = graph
 
@@ -170,7 +214,7 @@ def _start_pass(lane: Lane, data: DataSplits, size: int,
     tail = order[full * settings.batch_size:]
     lane.seen += full * settings.batch_size + (len(tail) if len(tail) >= 2 else 0)
     with _on(lane):  # made on the lane's stream, so its memory is not reused under it
-        lane.rows[:full].copy_(order[: full * settings.batch_size].view(full, -1))
+        lane.rows[:full].copy_(order[: full * settings.batch_size].view(full, settings.batch_size))
         lane.step.zero_()
         lane.total.zero_()
         return tail.to(lane.rows.device) if len(tail) >= 2 else None
@@ -192,7 +236,7 @@ def _run_steps(lanes: list[Lane], data: DataSplits, settings: TrainSettings, ful
     for i in range(full):
         for lane in lanes:
             if i >= first[lane]:
-                with _on(lane):
+                with _replaying(lane):
                     lane.graph.replay()
 
 
