@@ -19,9 +19,12 @@ PY=${PYTHON:-python3}  # the device's python3 holds torch; here: PYTHON=.venv/bi
 OUT=${OUT:-/tmp/out}
 MODE=${1:-all}
 DRY=${2:-}
+case "$MODE" in all|bench|article) ;;
+    *) echo "usage: gpu_session.sh {all|bench|article} [--dry-run]" >&2; exit 2 ;;
+esac
 mkdir -p "$OUT" /tmp/site /tmp/data/MNIST/raw
 rm -rf /tmp/article  # a rerun on a warm machine starts clean
-"$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
+"$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
     .device/whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD
 for f in .device/mnist/*.gz; do gunzip -c "$f" > "/tmp/data/MNIST/raw/$(basename "$f" .gz)"; done
@@ -67,5 +70,4 @@ case "$MODE" in
     bench) run_bench 420 540 ;;
     article) run_article 560 ;;
     all) run_bench 240 330; run_article $((580 - SECONDS)) ;;
-    *) echo "usage: gpu_session.sh {all|bench|article} [--dry-run]" >&2; exit 2 ;;
 esac
