@@ -2,9 +2,9 @@
 gather, forward, backward, Adam) is captured once in a CUDA graph, and the genomes' graphs
 are replayed in turn, each on its own CUDA stream (``executor=graphs``).
 
-Why: a 1-epoch, batch-32 LSTM step launches hundreds of tiny kernels, so one genome trained
-eagerly leaves a GPU idle, bound by kernel launches (BENCHMARKS.md, GPU). A replay launches a
-whole step at once, and the streams let the GPU run several genomes' steps side by side.
+Why: a batch-32 LSTM step launches hundreds of tiny kernels, so one genome trained eagerly
+leaves a GPU idle (BENCHMARKS.md, GPU); a replay launches a whole step at once, and the
+streams let the GPU run several genomes' steps side by side.
 
 Each genome trains as ``train`` would train it: the same initial weights (its seed), batch
 order (its own shuffling generator), step count and tail batch, and the same loss. The batch
@@ -15,10 +15,9 @@ Adam's state is made there); the tail batch of a pass, whose shape differs, runs
 On CPU there are no graphs or streams: the same schedule runs with each "replay" an eager
 step, each genome's dropout drawn from its own saved copy of the global generator, so every
 genome's result is bit for bit that of ``train`` (tests/test_graphed.py). On CUDA each genome's
-dropout draws from its own copy of the CUDA generator seeded with its seed, as in ``train``,
-so a genome's result does not depend on its group; but its draws need not match ``train``'s
-eager ones, and Adam runs in its capturable form, so the results agree with ``train``
-within seed-to-seed noise, not bit for bit.
+dropout draws from its own copy of the CUDA generator seeded with its seed, so its result
+does not depend on its group; but those draws and capturable Adam differ from ``train``'s,
+so results agree with ``train`` within seed-to-seed noise, not bit for bit.
 """
 from __future__ import annotations
 
@@ -46,9 +45,8 @@ WARMUP_STEPS = 3  # eager steps on a genome's stream before its capture (PyTorch
 
 
 def graph_support(settings: TrainSettings) -> Optional[str]:
-    """Why these settings cannot be trained here, or None. A graph replays fixed kernels, so
-    a learning-rate schedule (a host-side rate), fp16's loss scaling (a host sync per step)
-    and autocast's weight cache have no place in it."""
+    """Why these settings cannot be trained here, or None: a graph replays fixed kernels, with
+    no host-side learning-rate schedule, loss scaling (a sync per step) or autocast cache."""
     if settings.precision != "fp32":
         return f"trainer.precision={settings.precision}: executor=graphs trains fp32 only"
     if settings.lr_schedule != "constant":
@@ -183,8 +181,8 @@ def _step(lane: Lane, data: DataSplits, settings: TrainSettings,
 
 
 class _EagerStep:
-    """CPU's stand-in for a captured graph: each replay runs the step eagerly. It lets the
-    CPU run the very schedule CUDA runs (warm-up, capture, replays in turn), bit for bit."""
+    """CPU's stand-in for a graph: a replay runs the step eagerly, so the CPU runs the very
+    schedule CUDA runs (warm-up, capture, replays in turn)."""
 
     def __init__(self, lane: Lane, data: DataSplits, settings: TrainSettings) -> None:
         self.lane, self.data, self.settings = lane, data, settings
@@ -206,15 +204,16 @@ def _capture(lane: Lane, data: DataSplits, settings: TrainSettings) -> None:
 
 def _start_pass(lane: Lane, data: DataSplits, size: int,
                 settings: TrainSettings) -> Optional[torch.Tensor]:
-    """Load this pass's batch order into the static buffers (train's order: a permutation
-    from the genome's generator, cut to ``size``); return the tail batch's indices, or None
-    when the tail has fewer than 2 samples (train skips it: BatchNorm needs 2)."""
+    """Load this pass's batch order (train's: a permutation from the genome's generator, cut
+    to ``size``) into the static buffers; return the tail batch's indices, or None when the
+    tail has fewer than 2 samples (train skips it: BatchNorm needs 2)."""
     order = torch.randperm(len(data.y_train), generator=lane.shuffle)[:size]
-    full = size // settings.batch_size
-    tail = order[full * settings.batch_size:]
-    lane.seen += full * settings.batch_size + (len(tail) if len(tail) >= 2 else 0)
+    b = settings.batch_size
+    full = size // b
+    tail = order[full * b:]
+    lane.seen += full * b + (len(tail) if len(tail) >= 2 else 0)
     with _on(lane):  # made on the lane's stream, so its memory is not reused under it
-        lane.rows[:full].copy_(order[: full * settings.batch_size].view(full, settings.batch_size))
+        lane.rows[:full].copy_(order[: full * b].view(full, b))
         lane.step.zero_()
         lane.total.zero_()
         return tail.to(lane.rows.device) if len(tail) >= 2 else None
