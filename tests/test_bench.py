@@ -141,3 +141,16 @@ def test_gpu_reports_a_broken_variant_and_goes_on(capsys):
     rows = run_json(capsys, *GPU_TINY, "--variants", "nonsense,sequential", "--spread-seeds", "1")
     assert "--variants: nonsense is unknown" in rows[1]["error"]
     assert rows[2]["variant"] == "sequential" and rows[2]["failed"] == 0
+
+
+def test_gpu_spends_no_more_time_on_graphs_once_a_capture_failed(capsys, monkeypatch):
+    from galstm_torch.execution import graphs
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(graphs, "train_graphed", refuse)
+    rows = run_json(capsys, *GPU_TINY, "--variants", "graphs,graphs1,spread", "--spread-seeds", "2")
+    assert rows[1]["fallbacks"] == 3 and rows[1]["failed"] == 0  # trained one by one instead
+    assert rows[2]["skipped"] == "graphs fell back to sequential before"
+    assert rows[3]["skipped"] == "graphs did not run cleanly" and len(rows) == 4  # no summary

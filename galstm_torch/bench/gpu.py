@@ -255,6 +255,8 @@ def run(a: GpuRun) -> list[dict[str, Any]]:
         elif variant == "spread":
             rows.append(_guarded(variant, functools.partial(_spread_seed, tasks, rows, a, k),
                                  a.device))
+        elif variant.startswith("graphs") and any(r.get("fallbacks") for r in rows):
+            rows.append({"variant": variant, "skipped": "graphs fell back to sequential before"})
         else:
             rows.append(_guarded(variant, functools.partial(
                 timed_generation, variant, tasks, a.data, a.spec, a.device), a.device))
