@@ -40,3 +40,34 @@ def test_truncated_file_is_reported(tmp_path):
     images.write_bytes(images.read_bytes()[:5000])
     with pytest.raises(DataError, match="corrupt or truncated"):
         load_data("mnist", tmp_path)
+
+
+def test_the_idx_reader_gives_torchvisions_arrays_bit_for_bit():
+    from torchvision import datasets
+
+    from galstm_torch.training.idx import read_idx
+
+    for train, prefix in ((True, "train"), (False, "t10k")):
+        ds = datasets.MNIST(root=str(SAMPLE_ROOT), train=train, download=False)
+        raw = SAMPLE_ROOT / "MNIST" / "raw"
+        assert torch.equal(read_idx(raw / f"{prefix}-images-idx3-ubyte"), ds.data)
+        assert torch.equal(read_idx(raw / f"{prefix}-labels-idx1-ubyte").long(), ds.targets)
+
+
+def test_reading_mnist_does_not_import_torchvision():
+    # importing torchvision took 1-2 s in every process that reads the data
+    import subprocess
+    import sys
+
+    code = ("import sys; from galstm_torch.training.data import load_data; "
+            f"load_data('mnist', {str(SAMPLE_ROOT)!r}); print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_file_that_is_not_idx_is_reported(tmp_path):
+    shutil.copytree(SAMPLE_ROOT / "MNIST", tmp_path / "MNIST")
+    labels = tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(b"<html>not found</html>")
+    with pytest.raises(DataError, match="corrupt or truncated.*not an unsigned-byte IDX file"):
+        load_data("mnist", tmp_path)

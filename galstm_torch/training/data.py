@@ -8,13 +8,14 @@ from typing import Any
 import torch
 
 from galstm_torch.errors import DataError
+from galstm_torch.training.idx import read_idx
 
 DATASETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}  # torchvision.datasets classes
 
 
 def _dataset_class(name: str) -> Any:
-    """torchvision's dataset class, imported only when data is read (importing torchvision
-    costs about a second that a run reading a tensor file, or none, need not pay)."""
+    """torchvision's dataset class, imported only to download (importing torchvision costs
+    1-2 s; reading the IDX files needs none of it: idx.py)."""
     from torchvision import datasets
 
     return getattr(datasets, DATASETS[name])
@@ -51,24 +52,27 @@ class DataSplits:
 
 
 def _read(name: str, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    cls = _dataset_class(name)
-    raw = root / cls.__name__ / "raw"
-    how = (f"put the four IDX files ({cls.__name__} layout) in {raw}, or set data.root to a "
-           f"folder that holds {cls.__name__}/raw/")
+    folder = DATASETS[name]  # torchvision's class name is its folder's name
+    raw = root / folder / "raw"
+    how = (f"put the four IDX files ({folder} layout) in {raw}, or set data.root to a "
+           f"folder that holds {folder}/raw/")
     prefix = "train" if train else "t10k"
     missing = [f for f in (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
                if not (raw / f).is_file()]
     if missing and not download:
         raise DataError(f"{name} data not found under {raw} (missing {', '.join(missing)}): {how}")
-    try:
-        ds = cls(root=str(root), train=train, download=download)
-    except Exception as err:  # torchvision raises or asserts on failed downloads and bad files
-        if missing:
+    if missing:
+        try:  # torchvision downloads and checks the files
+            _dataset_class(name)(root=str(root), train=train, download=True)
+        except Exception as err:  # torchvision raises or asserts on failed downloads
             raise DataError(f"{name} data not found under {raw} and could not be downloaded "
                             f"({type(err).__name__}): {how}") from err
-        raise DataError(f"{name} data under {raw} is corrupt or truncated "
-                        f"({type(err).__name__}): replace the IDX files there") from err
-    images, labels = ds.data, ds.targets
+    try:
+        images = read_idx(raw / f"{prefix}-images-idx3-ubyte")
+        labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte").long()
+    except (OSError, ValueError, RuntimeError) as err:
+        raise DataError(f"{name} data under {raw} is corrupt or truncated ({err}): replace "
+                        "the IDX files there") from err
     if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28) or len(images) != len(labels):
         raise DataError(f"{name} data under {raw} has images {tuple(images.shape)} and "
                         f"{len(labels)} labels; expected [N, 28, 28] and N: replace the IDX files")
