@@ -69,5 +69,5 @@ run_article() {  # $1: hard limit (s)
 case "$MODE" in
     bench) run_bench 420 540 ;;
     article) run_article 560 ;;
-    all) run_bench 240 330; run_article $((580 - SECONDS)) ;;
+    all) run_bench 240 330; left=$((580 - SECONDS)); run_article $((left > 30 ? left : 30)) ;;
 esac
