@@ -8,13 +8,19 @@ back to the sequential trainer (which has its own out-of-memory retry).
 from __future__ import annotations
 
 import logging
-from itertools import groupby
 from typing import Iterator, Optional
 
 import torch
 
 from galstm_torch.errors import ConfigError
-from galstm_torch.execution.executor import Outcome, Task, _is_oom, failed_outcome, run_task
+from galstm_torch.execution.executor import (
+    Outcome,
+    Task,
+    _is_oom,
+    failed_outcome,
+    group_tasks,
+    run_task,
+)
 from galstm_torch.training.architecture import Architecture, format_compact
 from galstm_torch.training.batched_trainer import train_group
 from galstm_torch.training.data import DataSplits
@@ -25,15 +31,7 @@ log = logging.getLogger(__name__)
 
 def plan_groups(tasks: list[Task], max_group: Optional[int] = None) -> list[list[Task]]:
     """Tasks grouped by LSTM layer count (fewest layers first), each group at most max_group."""
-    def n_lstm(task: Task) -> int:
-        return task.compact[0]
-
-    groups: list[list[Task]] = []
-    for _, same in groupby(sorted(tasks, key=n_lstm), key=n_lstm):
-        members = list(same)
-        size = max_group or len(members)
-        groups.extend(members[i : i + size] for i in range(0, len(members), size))
-    return groups
+    return group_tasks(tasks, lambda task: task.compact[0], max_group)
 
 
 class BatchedExecutor:

@@ -10,8 +10,9 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
-from typing import Iterator, Optional, Protocol
+from typing import Any, Callable, Iterator, Optional, Protocol
 
 import torch
 
@@ -61,6 +62,18 @@ def failed_outcome(task: Task, reason: str, *, retried: bool = False) -> Outcome
                         params=0, seconds=0.0, samples_per_s=0.0)
     return Outcome(task.compact, failed, status="failed", error=reason.replace("\n", " ")[:500],
                    retried=retried, seed=task.seed)
+
+
+def group_tasks(tasks: list[Task], key: Callable[[Task], Any],
+                max_group: Optional[int] = None) -> list[list[Task]]:
+    """Tasks grouped by ``key`` (in its order), each group cut into pieces of at most
+    ``max_group`` (None: whole): how the executors that train a group at once plan."""
+    groups: list[list[Task]] = []
+    for _, same in groupby(sorted(tasks, key=key), key=key):
+        members = list(same)
+        size = max_group or len(members)
+        groups.extend(members[i : i + size] for i in range(0, len(members), size))
+    return groups
 
 
 class Executor(Protocol):

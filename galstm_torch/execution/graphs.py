@@ -10,13 +10,19 @@ the target fidelity keep their weights, as the serial executor's do.
 from __future__ import annotations
 
 import logging
-from itertools import groupby
 from pathlib import Path
 from typing import Iterator, Optional
 
 import torch
 
-from galstm_torch.execution.executor import Outcome, Task, _is_oom, failed_outcome, run_task
+from galstm_torch.execution.executor import (
+    Outcome,
+    Task,
+    _is_oom,
+    failed_outcome,
+    group_tasks,
+    run_task,
+)
 from galstm_torch.execution.weights import save_weights
 from galstm_torch.training.architecture import Architecture, format_compact
 from galstm_torch.training.data import DataSplits
@@ -28,15 +34,8 @@ log = logging.getLogger(__name__)
 
 def plan_lanes(tasks: list[Task], max_group: Optional[int] = None) -> list[list[Task]]:
     """Tasks grouped by fidelity (the target last), each group at most ``max_group``."""
-    def fidelity(task: Task) -> float:
-        return float("inf") if task.fidelity is None else task.fidelity
-
-    groups: list[list[Task]] = []
-    for _, same in groupby(sorted(tasks, key=fidelity), key=fidelity):
-        members = list(same)
-        size = max_group or len(members)
-        groups.extend(members[i : i + size] for i in range(0, len(members), size))
-    return groups
+    return group_tasks(tasks, lambda t: float("inf") if t.fidelity is None else t.fidelity,
+                       max_group)
 
 
 class GraphsExecutor:
