@@ -30,7 +30,7 @@ TIMINGS = {"seconds", "samples_per_s"}
 
 
 def timed_run(overrides: list[str], out: Path) -> float:
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "galstm_torch" / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         cfg = compose(config_name="config", overrides=overrides)
     start = time.perf_counter()
     run(cfg, out_dir=out)

@@ -54,7 +54,7 @@ def best_so_far(run_dir: Path) -> list[float]:
 
 def _run(overrides: list[str], out: Path, resume: bool = False) -> None:
     """A new run, or with resume=True a resume whose overrides are those given."""
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "galstm_torch" / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         cfg = compose(config_name="config", overrides=overrides)
     try:
         run(cfg, out_dir=out, overrides=overrides if resume else None)

@@ -67,7 +67,7 @@ def one_run(name: str, seed: int, args: argparse.Namespace) -> Path:
     resume = (out / "checkpoint" / "state.json").exists()
     given = [f"resume={out}", f"trainer.num_threads={args.threads}"] if resume else \
         overrides(name, seed, args)
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "galstm_torch" / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         cfg = compose(config_name="config", overrides=given)
     start = time.time()
     try:

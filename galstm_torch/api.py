@@ -20,9 +20,9 @@ from hydra import compose, initialize_config_dir
 
 from galstm_torch.app import run
 from galstm_torch.config import register_configs
+from galstm_torch.config.files import config_dir
 from galstm_torch.persist.rundir import claim, refuse_if_used
 
-CONF = Path(__file__).resolve().parent / "conf"
 Pair = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -38,7 +38,7 @@ def search_sequences(train: Pair, test: Pair, *, out_dir: "str | Path", val: Opt
             payload.update(x_val=val[0], y_val=val[1])
         torch.save({k: torch.as_tensor(v) for k, v in payload.items()}, out / "data.pt")
     register_configs()
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
         cfg = compose(config_name="config",
                       overrides=["data=tensors", f"data.path={out / 'data.pt'}", *overrides])
     run(cfg, out_dir=out)

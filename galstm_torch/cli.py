@@ -6,13 +6,13 @@
     galstm bench train --genomes 1,1,64,64       # python -m galstm_torch.bench
     galstm export RUN_DIR --format onnx          # or torch-export (standard_export.py)
 
-The configs are packaged in galstm_torch/conf, so an installed wheel runs from any folder.
+The configs are the top-level conf/ of a checkout, shipped in the wheel as galstm_torch/conf,
+so an installed wheel runs from any folder (config/files.py).
 """
 from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -21,17 +21,18 @@ from omegaconf import DictConfig
 
 from galstm_torch.app import SearchInterrupted, run
 from galstm_torch.config import register_configs
+from galstm_torch.config.files import CONFIG_NAME, config_dir
 from galstm_torch.config.overrides import check_overrides
 from galstm_torch.errors import GalstmError
 from galstm_torch.persist.rundir import RunDirRefused
 
-CONF = Path(__file__).resolve().parent / "conf"
+CONF = config_dir()
 TOOLS = ("report", "bench", "export")
 
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF), config_name=CONFIG_NAME)
 def search(cfg: DictConfig) -> float:
     """One Hydra job: run(cfg), with our errors as one line and exit code 2 (130 when
     interrupted); inside a sweep a failed job raises, so that the sweep's other jobs run."""

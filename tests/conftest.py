@@ -51,7 +51,7 @@ def compose_cfg(*overrides: str):
     from galstm_torch.config import register_configs
 
     register_configs()
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "galstm_torch" / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         return compose(config_name="config", overrides=list(overrides))
 
 

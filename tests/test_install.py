@@ -19,7 +19,7 @@ def test_the_wheel_installs_and_runs_a_search_from_another_folder(tmp_path):
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
-    for package in ("galstm_torch", "hydra_plugins"):
+    for package in ("galstm_torch", "hydra_plugins", "conf"):
         shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w",
@@ -34,6 +34,10 @@ def test_the_wheel_installs_and_runs_a_search_from_another_folder(tmp_path):
     where = subprocess.run([sys.executable, "-c", "import galstm_torch; print(galstm_torch.__file__)"],
                            cwd=work, env=env, capture_output=True, text=True, check=True)
     assert where.stdout.strip().startswith(str(site))  # the installed copy, not the checkout
+    shipped = sorted(p.relative_to(site / "galstm_torch" / "conf").as_posix()
+                     for p in (site / "galstm_torch" / "conf").rglob("*.yaml"))
+    assert shipped == sorted(p.relative_to(ROOT / "conf").as_posix()
+                             for p in (ROOT / "conf").rglob("*.yaml"))  # every config, once
     galstm = [sys.executable, str(site / "bin" / "galstm")]
     proc = subprocess.run([*galstm, *TINY, "ga.pop_size=3", "ga.generations=1", "progress=false",
                            "tensorboard.enabled=false", "trainer.num_threads=1",
@@ -52,3 +56,16 @@ def test_the_wheel_installs_and_runs_a_search_from_another_folder(tmp_path):
     typo = subprocess.run([*galstm, "ga.pop_sise=3"], cwd=work, env=env, capture_output=True,
                           text=True, timeout=120)
     assert typo.returncode == 2 and len(typo.stderr.strip().splitlines()) == 1
+
+
+def test_the_configs_live_once_at_the_top_level_and_every_package_ships():
+    """conf/ beside galstm_torch/ is the only copy of the configs in git, and pyproject.toml's
+    explicit package list (needed to map galstm_torch.conf to conf/) names every package."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    assert (ROOT / "conf" / "config.yaml").is_file()
+    assert not (ROOT / "galstm_torch" / "conf").exists()
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("galstm_torch", "hydra_plugins")
+             for p in (ROOT / top).rglob("__init__.py") if "__pycache__" not in p.parts}
+    assert found | {"galstm_torch.conf"} == listed

@@ -75,15 +75,15 @@ def test_labels_outside_0_to_9_are_refused_when_the_data_loads(tmp_path, which):
     (["ga.pop_size=[1"], "no viable alternative at input '[1'"),
 ])
 def test_hydra_errors_become_one_line(argv, message):
-    problem = check_overrides(argv, ROOT / "galstm_torch" / "conf")
+    problem = check_overrides(argv, ROOT / "conf")
     assert problem is not None and message in problem and "\n" not in problem
 
 
 def test_good_overrides_and_hydra_flags_pass_the_check():
     assert check_overrides(["-m", "ga.mutation_rate=0.1,0.2", "hydra.run.dir=/tmp/x"],
-                           ROOT / "galstm_torch" / "conf") is None
+                           ROOT / "conf") is None
     assert check_overrides(["--cfg", "job", "ga.pop_sise=4"],
-                           ROOT / "galstm_torch" / "conf") is None  # Hydra's
+                           ROOT / "conf") is None  # Hydra's
 
 
 @pytest.mark.slow
@@ -133,6 +133,6 @@ def test_a_read_only_run_directory_is_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cli_check.os, "access", lambda path, mode: Path(path) != tmp_path)
     for key in ("hydra.run.dir", "resume"):
-        problem = check_overrides([f"{key}={tmp_path / 'run'}"], ROOT / "galstm_torch" / "conf")
+        problem = check_overrides([f"{key}={tmp_path / 'run'}"], ROOT / "conf")
         assert problem == (f"{key}={tmp_path / 'run'}: {tmp_path} is not writable (a read-only "
                            "disk or no permission); choose a writable folder")

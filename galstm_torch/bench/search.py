@@ -22,6 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from galstm_torch.config import GAConfig
+from galstm_torch.config.files import config_dir
 from galstm_torch.execution.executor import Executor, Outcome, SerialExecutor, Task
 from galstm_torch.ga.evaluator import Evaluator
 from galstm_torch.ga.genome import SearchSpace
@@ -31,7 +32,7 @@ from galstm_torch.persist.records import Tables
 from galstm_torch.training.data import DataSplits
 from galstm_torch.training.trainer import Evaluation, TrainSettings
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "ga"
+CONF = config_dir() / "ga"
 
 
 class TimedExecutor:
