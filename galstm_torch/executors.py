@@ -38,17 +38,18 @@ def _check_precision(settings: TrainSettings, device: torch.device) -> None:
 
 def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
                    observer: Optional[TrainingObserver] = None,
-                   weights_dir: Optional[Path] = None) -> Executor:
+                   weights_dir: Optional[Path] = None, name: Optional[str] = None) -> Executor:
     """The in-process executor (serial; batched: a group of genomes in one padded model;
     graphs: a group as CUDA graphs on streams), after checking the precision fits the
     device. The batched and graphs executors train a group at once: they report no
-    per-step progress, and the batched one keeps no weights."""
+    per-step progress, and the batched one keeps no weights. ``name``: the executor auto
+    chose (default: the one asked for)."""
     _check_precision(settings, device)
-    log.info("training in this process (%s) on %s (%s)", config.executor.name, device,
-             settings.precision)
-    if config.executor.name == "batched":
+    name = name or config.executor.name
+    log.info("training in this process (%s) on %s (%s)", name, device, settings.precision)
+    if name == "batched":
         return BatchedExecutor(data, settings, device, max_group=config.executor.max_group)
-    if config.executor.name == "graphs":
+    if name == "graphs":
         return graphs_executor(config, data, settings, device, weights_dir)
     return SerialExecutor(data, settings, device, observer=observer, weights_dir=weights_dir)
 
@@ -116,11 +117,11 @@ def driver_data(config: Config) -> tuple[DataSplits, torch.device]:
 
 def serial_executor(config: Config, settings: TrainSettings,
                     observer: Optional[TrainingObserver] = None,
-                    weights_dir: Optional[Path] = None) -> Executor:
+                    weights_dir: Optional[Path] = None, name: Optional[str] = None) -> Executor:
     """Train here (serial, batched or graphs); an observer (progress bar, training curves) watches
     each training of the serial executor."""
     data, device = driver_data(config)
-    return local_executor(config, data, settings, device, observer, weights_dir)
+    return local_executor(config, data, settings, device, observer, weights_dir, name)
 
 
 def ray_executor(config: Config, settings: TrainSettings) -> Executor:
@@ -180,18 +181,19 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_executor(config: Config) -> tuple[str, str]:
-    """executor=auto: (serial | pool, why). On CPU, single-thread pool workers, one per
-    core: two threads per training gain only 1.18x alone and collapse beside any other busy
+def resolve_executor(config: Config, settings: TrainSettings) -> tuple[str, str]:
+    """executor=auto: (the executor, why). On CPU, single-thread pool workers, one per core:
+    two threads per training gain only 1.18x alone and collapse beside any other busy
     process (BENCHMARKS.md); one thread per training also keeps the results those of
-    executor=serial trainer.num_threads=1, whatever the number of cores."""
+    executor=serial trainer.num_threads=1, whatever the number of cores. On CUDA, the graphs
+    executor wherever the settings allow it (13.3x serial on one H200, BENCHMARKS.md)."""
     name = config.executor.name
     if name != "auto":
         return name, "asked for"
-    if pick_device(config.trainer.device).type != "cpu":
-        return "serial", "one GPU process"
     if config.tensorboard.curves:
         return "serial", "training curves are recorded in this process"
+    if pick_device(config.trainer.device).type != "cpu":
+        return _on_gpu(settings)
     if "latency" in config.ga.objectives:
         return "serial", "the latency objective times each model with the machine to itself"
     cores = usable_cores()
@@ -200,23 +202,33 @@ def resolve_executor(config: Config) -> tuple[str, str]:
     return "pool", f"{cores} CPU cores: one single-thread worker each"
 
 
+def _on_gpu(settings: TrainSettings) -> tuple[str, str]:
+    """A GPU: a generation's genomes as CUDA graphs side by side, unless a setting rules
+    graphs out; then one genome after another in this process, and the log says why."""
+    why = graph_support(settings)
+    if why is not None:
+        return "serial", f"a GPU, but {why}, so one genome after another (executor=serial)"
+    return "graphs", ("a GPU: each genome's training step as a CUDA graph, a generation's "
+                      "genomes replayed side by side")
+
+
 def make_executor(config: Config, settings: TrainSettings,
                   observer: Optional[TrainingObserver] = None,
                   weights_dir: Optional[Path] = None) -> Executor:
     """Ray and pool workers train in other processes: no inner progress bar or training
     curves there. The executors that train on this machine keep the target trainings'
     weights in ``weights_dir`` (Ray workers may run on other machines: they keep none)."""
-    name, why = resolve_executor(config)
+    name, why = resolve_executor(config, settings)
     ex = config.executor
     if ex.name == "auto":
         log.info("executor=auto: %s (%s)", name, why)
         unused = [k for k in ("num_workers", "threads_per_worker", "start_timeout_s")
                   if getattr(ex, k) is not None]
-        if name == "serial" and unused:
+        if name in ("serial", "graphs") and unused:
             log.warning("%s apply to the pool; executor=auto trains in this process here (%s), "
                         "so they do not apply", ", ".join(f"executor.{k}" for k in unused), why)
     if name == "ray":
         return ray_executor(config, settings)
     if name == "pool":
         return pool_executor(config, settings, weights_dir)
-    return serial_executor(config, settings, observer, weights_dir)
+    return serial_executor(config, settings, observer, weights_dir, name)

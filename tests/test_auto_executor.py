@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from galstm_torch import executors
+from galstm_torch.app import to_config, train_settings
 from galstm_torch.config import Config, GAConfig, ReferenceConfig, TensorBoardConfig
 
-from conftest import TINY, run_train
+from conftest import TINY, compose_cfg, run_train
 
 
 def _cfg(**changes) -> Config:
@@ -30,20 +31,41 @@ def _cfg(**changes) -> Config:
 ])
 def test_auto_resolves_by_cores_and_settings(monkeypatch, cores, changes, expected):
     monkeypatch.setattr(executors, "usable_cores", lambda: cores)
-    assert executors.resolve_executor(_cfg(**changes))[0] == expected
+    cfg = _cfg(**changes)
+    assert executors.resolve_executor(cfg, train_settings(cfg))[0] == expected
 
 
-def test_auto_keeps_a_gpu_run_in_this_process(monkeypatch):
+# What auto picks on a CUDA device (faked) for each preset as users run it: the CUDA-graph
+# engine wherever the settings allow it; else serial, with the reason in the log line.
+@pytest.mark.parametrize("overrides, expected, why", [
+    ([], "graphs", "CUDA graph"),  # the default preset: cosine schedule, screening rungs
+    (["trainer.screen_batch_size=128"], "graphs", "CUDA graph"),
+    (["ga=article"], "graphs", "CUDA graph"),
+    (["ga=article", "ga.pop_size=20", "ga.generations=40"], "graphs", "CUDA graph"),
+    (["ga=nsga2"], "graphs", "CUDA graph"),
+    (["ga=nsga2", "ga.objectives=[accuracy,params,latency]", "ga.reference.latency=0.01",
+      "ga.guide=0"],
+     "graphs", "CUDA graph"),
+    (["ga=random_sh"], "graphs", "CUDA graph"),
+    (["ga=tpe"], "graphs", "CUDA graph"),
+    (["trainer.precision=bf16"], "graphs", "CUDA graph"),
+    (["trainer.precision=fp16"], "serial", "trainer.precision=fp16: its loss scaling"),
+    (["tensorboard.curves=true"], "serial", "training curves"),
+])
+def test_auto_on_a_gpu_picks_graphs_where_the_settings_allow(monkeypatch, overrides, expected,
+                                                               why):
     monkeypatch.setattr(executors, "pick_device", lambda name: torch.device("cuda"))
-    monkeypatch.setattr(executors, "usable_cores", lambda: 8)
-    assert executors.resolve_executor(_cfg()) == ("serial", "one GPU process")
+    monkeypatch.setattr(executors, "usable_cores", lambda: 16)
+    cfg = to_config(compose_cfg("trainer.device=cuda", *overrides))
+    name, reason = executors.resolve_executor(cfg, train_settings(cfg))
+    assert (name, why in reason) == (expected, True), reason
 
 
 def test_an_executor_asked_for_is_kept(monkeypatch):
     monkeypatch.setattr(executors, "usable_cores", lambda: 8)
     cfg = _cfg()
     cfg.executor.name = "batched"
-    assert executors.resolve_executor(cfg) == ("batched", "asked for")
+    assert executors.resolve_executor(cfg, train_settings(cfg)) == ("batched", "asked for")
 
 
 def _fitness(run_dir) -> list[tuple[str, str]]:

@@ -16,7 +16,14 @@ from galstm_torch.execution.graphs import GraphsExecutor, plan_lanes
 from galstm_torch.execution.weights import load_weights
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.graphed import graph_support, train_graphed
-from galstm_torch.training.trainer import TrainSettings, train
+from galstm_torch.training.lanes import DeviceCosine
+from galstm_torch.training.trainer import (
+    TrainSettings,
+    at_fidelity,
+    cpu_bf16_lstm,
+    lr_scheduler,
+    train,
+)
 
 from conftest import TINY, compose_cfg, sample
 
@@ -71,14 +78,68 @@ def test_a_diverging_genome_fails_alone():
     assert isinstance(diverged, Exception) and "training loss became" in str(diverged)
 
 
+# Every setting the presets use trains bit for bit as train: the cosine schedule (stepped
+# per optimizer step; on CUDA on the device), a screening rung at a larger batch with its
+# scaled rate, bf16 autocast (where this CPU runs a bf16 LSTM), and the Keras init.
+SETTINGS = {
+    "cosine": TrainSettings(lr_schedule="cosine"),
+    "cosine, 2 epochs": TrainSettings(lr_schedule="cosine", epochs=2),
+    "screen batch 64 at a third": at_fidelity(
+        TrainSettings(lr_schedule="cosine", screen_batch_size=64), 0.333),
+    "keras init, val fitness off": TrainSettings(init="keras", fitness_split="test"),
+    "bf16": TrainSettings(precision="bf16", lr_schedule="cosine"),
+}
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_every_preset_setting_trains_as_train_alone(name):
+    settings = SETTINGS[name]
+    if settings.precision == "bf16" and not cpu_bf16_lstm():
+        pytest.skip("this CPU runs no bf16 LSTM")
+    data = sample(train_samples=1100, test_samples=100)  # 990 to train: at a third, 5 full
+    # batches of 64 (3 warm-up steps, a capture, replays) and a tail of 10
+    archs = [Architecture.from_compact(g) for g in GENOMES[:2]]
+    together = train_graphed(archs, data, settings, seeds=[7, 8], device=CPU)
+    for arch, seed, result in zip(archs, [7, 8], together):
+        assert not isinstance(result, Exception)
+        ref_model, ref = _alone(arch, settings, seed, data)
+        assert (result[1].fitness, result[1].loss) == (ref.fitness, ref.loss)
+        for p, q in zip(result[0].state_dict().values(), ref_model.state_dict().values()):
+            assert torch.equal(p, q)
+
+
+def test_the_device_cosine_follows_trains_schedule():
+    """The CUDA form of the schedule (a counter and a rate in device tensors) gives the rate
+    LambdaLR gives after every step, to float32's precision."""
+    steps = 37
+    cosine = DeviceCosine(3e-3, steps, CPU)
+    opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=3e-3)
+    schedule = lr_scheduler(opt, "cosine", steps)
+    for _ in range(steps + 3):  # and past the end, where it stays at 0
+        opt.step()
+        schedule.step()
+        cosine.advance()
+        assert cosine.lr.item() == pytest.approx(opt.param_groups[0]["lr"], rel=1e-6, abs=1e-12)
+
+
+def test_the_latency_objective_times_each_model_after_training():
+    data = sample(train_samples=96, test_samples=50)
+    settings = TrainSettings(latency_batch=4)
+    (model, ev), = train_graphed([Architecture.from_compact(GENOMES[0])], data, settings,
+                                 seeds=[1], device=CPU)
+    assert 0 < ev.latency < 1
+    assert ev.loss == _alone(Architecture.from_compact(GENOMES[0]), settings, 1, data)[1].loss
+
+
 @pytest.mark.parametrize("change, words", [
-    ({"precision": "bf16"}, "fp32 only"),
-    ({"lr_schedule": "cosine"}, "constant learning rate"),
-    ({"latency_batch": 8}, "latency"),
+    ({"precision": "fp16"}, "loss scaling"),
+    ({"compile": True}, "torch.compile"),
 ])
 def test_settings_a_graph_cannot_replay_are_named(change, words):
     assert words in graph_support(dataclasses.replace(TrainSettings(), **change))
-    assert graph_support(TrainSettings()) is None
+    for fine in ({}, {"lr_schedule": "cosine"}, {"precision": "bf16"}, {"latency_batch": 8},
+                 {"screen_batch_size": 64}):
+        assert graph_support(dataclasses.replace(TrainSettings(), **fine)) is None
     with pytest.raises(ValueError, match=words):
         train_graphed([Architecture.from_compact(GENOMES[0])], sample(train_samples=64),
                       dataclasses.replace(TrainSettings(), **change), seeds=[0], device=CPU)

@@ -31,6 +31,8 @@ from galstm_torch.training.trainer import TrainSettings, at_fidelity
 
 log = logging.getLogger(__name__)
 
+GROUP_SLOTS = 64  # max_group=null: trainings the evaluator may send at once
+
 
 def plan_lanes(tasks: list[Task], max_group: Optional[int] = None) -> list[list[Task]]:
     """Tasks grouped by fidelity (the target last), each group at most ``max_group``."""
@@ -46,6 +48,9 @@ class GraphsExecutor:
         self.data, self.settings, self.device = data, settings, device
         self.max_group, self.weights_dir = max_group, weights_dir
         self.fallbacks = 0  # genomes trained one by one after their group failed
+        # trainings at once: racing's further seeds join the group of the seed asked for
+        # (a lane more costs far less than a group more), as they fill a pool's idle workers
+        self.slots = max_group or GROUP_SLOTS
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
         for group in plan_lanes(tasks, self.max_group):

@@ -280,6 +280,13 @@ def train(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed
     fitted = fit(arch, data, settings, seed=seed, device=device, observer=observer)
     if not math.isfinite(fitted.loss):
         raise TrainingDiverged(f"training loss became {fitted.loss} for {arch}")
+    return Trained(fitted.model, measured(fitted, data, settings, device))
+
+
+def measured(fitted: Fitted, data: DataSplits, settings: TrainSettings,
+             device: torch.device) -> Evaluation:
+    """What a trained model measures (in eval mode): accuracies, the fitness, and with the
+    latency objective its inference latency, timed alone after its training."""
     model, p, bs = fitted.model, settings.precision, settings.eval_batch_size
     val_acc = accuracy(model, data.x_val, data.y_val, bs, p)
     test_acc = accuracy(model, data.x_test, data.y_test, bs, p)
@@ -290,7 +297,7 @@ def train(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed
         latency = measure_latency(model, batch=settings.latency_batch, steps=data.x_val.shape[1],
                                   n_features=data.n_features, device=device,
                                   precision=lambda: autocast(device, settings.precision))
-    return Trained(model, Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc,
-                                     loss=fitted.loss, params=fitted.params, seconds=seconds,
-                                     samples_per_s=fitted.seen / seconds if seconds > 0 else math.inf,
-                                     latency=latency))
+    return Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc, loss=fitted.loss,
+                      params=fitted.params, seconds=seconds,
+                      samples_per_s=fitted.seen / seconds if seconds > 0 else math.inf,
+                      latency=latency)
