@@ -137,6 +137,18 @@ def test_gpu_starts_no_variant_once_its_budget_is_spent(capsys):
     assert [r.get("skipped", "") for r in rows[1:]] == ["--budget-s 0 spent"] * 6  # 2, 4 seed sets
 
 
+def test_gpu_times_sequential_on_a_subset_and_the_graph_options(capsys):
+    rows = run_json(capsys, *GPU_TINY, "--variants", "sequential2,graphs+fused+longest+tf32,"
+                    "graphs+nonsense", "--spread-seeds", "1")
+    seq, opts, bad = rows[1:]
+    assert seq["genomes"] == 2 and len(seq["fitness"]) == 2 and seq["speedup"] == 1.0
+    # per genome: the variant trained 3 genomes, sequential the first 2
+    assert opts["speedup"] == pytest.approx(seq["generation_s"] / 2 / (opts["generation_s"] / 3))
+    assert opts["mean_abs_diff"] == 0.0  # on CPU the options change nothing a genome trains
+    assert opts["tflops"] > 0 and opts["fp32_peak"] > 0
+    assert "unknown options ['nonsense']" in bad["error"]
+
+
 def test_gpu_reports_a_broken_variant_and_goes_on(capsys):
     rows = run_json(capsys, *GPU_TINY, "--variants", "nonsense,sequential", "--spread-seeds", "1")
     assert "--variants: nonsense is unknown" in rows[1]["error"]
@@ -151,6 +163,7 @@ def test_gpu_spends_no_more_time_on_graphs_once_a_capture_failed(capsys, monkeyp
 
     monkeypatch.setattr(graphs, "train_graphed", refuse)
     rows = run_json(capsys, *GPU_TINY, "--variants", "graphs,graphs1,spread", "--spread-seeds", "2")
-    assert rows[1]["fallbacks"] == 3 and rows[1]["failed"] == 0  # trained one by one instead
-    assert rows[2]["skipped"] == "graphs fell back to sequential before"
+    # the bench never falls back to the sequential trainer (it would spend minutes of a GPU)
+    assert "operation not permitted when stream is capturing" in rows[1]["error"]
+    assert rows[2]["skipped"] == "plain graphs failed before"
     assert rows[3]["skipped"] == "graphs did not run cleanly" and len(rows) == 4  # no summary

@@ -19,6 +19,7 @@ from galstm_torch.execution.executor import Task
 from galstm_torch.ga.genome import SearchSpace, decode, random_population
 from galstm_torch.training.architecture import Architecture, format_compact
 from galstm_torch.training.batched_trainer import fit_group
+from galstm_torch.training.cost import training_flops
 from galstm_torch.training.data import DataSplits
 from galstm_torch.training.trainer import TrainSettings, fit, train
 
@@ -29,14 +30,7 @@ TIME_STEPS = FEATURES = 28
 
 def flops_per_sample(arch: Architecture, classes: int = 10) -> float:
     """Forward + backward matmul FLOPs for one sample (3 x the forward's 2*m*n*k)."""
-    forward, width = 0, FEATURES
-    for h in arch.lstm_units:
-        forward += TIME_STEPS * 2 * 4 * h * (width + h)
-        width = h
-    for units in arch.dense_units:
-        forward += 2 * width * units
-        width = units
-    return 3.0 * (forward + 2 * width * classes)
+    return float(training_flops(arch, 1, steps=TIME_STEPS, n_features=FEATURES, n_classes=classes))
 
 
 def take_train(data: DataSplits, n: int) -> DataSplits:

@@ -237,8 +237,21 @@ def validate(cfg: Config) -> None:
     validate_goals(ga, trainer, cfg.executor.name)
 
 
+BUDGET_RESOLVER = "galstm.budget_unless_generations"
+
+
+def budget_unless_generations(generations: Optional[int], budget: float) -> Optional[float]:
+    """A preset's default budget yields to a generation limit the user sets: a preset writes
+    ``budget_epochs: ${galstm.budget_unless_generations:${.generations},12}``, which is null
+    when ga.generations is set and 12 otherwise; ga.budget_epochs=B replaces it outright."""
+    return None if generations is not None else float(budget)
+
+
 def register_configs() -> None:
-    """Register the schema as `base_config`; conf/config.yaml lists it first in its defaults."""
+    """Register the schema as `base_config` (conf/config.yaml lists it first in its defaults)
+    and the resolver the presets use; calling it again changes nothing."""
     from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
 
     ConfigStore.instance().store(name="base_config", node=Config)
+    OmegaConf.register_new_resolver(BUDGET_RESOLVER, budget_unless_generations, replace=True)

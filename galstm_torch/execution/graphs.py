@@ -26,7 +26,7 @@ from galstm_torch.execution.executor import (
 from galstm_torch.execution.weights import save_weights
 from galstm_torch.training.architecture import Architecture, format_compact
 from galstm_torch.training.data import DataSplits
-from galstm_torch.training.graphed import train_graphed
+from galstm_torch.training.graphed import PLAIN, GraphOptions, train_graphed
 from galstm_torch.training.trainer import TrainSettings, at_fidelity
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,12 @@ class GraphsExecutor:
     """Trains tasks group by group on one device, in this process."""
 
     def __init__(self, data: DataSplits, settings: TrainSettings, device: torch.device,
-                 max_group: Optional[int] = None, weights_dir: Optional[Path] = None) -> None:
+                 max_group: Optional[int] = None, weights_dir: Optional[Path] = None, *,
+                 options: GraphOptions = PLAIN, fallback: bool = True) -> None:
         self.data, self.settings, self.device = data, settings, device
         self.max_group, self.weights_dir = max_group, weights_dir
+        self.options = options
+        self.fallback = fallback  # False (the bench): a failed group raises, never trains slowly
         self.fallbacks = 0  # genomes trained one by one after their group failed
         # trainings at once: racing's further seeds join the group of the seed asked for
         # (a lane more costs far less than a group more), as they fill a pool's idle workers
@@ -62,8 +65,10 @@ class GraphsExecutor:
         failure: Optional[tuple[bool, str]] = None
         try:
             results = train_graphed(archs, self.data, settings, seeds=[t.seed for t in group],
-                                    device=self.device)
+                                    device=self.device, options=self.options)
         except Exception as err:  # noqa: BLE001 - one group's failure must not stop the search
+            if not self.fallback and not _is_oom(err):
+                raise
             failure = (_is_oom(err), f"{type(err).__name__}: {err}")
         if failure is not None:  # out of the except: its traceback no longer holds the
             yield from self._recover(group, *failure)  # group's models and graphs

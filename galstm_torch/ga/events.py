@@ -65,19 +65,25 @@ class GenerationInfo:
     trained: int      # cumulative trainings in this run
     cache_hits: int   # cumulative cache hits in this run
     compute: float = 0.0  # cumulative compute in this run (epochs of the training split)
+    eta: Optional[float] = None  # seconds until the search stops, from its pace so far
+                                 # (ga/pace.py); 0 = it stops now; None = not measured yet
 
 
 @dataclass(frozen=True)
 class GenerationStarted:
     """``total`` None: the trainings are not known ahead (rungs and racing decide them);
     ``known``: genomes of the generation already in the cache; ``best``: the best fitness so
-    far (None before any)."""
+    far (None before any); ``budget``: ga.budget_epochs; ``compute``: spent so far in the
+    run; ``eta``: as GenerationInfo's (None before this invocation measured any compute)."""
 
     generation: int
     generations: Optional[int]
     total: Optional[int]
     known: int
     best: Optional[float]
+    budget: Optional[float] = None
+    compute: float = 0.0
+    eta: Optional[float] = None
 
 
 @dataclass(frozen=True)

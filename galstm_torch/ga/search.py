@@ -1,6 +1,7 @@
 """The search loop: evaluate (rungs, racing), record, then propose the next population:
-select -> crossover -> mutate (with elitism), a random draw, or TPE. It stops after
-``ga.generations`` or when the compute budget ``ga.budget_epochs`` is spent.
+select -> crossover -> mutate (with elitism), a random draw, or TPE. It stops at the first
+of ``ga.generations`` and the compute budget ``ga.budget_epochs`` (pace.py: the start line
+that says which, and the ETA).
 
 The loop checkpoints after every evaluated genome and at every generation boundary, and
 continues from a SearchState exactly as if it had never stopped.
@@ -29,6 +30,7 @@ from galstm_torch.ga.events import (
 from galstm_torch.ga.genome import SearchSpace, check_population, decode, random_population
 from galstm_torch.ga.goals import Goals, ParetoSummary
 from galstm_torch.ga.nsga2 import promoted
+from galstm_torch.ga.pace import eta_seconds, format_duration, generation_label, stopping_rule
 from galstm_torch.ga.proposals import Context, next_population
 from galstm_torch.ga.rungs import GenerationRunner, Schedule, best_genome, standing
 from galstm_torch.ga.settings import GAConfig
@@ -72,6 +74,7 @@ class Search:
             ga.pop_size, space, generator=generator), generator.get_state(), config_hash)
         self.best: Optional[Best] = None
         self._hits_start = 0  # cache hits before the generation being evaluated
+        self._clock = (time.perf_counter(), 0.0)  # this invocation's start and compute then
 
     def restore(self, state: SearchState) -> None:
         """Continue from a checkpoint (its config was already checked by the caller)."""
@@ -147,7 +150,19 @@ class Search:
         staged = len(self.schedule.fidelities) > 1 or self.schedule.seeds > 1
         self._emit("generation_started", GenerationStarted(
             self.state.generation, self.ga.generations, None if staged else len(keys), known,
-            None if self.best is None else self.best.result.fitness))
+            None if self.best is None else self.best.result.fitness,
+            budget=self.evaluator.budget, compute=self.evaluator.spent,
+            eta=self._eta(self.state.generation)))
+
+    def _eta(self, done: int) -> Optional[float]:
+        """Seconds until the search stops once ``done`` generations are evaluated (pace.py):
+        0 when it stops now, None before any compute was measured."""
+        if done == self.state.generation + 1 and self._limit_reached():
+            return 0.0
+        ev, (start, before) = self.evaluator, self._clock
+        return eta_seconds(time.perf_counter() - start, ev.spent - before, spent=ev.spent,
+                           generations_done=done, generations=self.ga.generations,
+                           budget=ev.budget)
 
     def _evaluate_generation(self) -> None:
         s = self.state
@@ -191,29 +206,32 @@ class Search:
         # against the generation's first row, as the best of nothing.
         best = self.best or Best(results[0], s.generation)
         info = GenerationInfo(s.generation, seconds, self.evaluator.trained,
-                              self.evaluator.cache_hits, self.evaluator.spent)
+                              self.evaluator.cache_hits, self.evaluator.spent,
+                              self._eta(s.generation + 1))
         self._emit("generation_done", GenerationDone(results, fitness, best, info, population,
                                                      evaluations, hits))
         s.phase, s.trained_in_generation = "evaluated", []
         self.save()
-        self._log(results, fitness, seconds, best)
+        self._log(results, fitness, info, best)
 
-    def _log(self, results: list[Result], fitness: torch.Tensor, seconds: float,
+    def _log(self, results: list[Result], fitness: torch.Tensor, info: GenerationInfo,
              best: Best) -> None:
+        """One line per generation, numbered from 0 as the tables and TensorBoard are."""
         failed = sum(r.outcome.status == "failed" for r in results)
         budget = self.evaluator.budget
         p = best.pareto
         answer = "best so far" if p is None else \
             f"front of {len(p.front)}, hypervolume {p.hypervolume:.4f}, knee"
-        log.info("generation %d%s: best %.4f mean %.4f%s | %s %s %.4f (%d seed%s) | "
-                 "trained %d, cache hits %d, compute %.2f%s epochs, %.1fs",
-                 self.state.generation + 1,
-                 f"/{self.ga.generations}" if self.ga.generations else "",
+        eta = "" if info.eta is None else ", search done" if info.eta == 0 else \
+            f", ETA {format_duration(info.eta)}"
+        log.info("%s: best %.4f mean %.4f%s | %s %s %.4f (%d seed%s) | "
+                 "trained %d, cache hits %d, compute %.2f%s epochs, %.1fs%s",
+                 generation_label(info.generation, self.ga.generations),
                  fitness.max(), fitness.mean(), f" ({failed} failed)" if failed else "",
                  answer, format_compact(best.result.arch.compact), best.result.fitness,
                  best.seeds, "" if best.seeds == 1 else "s",
-                 self.evaluator.trained, self.evaluator.cache_hits, self.evaluator.spent,
-                 f"/{budget:g}" if budget is not None else "", seconds)
+                 info.trained, info.cache_hits, info.compute,
+                 f"/{budget:g}" if budget is not None else "", info.seconds, eta)
 
     def _advance(self) -> None:
         """The next population from the evaluated one, by the strategy's rule."""
@@ -231,28 +249,32 @@ class Search:
         budget = self.evaluator.budget
         return budget is not None and self.evaluator.spent + self.schedule.fidelities[0] > budget + 1e-9
 
-    def _done(self) -> bool:
+    def _idle(self) -> bool:
+        """No generation limit, and only cache hits: the budget would never be spent."""
+        return self.ga.generations is None and self.state.idle >= IDLE_GENERATIONS
+
+    def _limit_reached(self) -> bool:
+        """The first of ga.generations and ga.budget_epochs is reached (or the search idles)."""
         generations = self.ga.generations
-        if generations is None and self.state.idle >= IDLE_GENERATIONS:
-            # only cache hits: with no generation limit the budget would never be spent
-            log.warning("%d generations in a row trained nothing new (the population has "
-                        "converged); stopping before the budget is spent", self.state.idle)
-            return True
         # A generation cut short by the budget ends the search: what is left could only buy
         # screenings that no promotion would follow.
         cut = self.state.budget_cut is not None and self.state.budget_cut == self.evaluator.budget
         return (generations is not None and self.state.generation + 1 >= generations) or \
-            cut or self.budget_spent()
+            cut or self.budget_spent() or self._idle()
+
+    def _done(self) -> bool:
+        if self._idle():
+            log.warning("%d generations in a row trained nothing new (the population has "
+                        "converged); stopping before the budget is spent", self.state.idle)
+        return self._limit_reached()
 
     def run(self) -> SearchResult:
         """Search until the generation limit or the budget; the sinks are closed at the end,
         also when the search fails."""
         start = time.perf_counter()
-        limits = [f"after {self.ga.generations} generations" if self.ga.generations else "",
-                  f"at {self.evaluator.budget:g} epochs of compute"
-                  if self.evaluator.budget is not None else ""]
-        log.info("search %s: stops %s (ga.generations, ga.budget_epochs)", self.ga.strategy,
-                 " or ".join(x for x in limits if x))
+        self._clock = (start, self.evaluator.spent)
+        log.info("search %s: %s", self.ga.strategy,
+                 stopping_rule(self.ga, self.evaluator.budget, self.schedule))
         try:
             best = self._loop()
             self._emit("finish", best)

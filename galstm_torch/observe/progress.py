@@ -1,4 +1,5 @@
-"""Progress bars: one per generation (genomes done, cache hits, best so far) and one per genome
+"""Progress bars: one over the search's generations (compute spent, and the ETA from the pace
+so far), one per generation (genomes done, cache hits, best so far) and one per genome
 training (batches, loss). Shown only on a terminal, so logs and CI never get bar spam."""
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ import torch
 from tqdm import tqdm
 
 from galstm_torch.ga.events import GenerationDone, GenerationStarted, GenomeTrained, Sink
+from galstm_torch.ga.pace import format_duration, generation_label
 from galstm_torch.training.architecture import Architecture, format_compact
 
 LOSS_EVERY_S = 0.5  # seconds between loss read-outs: each one is a host sync on CUDA
+# The search bar's own ETA is the search's (compute-based), not tqdm's (iterations-based).
+SEARCH_BAR = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} generations [{elapsed}{postfix}]"
+SEARCH_COUNT = "{desc}: generations done {n_fmt} [{elapsed}{postfix}]"  # no generation limit
 
 
 def bars_enabled(flag: bool, *streams: IO) -> bool:
@@ -28,15 +33,19 @@ class Progress(Sink):
 
     def __init__(self, enabled: bool, file: "Optional[IO]" = None) -> None:
         self.enabled, self.file = enabled, file if file is not None else sys.stderr
+        self._run: "Optional[tqdm]" = None  # the search's generations
         self._gen: "Optional[tqdm]" = None
         self._train: "Optional[tqdm]" = None
         self._loss_at = 0.0
         self._hits = 0  # of the generation on the bar
         self._best: Optional[float] = None
+        self._pace: tuple[float, Optional[float], Optional[float], float] = (0.0, None, None, 0.0)
 
-    # Sink: the generation bar
+    # Sink: the search bar and the generation bar
     def generation_started(self, event: GenerationStarted) -> None:
         self._hits, self._best = event.known, event.best
+        self.start_search(event.generation, event.generations)
+        self.search_pace(event.compute, event.budget, event.eta)
         self.start_generation(event.generation, event.generations, event.total, event.known,
                               event.best)
 
@@ -44,9 +53,41 @@ class Progress(Sink):
         fitness = event.outcome.evaluation.fitness
         self._best = fitness if self._best is None else max(self._best, fitness)
         self.genome_done(self._hits, self._best)
+        if self._run is not None:
+            self._search_postfix()  # the ETA counts down between generations
 
     def generation_done(self, event: GenerationDone) -> None:
         self.end_generation(event.hits, event.best.result.fitness)
+        if self._run is not None:
+            self._run.n = event.info.generation + 1
+            self.search_pace(event.info.compute, self._pace[1], event.info.eta)
+
+    def close(self) -> None:
+        for bar in (self._train, self._gen, self._run):
+            if bar is not None:
+                bar.close()
+        self._train = self._gen = self._run = None
+
+    def start_search(self, generation: int, generations: "int | None") -> None:
+        """The bar over generations, from ``generation`` (a resumed run's first)."""
+        if self.enabled and self._run is None:
+            self._run = tqdm(total=generations, initial=generation, desc="search",
+                             bar_format=SEARCH_BAR if generations else SEARCH_COUNT,
+                             file=self.file, leave=True, dynamic_ncols=True)
+
+    def search_pace(self, compute: float, budget: "float | None", eta: "float | None") -> None:
+        """Compute spent (of the budget) and the search's ETA, which counts down from now."""
+        self._pace = (compute, budget, eta, time.monotonic())
+        if self._run is not None:
+            self._search_postfix()
+
+    def _search_postfix(self) -> None:
+        assert self._run is not None
+        compute, budget, eta, at = self._pace
+        of = "" if budget is None else f"/{budget:g}"
+        left = "ETA after this generation" if eta is None else "done" if eta == 0 else \
+            f"ETA {format_duration(max(0.0, eta - (time.monotonic() - at)))}"
+        self._run.set_postfix_str(f"compute {compute:.2f}{of} epochs, {left}")
 
     def start_generation(self, generation: int, generations: "int | None", total: "int | None",
                          cached: int, best: "float | None") -> None:
@@ -54,10 +95,10 @@ class Progress(Sink):
         (rungs and racing decide them as the generation goes)."""
         if not self.enabled:
             return
-        of = f"/{generations}" if generations else ""
-        self._gen = tqdm(total=total, initial=cached, desc=f"generation {generation + 1}{of}",
+        self._gen = tqdm(total=total, initial=cached,
+                         desc=generation_label(generation, generations),
                          unit="training" if total is None else "genome", file=self.file,
-                         leave=True, dynamic_ncols=True)
+                         leave=self._run is None, dynamic_ncols=True)
         self._postfix(cached, best)
 
     def genome_done(self, cache_hits: int, best: "float | None") -> None:

@@ -111,7 +111,9 @@ def _override_keys(overrides: list[str]) -> list[str]:
 
 def resumed_config(folder: Path, current: DictConfig, overrides: list[str]) -> DictConfig:
     """The run's saved config, with the user's overrides applied where they do not change the
-    search; an override that would change it raises ConfigError naming the key."""
+    search; an override that would change it raises ConfigError naming the key. An override
+    of ga.generations brings ga.budget_epochs from ``current`` too: the generations asked for
+    run unless the resuming command also sets a budget."""
     path = folder / CONFIG
     if not path.is_file():
         raise ConfigError(f"resume={folder.parent} is not a run directory of this tool "
@@ -125,7 +127,11 @@ def resumed_config(folder: Path, current: DictConfig, overrides: list[str]) -> D
         raise ConfigError(f"{path} cannot be read ({first}): restore it from the run's "
                           ".hydra/config.yaml or start a new run") from None
     saved = migrate(saved)
-    for key in _override_keys(overrides):
+    keys = _override_keys(overrides)
+    if "ga.generations" in keys and "ga.budget_epochs" not in keys:
+        keys.append("ga.budget_epochs")  # one stopping rule: the resuming command's (null
+        # from a preset's budget once ga.generations is set, docs/reliability.md)
+    for key in keys:
         new, old = OmegaConf.select(current, key), OmegaConf.select(saved, key)
         if _is_free(key):
             OmegaConf.update(saved, key, new, merge=False)

@@ -21,13 +21,16 @@ so results agree with ``train`` within seed-to-seed noise, not bit for bit.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from typing import Optional
+from dataclasses import dataclass
+from typing import Iterator, Optional
 
 import torch
 
 from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.cost import forward_flops
 from galstm_torch.training.data import DataSplits
 from galstm_torch.training.lanes import Lane, make_lane, on_lane, replaying, step
 from galstm_torch.training.model import LSTMClassifier
@@ -126,21 +129,52 @@ def _run_pass(lanes: list[Lane], data: DataSplits, settings: TrainSettings, size
             lane.sums.append(lane.total.clone())
 
 
+@dataclass(frozen=True)
+class GraphOptions:
+    """How the lanes run on CUDA, without changing what a genome trains (issue 25's variants,
+    measured by ``bench gpu``); on CPU none applies, so results there stay train's."""
+
+    fused_adam: bool = False     # one fused Adam kernel per step instead of foreach kernels
+    longest_first: bool = False  # issue the costliest genome's step first in each round
+    tf32: bool = False           # TF32 tensor cores for fp32 matrix products (cuBLAS, cuDNN)
+
+
+PLAIN = GraphOptions()  # what executor=graphs runs until a variant wins (BENCHMARKS.md)
+
+
+@contextlib.contextmanager
+def _tf32(on: bool) -> Iterator[None]:
+    """TF32 matrix products for the duration, as asked (cuDNN's own default is on; cuBLAS's
+    is off), restored afterwards."""
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = on
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
 def fit_lanes(archs: list[Architecture], data: DataSplits, settings: TrainSettings, *,
-              seeds: list[int], device: torch.device) -> list[Lane]:
+              seeds: list[int], device: torch.device,
+              options: GraphOptions = PLAIN) -> list[Lane]:
     """Build and train the genomes together for ``settings.epochs`` (a fraction trains
     the first part of a pass, as in train); each lane's ``seconds`` is an equal share of
-    the group's wall time."""
+    the group's wall time. Lanes come back in the order of ``archs``."""
     why = graph_support(settings)
     if why is not None:
         raise ValueError(why)
-    lanes = [make_lane(arch, seed, data, settings, device) for arch, seed in zip(archs, seeds)]
+    cuda = device.type == "cuda"
+    lanes = [make_lane(arch, seed, data, settings, device, fused=cuda and options.fused_adam)
+             for arch, seed in zip(archs, seeds)]
+    order = sorted(lanes, key=lambda lane: -forward_flops(lane.arch)) \
+        if cuda and options.longest_first else lanes
     start = time.perf_counter()
     for lane in lanes:
         lane.model.train()
-    for size in passes(settings.epochs, len(data.y_train)):
-        _run_pass(lanes, data, settings, size)
-    if device.type == "cuda":
+    with _tf32(options.tf32) if cuda else contextlib.nullcontext():
+        for size in passes(settings.epochs, len(data.y_train)):
+            _run_pass(order, data, settings, size)
+    if cuda:
         torch.cuda.synchronize(device)
     seconds = (time.perf_counter() - start) / max(len(lanes), 1)
     for lane in lanes:
@@ -163,9 +197,10 @@ def measure(lane: Lane, data: DataSplits,
 
 
 def train_graphed(archs: list[Architecture], data: DataSplits, settings: TrainSettings, *,
-                  seeds: list[int], device: torch.device
+                  seeds: list[int], device: torch.device, options: GraphOptions = PLAIN
                   ) -> "list[tuple[LSTMClassifier, Evaluation] | TrainingDiverged]":
     """Train and measure a group of genomes together: per genome, its model and evaluation,
     or a TrainingDiverged (the others are unaffected)."""
-    return [measure(lane, data, settings)
-            for lane in fit_lanes(archs, data, settings, seeds=seeds, device=device)]
+    with _tf32(options.tf32) if device.type == "cuda" else contextlib.nullcontext():
+        return [measure(lane, data, settings) for lane in
+                fit_lanes(archs, data, settings, seeds=seeds, device=device, options=options)]

@@ -75,9 +75,9 @@ def total_steps(settings: TrainSettings, n_train: int) -> int:
 
 
 def make_lane(arch: Architecture, seed: int, data: DataSplits, settings: TrainSettings,
-              device: torch.device) -> Lane:
+              device: torch.device, *, fused: bool = False) -> Lane:
     """A genome built exactly as ``train`` builds it (``torch.manual_seed(seed)``, then the
-    builder), with its buffers on the device."""
+    builder), with its buffers on the device. ``fused`` (CUDA): Adam's fused kernel."""
     torch.manual_seed(seed)
     model = build_model(arch, dropout=settings.dropout, init=settings.init,
                         n_features=data.n_features, n_classes=data.n_classes).to(device)
@@ -86,7 +86,8 @@ def make_lane(arch: Architecture, seed: int, data: DataSplits, settings: TrainSe
     cosine = DeviceCosine(settings.lr, steps, device) \
         if cuda and settings.lr_schedule == "cosine" else None
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr if cosine is None else cosine.lr,
-                           eps=settings.adam_eps, capturable=cuda)  # its step count on the device
+                           eps=settings.adam_eps, capturable=cuda,  # its step count on the device
+                           fused=True if fused else None)
     rows = len(data.y_train) // settings.batch_size
     lane = Lane(arch, seed, model, opt, torch.Generator().manual_seed(seed),
                 rows=torch.zeros(max(rows, 1), settings.batch_size, dtype=torch.long, device=device),
