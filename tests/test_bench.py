@@ -167,3 +167,16 @@ def test_gpu_spends_no_more_time_on_graphs_once_a_capture_failed(capsys, monkeyp
     assert "operation not permitted when stream is capturing" in rows[1]["error"]
     assert rows[2]["skipped"] == "plain graphs failed before"
     assert rows[3]["skipped"] == "graphs did not run cleanly" and len(rows) == 4  # no summary
+
+
+def test_gpuprofile_times_lanes_alone_and_together_and_counts_kernels(capsys, tmp_path):
+    rows = run_json(capsys, "gpuprofile", *DATA, "--train-samples", "300", "--test-samples", "40",
+                    "--genomes", "3", "--rounds", "3", "--out", str(tmp_path / "p.json"))
+    alone = [r for r in rows if r["kind"] == "alone"]
+    together = [r for r in rows if r["kind"] == "together"]
+    kernels, summary = rows[-2], rows[-1]
+    assert len(alone) == 3 and all(r["ms_per_step"] > 0 and r["tflops"] > 0 for r in alone)
+    assert [r["lanes"] for r in together] == [1, 2, 3]
+    assert kernels["kind"] == "kernels" and kernels["launches"] > 10  # CPU: aten operators
+    assert summary["straggler_epoch_s"] == max(r["epoch_s"] for r in alone)
+    assert json.loads((tmp_path / "p.json").read_text()) == json.loads(json.dumps(rows))

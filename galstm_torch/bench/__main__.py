@@ -1,4 +1,4 @@
-"""python -m galstm_torch.bench {ga-ops,train,search,agree,pareto,gpu} [options] [--json]"""
+"""python -m galstm_torch.bench {ga-ops,train,search,agree,pareto,gpu,gpuprofile} [options] [--json]"""
 from __future__ import annotations
 
 import argparse
@@ -9,10 +9,11 @@ from typing import Any, Optional
 
 import torch
 
-from galstm_torch.bench import agreement, ga_ops, gpu, pareto, search, training
+from galstm_torch.bench import agreement, ga_ops, gpu, gpu_profile, pareto, search, training
 from galstm_torch.bench.common import describe_machine, emit_json, peak_matmul_gflops, print_table
 from galstm_torch.errors import GalstmError
 from galstm_torch.execution.worker import DataSpec, WorkerSpec
+from galstm_torch.files.atomic import write_json
 from galstm_torch.training.architecture import Architecture, parse_compact
 from galstm_torch.training.data import load_data
 from galstm_torch.training.runtime import pick_device, set_threads
@@ -73,7 +74,43 @@ def parser() -> argparse.ArgumentParser:
     _agree_parser(sub)
     _pareto_parser(sub)
     _gpu_parser(sub)
+    _profile_parser(sub)
     return ap
+
+
+def _profile_parser(sub: Any) -> None:
+    g = sub.add_parser("gpuprofile", help="where a generation of CUDA-graph lanes spends its time")
+    _common(g)
+    _data_args(g)
+    g.add_argument("--genomes", type=int, default=20, help="random genomes (those of bench gpu)")
+    g.add_argument("--seed", type=int, default=0, help="picks the genomes and their seeds")
+    g.add_argument("--rounds", type=int, default=50, help="replays timed per measurement")
+    g.add_argument("--out", default=None, help="write the rows to this JSON file")
+    g.set_defaults(test_samples=1000)
+
+
+def cmd_gpuprofile(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    data = load_data("mnist", a.data_root, train_samples=a.train_samples,
+                     test_samples=a.test_samples).to(device)
+    rows = gpu_profile.profile_lanes(data, TrainSettings(), device, genomes=a.genomes,
+                                     seed=a.seed, rounds=a.rounds)
+    if a.out:
+        write_json(Path(a.out), rows)
+    if not a.json:
+        print(f"{describe_machine(device)}; {a.genomes} random genomes, batch 32, fp32; "
+              f"{rows[-1]['rounds']} replays per measurement")
+        print_table(gpu_profile.formatted(rows, "alone"), gpu_profile.ALONE)
+        print_table(gpu_profile.formatted(rows, "together"), gpu_profile.TOGETHER)
+        for r in rows:
+            if r["kind"] == "kernels":
+                print(f"kernels per step of {r['genome']}: {r['launches']} launches "
+                      f"({r['distinct']} distinct); persistent RNN: {r['persistent_rnn'] or 'none'}")
+                for k in r["top"]:
+                    print(f"  {k['us']:>9.0f} us  x{k['count']:<3} {k['name']}")
+        last = rows[-1]
+        print(f"straggler alone {last['straggler_epoch_s']:.2f} s/epoch; all lanes one after "
+              f"another {last['sum_epoch_s']:.2f} s")
+    return rows
 
 
 def _gpu_parser(sub: Any) -> None:
@@ -213,7 +250,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         device = pick_device(a.device)
         set_threads(a.threads)
         command = {"ga-ops": cmd_ga_ops, "train": cmd_train, "search": cmd_search,
-                   "agree": cmd_agree, "pareto": cmd_pareto, "gpu": cmd_gpu}[a.command]
+                   "agree": cmd_agree, "pareto": cmd_pareto, "gpu": cmd_gpu,
+                   "gpuprofile": cmd_gpuprofile}[a.command]
         rows = command(a, device)
     except (GalstmError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -98,19 +98,36 @@ def _start_pass(lane: Lane, data: DataSplits, size: int,
         return tail.to(lane.rows.device) if len(tail) >= 2 else None
 
 
+def _warm_and_capture(lane: Lane, data: DataSplits, settings: TrainSettings, full: int) -> int:
+    """A new genome's first steps eagerly on its stream, then its capture; how many steps
+    ran (0 once captured)."""
+    warm = 0 if lane.graph is not None else min(WARMUP_STEPS, full)
+    with on_lane(lane):
+        for _ in range(warm):
+            step(lane, data, settings)
+    if lane.graph is None and warm < full:
+        _capture(lane, data, settings)
+    return warm
+
+
+def prepared_lanes(archs: list[Architecture], data: DataSplits, settings: TrainSettings, *,
+                   seeds: list[int], device: torch.device) -> list[Lane]:
+    """Lanes at the start of their first pass, warmed up and captured, for the profiler
+    (bench/gpu_profile.py) to replay; their batch buffers hold a whole pass."""
+    lanes = [make_lane(arch, seed, data, settings, device) for arch, seed in zip(archs, seeds)]
+    full = len(data.y_train) // settings.batch_size
+    for lane in lanes:
+        lane.model.train()
+        _start_pass(lane, data, len(data.y_train), settings)
+        _warm_and_capture(lane, data, settings, full)
+    return lanes
+
+
 def _run_steps(lanes: list[Lane], data: DataSplits, settings: TrainSettings, full: int) -> None:
     """``full`` steps of every genome: a new genome's first steps eagerly (warm-up), then
     its capture, then the replays, one step of each genome in turn, each on its stream
     (on CPU, each with its own dropout stream)."""
-    first: dict[Lane, int] = {}
-    for lane in lanes:
-        warm = 0 if lane.graph is not None else min(WARMUP_STEPS, full)
-        with on_lane(lane):
-            for _ in range(warm):
-                step(lane, data, settings)
-        if lane.graph is None and warm < full:
-            _capture(lane, data, settings)
-        first[lane] = warm
+    first = {lane: _warm_and_capture(lane, data, settings, full) for lane in lanes}
     for i in range(full):
         for lane in lanes:
             if i >= first[lane]:
