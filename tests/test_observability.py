@@ -138,7 +138,7 @@ def test_no_progress_bar_characters_when_not_on_a_terminal(run):
     _, proc = run
     output = proc.stdout + proc.stderr
     assert "\r" not in output and "█" not in output and "genome/s" not in output
-    assert "generation 3/3: best" in (run[0] / "train.log").read_text()
+    assert "generation 2 (3/3): best" in (run[0] / "train.log").read_text()
 
 
 def report(path: Path) -> subprocess.CompletedProcess:

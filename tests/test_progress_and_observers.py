@@ -6,10 +6,13 @@ import io
 import pytest
 import torch
 
+from galstm_torch.execution.executor import Outcome
+from galstm_torch.ga.evaluator import Result
+from galstm_torch.ga.events import Best, GenerationDone, GenerationInfo, GenerationStarted, GenomeTrained
 from galstm_torch.observe.progress import Progress, bars_enabled
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.observers import CurveCollector, Observers
-from galstm_torch.training.trainer import TrainSettings, steps_per_epoch, train
+from galstm_torch.training.trainer import Evaluation, TrainSettings, steps_per_epoch, train
 
 from conftest import sample
 
@@ -47,9 +50,32 @@ def test_enabled_progress_draws_bars_and_disabled_draws_nothing():
     drive(Progress(True, file=shown))
     drive(Progress(False, file=hidden))
     text = shown.getvalue()
-    assert "generation 1/2" in text and "3/3" in text and "best so far 0.7500" in text
+    assert "generation 0 (1/2)" in text and "3/3" in text and "best so far 0.7500" in text
     assert "[1,1,32,16]" in text and "batch" in text  # the inner bar of the genome
     assert hidden.getvalue() == ""
+
+
+def test_the_search_bar_counts_generations_with_the_compute_based_eta():
+    shown = Stream(True)
+    progress = Progress(True, file=shown)
+    arch = Architecture((32,), (16,))
+    outcome = Outcome(arch.compact, Evaluation(0.75, 0.75, 0.75, 0.1, 10, 0.0, 0.0))
+    result = Result(arch, outcome, cache_hit=False)
+    for generation, eta in ((0, 125.0), (1, 0.0)):
+        progress.generation_started(GenerationStarted(
+            generation, 2, 1, 0, None, budget=12.0, compute=4.0 * generation,
+            eta=None if generation == 0 else 125.0))
+        progress.genome_trained(GenomeTrained("k", outcome))
+        info = GenerationInfo(generation, 1.0, generation + 1, 0, 4.0 * (generation + 1), eta)
+        progress.generation_done(GenerationDone([result], torch.tensor([0.75]),
+                                                Best(result, 0), info, torch.zeros(1, 4), [result]))
+    progress.finish(Best(result, 0))
+    progress.close()
+    text = shown.getvalue()
+    assert "search:   0%" in text and "0/2 generations" in text and "ETA after this generation" in text
+    assert "1/2 generations" in text and "compute 4.00/12 epochs, ETA 2m0" in text  # 125 s
+    assert "2/2 generations" in text and "compute 8.00/12 epochs, done" in text
+    assert "generation 1 (2/2)" in text and "<" not in text.split("search:")[-1]  # no tqdm ETA
 
 
 def test_curve_points_average_each_window_of_steps():
