@@ -76,6 +76,17 @@ def test_the_search_bar_counts_generations_with_the_compute_based_eta():
     assert "1/2 generations" in text and "compute 4.00/12 epochs, ETA 2m0" in text  # 125 s
     assert "2/2 generations" in text and "compute 8.00/12 epochs, done" in text
     assert "generation 1 (2/2)" in text and "<" not in text.split("search:")[-1]  # no tqdm ETA
+    assert "None" not in text  # a generation of unknown length counts its trainings
+
+
+def test_a_generation_of_unknown_length_ends_counting_its_trainings():
+    shown = Stream(True)
+    progress = Progress(True, file=shown)
+    progress.start_generation(1, None, total=None, cached=0, best=None)
+    for _ in range(3):
+        progress.genome_done(0, 0.5)
+    progress.end_generation(0, 0.5)
+    assert "generation 1: 3training" in shown.getvalue() and "None" not in shown.getvalue()
 
 
 def test_curve_points_average_each_window_of_steps():

@@ -108,7 +108,8 @@ class Progress(Sink):
 
     def end_generation(self, cache_hits: int, best: float) -> None:
         if self._gen is not None:
-            self._gen.n = self._gen.total
+            if self._gen.total is not None:  # else n counts the trainings made
+                self._gen.n = self._gen.total
             self._postfix(cache_hits, best)
             self._gen.close()
             self._gen = None
