@@ -1,73 +1,94 @@
 #!/usr/bin/env bash
-# Issue 17's prepared GPU run on an H200: the GPU bench (the engines on the same 20 random
-# genomes, and the seed-to-seed spread), then the article's 20x40 search end to end with
-# executor=graphs.
+# The prepared GPU run of issues 24 and 25, on one H200, in one device call of at most 9
+# minutes (each step has a hard limit, and the whole run a deadline):
+#   1. the default preset end to end (`galstm trainer.device=cuda`, executor=auto);
+#   2. the user's command with the article's GA: ga=article ga.pop_size=20 ga.generations=40;
+#   3. the user's command with the default preset, for as many generations as fit;
+#   4. bench gpuprofile: each lane alone, lanes together by count, kernels per step;
+#   5. bench gpu: sequential on 3 genomes (its 187 s on all 20 is known), graphs and its
+#      variants (fused Adam, longest first, TF32, bf16) on the same 20 genomes, the spread.
+# Each search prints the engine executor=auto chose (its train.log line).
 #
 # Prepare and check here first:
 #   bash benchmarks/prepare_device.sh
-#   OUT=/tmp/out PYTHON=.venv/bin/python bash benchmarks/gpu_session.sh all --dry-run
+#   OUT=/tmp/out PYTHON=.venv/bin/python bash benchmarks/gpu_session.sh --dry-run
 #   (the same steps on CPU at tiny sizes: it checks the script and measures nothing)
-# Then, with the device tool (carry=[".device"]), either one call of at most 10 minutes:
-#   bash benchmarks/gpu_session.sh all        # bench <= 330 s, then the search in what is left
-# or two calls, the second at once while the machine is warm (about 13 minutes of device time):
-#   bash benchmarks/gpu_session.sh bench      # <= 540 s
-#   bash benchmarks/gpu_session.sh article    # <= 560 s
-# Everything lands flat in $OUT (at most 8 files come back).
+# Then, with the device tool (carry=[".device"], timeout_s=600):
+#   bash benchmarks/gpu_session.sh
+# At most 8 files come back from $OUT: machine.txt, searches.txt, default.csv, article.csv,
+# user.csv, profile.json, gpu.json, gpu.log.
 set -u
 export PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}  # the device's python3 holds torch; here: PYTHON=.venv/bin/python
 OUT=${OUT:-/tmp/out}
-MODE=${1:-all}
-DRY=${2:-}
-case "$MODE" in all|bench|article) ;;
-    *) echo "usage: gpu_session.sh {all|bench|article} [--dry-run]" >&2; exit 2 ;;
-esac
+DRY=${1:-}
+case "$DRY" in ""|--dry-run) ;; *) echo "usage: gpu_session.sh [--dry-run]" >&2; exit 2 ;; esac
+DEADLINE=${DEADLINE:-530}  # seconds from the start; the device tool's call limit is 600
 mkdir -p "$OUT" /tmp/site /tmp/data/MNIST/raw
-rm -rf /tmp/article  # a rerun on a warm machine starts clean
+rm -rf /tmp/runs && mkdir -p /tmp/runs  # a rerun on a warm machine starts clean
 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
     .device/whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD
 for f in .device/mnist/*.gz; do gunzip -c "$f" > "/tmp/data/MNIST/raw/$(basename "$f" .gz)"; done
 
+common=(data.root=/tmp/data data.download=false progress=false)
 if [ "$DRY" = "--dry-run" ]; then  # tiny sizes on CPU
-    bench=(--device cpu --threads 1 --train-samples 256 --test-samples 200 --genomes 3
-           --variants sequential,graphs,spread,graphs1,batched,pool2 --spread-seeds 2)
-    search=(trainer.device=cpu executor=serial ga.pop_size=4 ga.generations=2
-            data.train_samples=256 data.test_samples=200)
-else  # the baseline and the candidate first: a variant that would start after --budget-s
-      # is skipped, and the rows measured so far stay in gpu.json
-    bench=(--device cuda --variants sequential,graphs,spread,graphs1,batched,pool8,pool4)
-    search=(trainer.device=cuda executor=graphs)
+    common+=(trainer.device=cpu data.train_samples=300 data.test_samples=100 model.max_units=48)
+    user_extra=(ga.budget_epochs=null)
+    tools=(--device cpu --threads 1 --train-samples 300 --test-samples 100 --genomes 3)
+    variants=sequential2,graphs,graphs+fused,graphs+bf16,spread
+    rounds=3
+else
+    common+=(trainer.device=cuda)
+    user_extra=()
+    tools=(--device cuda)
+    variants=sequential3,graphs,graphs+fused,graphs+longest,graphs+tf32,graphs+bf16,graphs+fused+longest,spread
+    rounds=50
 fi
 
-run_bench() {  # $1: --budget-s, $2: hard limit (s)
-    (nvidia-smi || echo "no nvidia-smi") > "$OUT/machine.txt" 2>&1
-    "$PY" -c "import torch; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version())" \
-        >> "$OUT/machine.txt" 2>&1
-    timeout -k 10 "$2" "$PY" -m galstm_torch.bench gpu --data-root /tmp/data "${bench[@]}" \
-        --budget-s "$1" --out "$OUT/gpu.json" > "$OUT/gpu.log" 2>&1
-    echo "bench exit $?" >> "$OUT/gpu.log"
-    cat "$OUT/gpu.log"
+limit() {  # $1: this step's own cap (s); what is left before the deadline if less
+    local left=$((DEADLINE - SECONDS))
+    echo $(( left < $1 ? (left > 5 ? left : 5) : $1 ))
 }
 
-save_article() {  # also on a kill of the search: what it wrote so far comes back
-    cp /tmp/article/generations.csv "$OUT/article_generations.csv" 2>/dev/null
-    cp /tmp/article/evaluations.csv "$OUT/article_evaluations.csv" 2>/dev/null
-}
-
-run_article() {  # $1: hard limit (s)
-    trap save_article EXIT
+search() {  # $1: name, $2: cap (s), then overrides; the log's engine line and the wall time
+    local name=$1 cap; cap=$(limit "$2"); shift 2
     local start=$EPOCHREALTIME
-    timeout -k 10 "$1" "$PY" train.py ga=article data.root=/tmp/data "${search[@]}" \
-        hydra.run.dir=/tmp/article > "$OUT/article.log" 2>&1
-    local rc=$?
-    echo "article exit $rc wall_s $("$PY" -c "print(round($EPOCHREALTIME - $start, 1))")" >> "$OUT/article.log"
-    save_article
-    tail -5 "$OUT/article.log"
+    timeout -k 10 "$cap" "$PY" train.py "${common[@]}" "$@" hydra.run.dir="/tmp/runs/$name" \
+        > "/tmp/runs/$name.out" 2>&1
+    local rc=$? wall
+    wall=$("$PY" -c "print(round($EPOCHREALTIME - $start, 1))")
+    cp "/tmp/runs/$name/generations.csv" "$OUT/$name.csv" 2>/dev/null
+    local gens; gens=$(($(wc -l < "$OUT/$name.csv" 2>/dev/null || echo 1) - 1))
+    {
+        echo "== $name: exit $rc, wall ${wall} s (cap ${cap} s), $gens generations"
+        echo "\$ train.py $*"
+        grep -h "executor=auto\|training in this process\|search .*: stops" "/tmp/runs/$name/train.log" 2>/dev/null
+        grep -h "WARNING\|ERROR" "/tmp/runs/$name/train.log" 2>/dev/null | head -5
+        tail -8 "/tmp/runs/$name.out"
+    } >> "$OUT/searches.txt"
+    tail -4 "$OUT/searches.txt"
 }
 
-case "$MODE" in
-    bench) run_bench 420 540 ;;
-    article) run_article 560 ;;
-    all) run_bench 240 330; left=$((580 - SECONDS)); run_article $((left > 30 ? left : 30)) ;;
-esac
+(nvidia-smi || echo "no nvidia-smi") > "$OUT/machine.txt" 2>&1
+"$PY" -c "import torch; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version())" \
+    >> "$OUT/machine.txt" 2>&1
+: > "$OUT/searches.txt"
+
+search default 60
+search article 170 ga=article ga.pop_size=20 ga.generations=40
+search user 75 ga.pop_size=20 ga.generations=40 "${user_extra[@]}"
+
+timeout -k 10 "$(limit 60)" "$PY" -m galstm_torch.bench gpuprofile --data-root /tmp/data \
+    "${tools[@]}" --rounds "$rounds" --out "$OUT/profile.json" > "$OUT/profile.txt" 2>&1
+echo "profile exit $?" >> "$OUT/profile.txt"
+cat "$OUT/profile.txt" >> "$OUT/searches.txt"  # (8 files at most come back)
+rm -f "$OUT/profile.txt"
+
+cap=$(limit 175)
+timeout -k 10 "$cap" "$PY" -m galstm_torch.bench gpu --data-root /tmp/data "${tools[@]}" \
+    --variants "$variants" --spread-seeds 3 --budget-s $((cap - 25)) --out "$OUT/gpu.json" \
+    > "$OUT/gpu.log" 2>&1
+echo "bench exit $? at ${SECONDS} s" >> "$OUT/gpu.log"
+grep -h "== \|executor=auto" "$OUT/searches.txt"
+cat "$OUT/gpu.log"
