@@ -3,6 +3,7 @@ bit for bit as train trains it alone, whatever the group; the CUDA path shares t
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 import torch
@@ -192,3 +193,32 @@ def test_executor_graphs_is_refused_where_it_cannot_apply(overrides, message):
     with pytest.raises(ConfigError, match=message):
         cfg = to_config(compose_cfg(*TINY, *overrides))
         executors.make_executor(cfg, train_settings(cfg))
+
+
+def test_a_refused_fused_capture_retries_the_plain_graphs_before_training_one_by_one(
+        monkeypatch, caplog):
+    real = graphs_module.train_graphed
+
+    def picky(*args, options, **kwargs):
+        if options.fused_adam:
+            raise RuntimeError("fused Adam cannot be captured here")
+        return real(*args, options=options, **kwargs)
+
+    monkeypatch.setattr(graphs_module, "train_graphed", picky)
+    data = sample(train_samples=64, test_samples=30)
+    ex = GraphsExecutor(data, TrainSettings(), CPU)
+    assert ex.options.fused_adam  # the measured winner is the default
+    outcomes = list(ex.map([Task(GENOMES[0], 1), Task(GENOMES[1], 2)]))
+    assert [o.status for o in outcomes] == ["ok", "ok"] and ex.fallbacks == 0
+    assert "retrying without its options" in caplog.text and not ex.options.fused_adam
+
+
+def test_cuda_gets_32_hardware_queues_unless_the_user_set_them(monkeypatch):
+    from galstm_torch.training.runtime import pick_device
+
+    monkeypatch.delenv("CUDA_DEVICE_MAX_CONNECTIONS", raising=False)
+    pick_device("cpu")
+    assert os.environ["CUDA_DEVICE_MAX_CONNECTIONS"] == "32"
+    monkeypatch.setenv("CUDA_DEVICE_MAX_CONNECTIONS", "4")
+    pick_device("cpu")
+    assert os.environ["CUDA_DEVICE_MAX_CONNECTIONS"] == "4"

@@ -6,10 +6,11 @@ Variants (``--variants``, run in the order given, each skipped once ``--budget-s
 - ``sequentialK``: the same on the first K genomes only (its 187 s on 20 genomes is known,
   issue 25: device time is scarce); its time per genome stands for the generation's, and the
   other variants' fitnesses are compared with it on those K genomes;
-- ``graphs``: ``executor=graphs``, every genome a CUDA graph on its own stream, all at once
-  (``executor=auto``'s choice on CUDA); ``graphs+OPT+...`` with options of
-  training/graphed.py's GraphOptions (``fused``: fused Adam, ``longest``: the costliest
-  genome's step issued first, ``tf32``: TF32 matrix products) or ``bf16`` (autocast);
+- ``graphs``: ``executor=graphs`` as a search runs it, every genome a CUDA graph on its own
+  stream, all at once (``executor=auto``'s choice on CUDA); ``graphs+OPT+...`` with only
+  these options of training/graphed.py's GraphOptions (``none``, ``fused``: fused Adam,
+  ``longest``: the costliest genome's step issued first, ``tf32``: TF32 matrix products) or
+  ``bf16`` (autocast);
 - ``graphs1``: the same one genome at a time (the graph alone, without the streams);
 - ``batched``: ``executor=batched``, one padded model per LSTM layer count;
 - ``poolN``: ``executor=pool`` with N worker processes on the device (its start is timed
@@ -50,7 +51,7 @@ from galstm_torch.files.atomic import write_json
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.cost import training_flops
 from galstm_torch.training.data import DataSplits
-from galstm_torch.training.graphed import GraphOptions
+from galstm_torch.training.graphed import PLAIN, GraphOptions
 
 VARIANTS = ("sequential", "graphs", "graphs1", "batched", "pool4", "pool8")
 GRAPH_OPTIONS = {"fused": "fused_adam", "longest": "longest_first", "tf32": "tf32"}
@@ -137,11 +138,12 @@ def _graphs_variant(variant: str, data: DataSplits, settings: Any,
     """``graphs+fused+longest+tf32+bf16``: the graphs executor with those options; a failed
     group raises (a fallback would time the sequential trainer)."""
     opts = variant.split("+")[1:]
-    unknown = [o for o in opts if o not in (*GRAPH_OPTIONS, "bf16")]
+    unknown = [o for o in opts if o not in (*GRAPH_OPTIONS, "bf16", "none")]
     if unknown:
         raise ValueError(f"--variants: {variant} has unknown options {unknown}; choose from "
-                         f"{', '.join([*GRAPH_OPTIONS, 'bf16'])}")
-    options = GraphOptions(**{GRAPH_OPTIONS[o]: True for o in opts if o in GRAPH_OPTIONS})
+                         f"{', '.join([*GRAPH_OPTIONS, 'bf16', 'none'])}")
+    options = GraphOptions(**{GRAPH_OPTIONS[o]: True for o in opts if o in GRAPH_OPTIONS}) \
+        if opts else PLAIN
     if "bf16" in opts:
         settings = dataclasses.replace(settings, precision="bf16")
     return GraphsExecutor(data, settings, device, options=options, fallback=False)

@@ -26,7 +26,7 @@ from galstm_torch.execution.executor import (
 from galstm_torch.execution.weights import save_weights
 from galstm_torch.training.architecture import Architecture, format_compact
 from galstm_torch.training.data import DataSplits
-from galstm_torch.training.graphed import PLAIN, GraphOptions, train_graphed
+from galstm_torch.training.graphed import PLAIN, SAFE, GraphOptions, train_graphed
 from galstm_torch.training.trainer import TrainSettings, at_fidelity
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,12 @@ class GraphsExecutor:
             half = len(group) // 2
             yield from self._run_group(group[:half])
             yield from self._run_group(group[half:])
+            return
+        if self.options != SAFE:  # a faster option the device refused: the plain graphs
+            log.warning("graphed training with %s failed (%s); retrying without its options",
+                        self.options, why)
+            self.options = SAFE
+            yield from self._run_group(group)
             return
         log.warning("graphed training of %s failed (%s); training them one by one",
                     [format_compact(t.compact) for t in group], why)

@@ -156,7 +156,11 @@ class GraphOptions:
     tf32: bool = False           # TF32 tensor cores for fp32 matrix products (cuBLAS, cuDNN)
 
 
-PLAIN = GraphOptions()  # what executor=graphs runs until a variant wins (BENCHMARKS.md)
+# What executor=graphs runs: fused Adam won on one H200 in three paired runs (3-7% less per
+# generation, its fitnesses as close to sequential's); longest first, TF32 and bf16 lost
+# (BENCHMARKS.md, GPU). SAFE is the fallback where a device refuses a fused capture.
+PLAIN = GraphOptions(fused_adam=True)
+SAFE = GraphOptions()
 
 
 @contextlib.contextmanager

@@ -13,8 +13,17 @@ from galstm_torch.training.architecture import format_compact
 log = logging.getLogger(__name__)
 
 
+# Hardware work queues CUDA maps this process's streams onto (CUDA's default is 8): the
+# graphs executor replays a generation's genomes on up to 20 streams, and 8 queues serialize
+# them. 32 ran 20 lanes 4.9x faster than one after another, against 2.6x with 8 (one H200,
+# benchmarks/gpu_connections.sh, BENCHMARKS.md). Read when CUDA starts, so it is set before
+# the first CUDA call, here; a value the user exported wins.
+CUDA_QUEUES = "32"
+
+
 def pick_device(spec: str) -> torch.device:
     """auto -> CUDA when available, else CPU; cpu, cuda and cuda:N are taken as asked."""
+    os.environ.setdefault("CUDA_DEVICE_MAX_CONNECTIONS", CUDA_QUEUES)
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
