@@ -62,3 +62,32 @@ def test_accuracy_figure_draws_with_no_genome_yet(tmp_path):
 
     save_png(accuracy_params_figure([]), tmp_path / "empty.png")  # every genome failed so far
     assert (tmp_path / "empty.png").stat().st_size > 0
+
+
+def test_figures_take_at_most_a_twentieth_of_the_wall_time_and_show_the_last_generation(
+        tmp_path, monkeypatch):
+    """On a GPU a generation takes seconds and drawing the figures about 0.4 s: they are
+    drawn again only once 20x their cost has passed, and the end always draws the last."""
+    from galstm_torch.ga.genome import SearchSpace
+    from galstm_torch.observe import plots, tb
+    from galstm_torch.observe.plots import GenerationPoint
+    from galstm_torch.observe.settings import TensorBoardConfig
+
+    clock, drawn = [0.0], []
+    monkeypatch.setattr(plots.time, "monotonic", lambda: clock[0])
+    board = tb.Board(tmp_path, TensorBoardConfig(hparams=False), SearchSpace())
+
+    def draw(g):  # a drawing that costs 1 s
+        drawn.append(g)
+        clock[0] += 1.0
+
+    monkeypatch.setattr(board, "_figures", draw)
+    for g in range(30):  # generations of 2 s each
+        board._maybe_draw(g)
+        clock[0] += 2.0
+    assert drawn == [0, 10, 20]  # 1 s of drawing per 20 s of wall time
+    board.history = [GenerationPoint(29, 0.5, 0.4, 0.3, 0.5, 0.5)]
+    board.finish(None)
+    assert drawn[-1] == 29
+    board.finish(None)  # already drawn: not again
+    assert drawn[-1] == 29 and len(drawn) == 4

@@ -66,7 +66,8 @@ def test_pareto_outputs_are_written_and_read_back(pareto_run):
     scalars = acc.Scalars("pareto/hypervolume")
     assert [s.step for s in scalars] == list(range(generations))
     assert [s.value for s in scalars] == pytest.approx([hv[g] for g in range(generations)])
-    assert len(acc.Images("figures/pareto_front")) == generations
+    steps = [i.step for i in acc.Images("figures/pareto_front")]  # throttled (plots.Throttle):
+    assert steps[0] == 0 and steps[-1] == generations - 1  # the first and the last at least
 
 
 @pytest.mark.slow

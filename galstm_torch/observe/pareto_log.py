@@ -21,7 +21,7 @@ from galstm_torch.files.atomic import atomic_write
 from galstm_torch.files.tables import CsvTable
 from galstm_torch.ga.events import Best, GenerationDone, Sink
 from galstm_torch.ga.goals import FrontPoint, ParetoSummary
-from galstm_torch.observe.plots import pareto_figure, save_png
+from galstm_torch.observe.plots import Throttle, pareto_figure, render, save_rgb_png
 from galstm_torch.training.architecture import format_compact
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class ParetoLog(Sink):
         self.latency_device = latency_device
         self._fronts = CsvTable(out_dir / "fronts.csv", FRONT_FIELDS, start_generation)
         self.history: dict[int, list[tuple[float, float]]] = {}
+        self.throttle = Throttle()  # the figure: at most 5% of the wall time, and the last
         for row in self._fronts.kept:
             self.history.setdefault(int(row["generation"]), []).append(
                 (float(row[COLUMNS[cost]]), float(row["accuracy"])))
@@ -65,27 +66,33 @@ class ParetoLog(Sink):
         self.history[g] = [(p.values()[self.cost], p.accuracy) for p in summary.front]
         if self.writer is not None:
             self.writer.add_scalar("pareto/hypervolume", summary.hypervolume, g)
-        if self.figures:
-            try:
-                self._figure(g, summary)
-            except Exception as err:  # noqa: BLE001 - a plot must never stop a search
-                log.warning("Pareto figure of generation %d not drawn: %s", g, err)
+        if self.figures and self.throttle.ready():
+            self.throttle.draw(g, lambda: self._safe_figure(g, summary))
         if self.writer is not None:
             self.writer.flush()
 
+    def _safe_figure(self, g: int, summary: ParetoSummary) -> None:
+        try:
+            self._figure(g, summary)
+        except Exception as err:  # noqa: BLE001 - a plot must never stop a search
+            log.warning("Pareto figure of generation %d not drawn: %s", g, err)
+
     def _figure(self, generation: int, summary: ParetoSummary) -> None:
         knee = (summary.knee.values()[self.cost], summary.knee.accuracy)
-        fig = pareto_figure(sorted(self.history.items()), COLUMNS[self.cost], knee,
-                            staircase=len(summary.names) == 2)
-        save_png(fig, self.out_dir / "pareto.png")
+        rgb = render(pareto_figure(sorted(self.history.items()), COLUMNS[self.cost], knee,
+                                   staircase=len(summary.names) == 2))
+        save_rgb_png(rgb, self.out_dir / "pareto.png")
         if self.writer is not None:
-            self.writer.add_figure("figures/pareto_front", fig, generation, close=False)
+            self.writer.add_image("figures/pareto_front", rgb, generation, dataformats="HWC")
 
     def finish(self, best: Best) -> None:
         """pareto.csv: the final front, most accurate first."""
         summary = best.pareto
         if summary is None:
             return
+        last = max(self.history) if self.history else None
+        if self.figures and last is not None and self.throttle.drawn != last:
+            self.throttle.draw(last, lambda: self._safe_figure(last, summary))
         table = io.StringIO()
         writer = csv.DictWriter(table, fieldnames=PARETO_FIELDS)
         writer.writeheader()

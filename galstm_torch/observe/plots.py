@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
 
 from galstm_torch.files.atomic import atomic_write
 
@@ -30,6 +34,27 @@ class GenomePoint:
     fitness: float
 
 
+class Throttle:
+    """When a search's figures are drawn again: drawing them costs about 0.4 s, a quarter of
+    a generation on a GPU, so they are redrawn only once ``1 / share`` times their last cost
+    has passed (every generation where generations are slow); the end draws the last."""
+
+    def __init__(self, share: float = 0.05) -> None:
+        self.share = share
+        self.due = 0.0  # time.monotonic() from which to draw again
+        self.drawn: Optional[int] = None  # the generation the figures last showed
+
+    def ready(self) -> bool:
+        return time.monotonic() >= self.due
+
+    def draw(self, generation: int, drawing: Callable[[], None]) -> None:
+        """Run ``drawing`` (which must not raise) and schedule the next one."""
+        start = time.monotonic()
+        drawing()
+        self.due = start + (time.monotonic() - start) / self.share
+        self.drawn = generation
+
+
 def new_figure() -> Figure:
     """A figure on the Agg canvas, without pyplot: no global backend switch, no window."""
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
@@ -41,6 +66,22 @@ def save_png(fig: Figure, path: Path) -> None:
     """Write atomically, so a viewer never sees half a PNG."""
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=100)
+    atomic_write(path, png.getvalue())
+
+
+def render(fig: Figure) -> "np.ndarray":
+    """The figure drawn once, as an RGB array [height, width, 3] (its layout and rasterising
+    are most of a figure's cost: the PNG and TensorBoard share one drawing)."""
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # new_figure's canvas
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def save_rgb_png(rgb: "np.ndarray", path: Path) -> None:
+    """An RGB array as a PNG, written atomically."""
+    png = io.BytesIO()
+    imsave(png, rgb, format="png")
     atomic_write(path, png.getvalue())
 
 

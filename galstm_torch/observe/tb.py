@@ -17,9 +17,11 @@ from galstm_torch.ga.genome import SearchSpace, active_mask
 from galstm_torch.observe.plots import (
     GenerationPoint,
     GenomePoint,
+    Throttle,
     accuracy_params_figure,
     fitness_figure,
-    save_png,
+    render,
+    save_rgb_png,
 )
 from galstm_torch.observe.settings import TensorBoardConfig
 from galstm_torch.observe.tb_hparams import HParamsLog
@@ -58,6 +60,7 @@ class Board(Sink):
         self.history: list[GenerationPoint] = []
         self.genomes: dict[str, tuple[int, GenomePoint]] = {}  # genome -> (generation, point)
         self.computes: dict[int, float] = {}  # generation -> cumulative compute
+        self.throttle = Throttle()  # the figures: at most 5% of the wall time, and the last
 
     @property
     def history_path(self) -> Path:
@@ -116,11 +119,7 @@ class Board(Sink):
             self._histograms(event.results, event.fitness, event.population, g)
         w.add_text("best/genome", best_table(event.best), g)
         self._remember(event)
-        if self.settings.figures:
-            try:
-                self._figures(g)
-            except Exception as err:  # noqa: BLE001 - a plot must never stop a search
-                log.warning("figures of generation %d not drawn: %s: %s", g, type(err).__name__, err)
+        self._maybe_draw(g)
         if self.curves is not None:
             self._curves()
         w.flush()
@@ -158,14 +157,33 @@ class Board(Sink):
             if len(units):  # a slot no genome uses has no histogram this generation
                 w.add_histogram(f"population/units/{name}", units, step)
 
+    def _maybe_draw(self, g: int) -> None:
+        if self.settings.figures and self.throttle.ready():
+            self.throttle.draw(g, lambda: self._safe_figures(g))
+
+    def _safe_figures(self, g: int) -> None:
+        try:
+            self._figures(g)
+        except Exception as err:  # noqa: BLE001 - a plot must never stop a search
+            log.warning("figures of generation %d not drawn: %s: %s", g, type(err).__name__, err)
+
     def _figures(self, step: int) -> None:
         figures = {"figures/fitness": fitness_figure(self.history),
                    "figures/accuracy_vs_params": accuracy_params_figure(
                        [p for _, p in self.genomes.values()])}
         assert self.writer is not None  # generation() checked it
         for tag, fig in figures.items():
-            save_png(fig, self.out_dir / FIGURES[tag])
-            self.writer.add_figure(tag, fig, step, close=False)
+            rgb = render(fig)
+            save_rgb_png(rgb, self.out_dir / FIGURES[tag])
+            self.writer.add_image(tag, rgb, step, dataformats="HWC")
+
+    def finish(self, best: Best) -> None:
+        """The last generation's figures, where the throttle skipped them."""
+        last = self.history[-1].generation if self.history else None
+        if self.settings.figures and last is not None and self.throttle.drawn != last:
+            self.throttle.draw(last, lambda: self._safe_figures(last))
+            if self.writer is not None:
+                self.writer.flush()
 
     def _curves(self) -> None:
         assert self.curves is not None and self.writer is not None
