@@ -222,3 +222,29 @@ def test_cuda_gets_32_hardware_queues_unless_the_user_set_them(monkeypatch):
     monkeypatch.setenv("CUDA_DEVICE_MAX_CONNECTIONS", "4")
     pick_device("cpu")
     assert os.environ["CUDA_DEVICE_MAX_CONNECTIONS"] == "4"
+
+
+def test_a_search_with_graphs_racing_ahead_records_what_serial_records(tmp_path):
+    """The executor's slots let racing's further seeds join the group of the seed asked for;
+    every record, the compute and the answer stay those of the serial executor (on CPU the
+    graphs schedule trains bit for bit as train)."""
+    from test_search_quality import ga, rows, search
+
+    data = sample(train_samples=200, test_samples=50)
+    config = ga(pop_size=4, budget_epochs=5.0, seeds=3, elitism=1)
+    graphs = GraphsExecutor(data, TrainSettings(), CPU)
+    groups: list[list[Task]] = []
+    real_map = graphs.map
+
+    def watched(tasks):
+        groups.append(list(tasks))
+        return real_map(tasks)
+
+    graphs.map = watched  # type: ignore[method-assign]
+    a = search(tmp_path / "serial", config, SerialExecutor(data, TrainSettings(), CPU)).run()
+    b = search(tmp_path / "graphs", config, graphs).run()
+    keep = ("generation", "genome", "fidelity", "replicate", "fitness", "val_acc", "loss")
+    assert [{k: r[k] for k in keep if k in r} for r in rows(tmp_path / "serial")] == \
+        [{k: r[k] for k in keep if k in r} for r in rows(tmp_path / "graphs")]
+    assert b.best.result.arch == a.best.result.arch and b.compute == a.compute
+    assert any(sum(t.fidelity is None for t in g) >= 2 for g in groups)  # seeds trained ahead
