@@ -5,8 +5,10 @@
 #   2. the user's command with the article's GA: ga=article ga.pop_size=20 ga.generations=40;
 #   3. the user's command with the default preset, for as many generations as fit;
 #   4. bench gpuprofile: each lane alone, lanes together by count, kernels per step;
-#   5. bench gpu: sequential on 3 genomes (its 187 s on all 20 is known), graphs and its
-#      variants (fused Adam, longest first, TF32, bf16) on the same 20 genomes, the spread.
+#   5. bench gpu: sequential on 3 genomes (its 187 s on all 20 is known), graphs as a search
+#      runs it (fused Adam, 32 queues), the option-less graphs and bf16 on the same 20
+#      genomes, the spread. (Run 1, 2026-12-04, also timed longest first, TF32 and fused plus
+#      longest: they lost; BENCHMARKS.md, GPU.)
 # Each search prints the engine executor=auto chose (its train.log line).
 #
 # Prepare and check here first:
@@ -36,13 +38,13 @@ if [ "$DRY" = "--dry-run" ]; then  # tiny sizes on CPU
     common+=(trainer.device=cpu data.train_samples=300 data.test_samples=100 model.max_units=48)
     user_extra=(ga.budget_epochs=null)
     tools=(--device cpu --threads 1 --train-samples 300 --test-samples 100 --genomes 3)
-    variants=sequential2,graphs,graphs+fused,graphs+bf16,spread
+    variants=sequential2,graphs,graphs+none,graphs+bf16,spread
     rounds=3
 else
     common+=(trainer.device=cuda)
     user_extra=()
     tools=(--device cuda)
-    variants=sequential3,graphs,graphs+fused,graphs+longest,graphs+tf32,graphs+bf16,graphs+fused+longest,spread
+    variants=sequential3,graphs,graphs+none,graphs+bf16,spread  # graphs: fused Adam (the default)
     rounds=50
 fi
 

@@ -78,12 +78,17 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _profile_parser(sub: Any) -> None:
-    g = sub.add_parser("gpuprofile", help="where a generation of CUDA-graph lanes spends its time")
+def _gpu_common(g: argparse.ArgumentParser) -> None:
+    """The GPU commands' shared options: both train the same random genomes."""
     _common(g)
     _data_args(g)
-    g.add_argument("--genomes", type=int, default=20, help="random genomes (those of bench gpu)")
+    g.add_argument("--genomes", type=int, default=20, help="random genomes in the generation")
     g.add_argument("--seed", type=int, default=0, help="picks the genomes and their seeds")
+
+
+def _profile_parser(sub: Any) -> None:
+    g = sub.add_parser("gpuprofile", help="where a generation of CUDA-graph lanes spends its time")
+    _gpu_common(g)
     g.add_argument("--rounds", type=int, default=50, help="replays timed per measurement")
     g.add_argument("--out", default=None, help="write the rows to this JSON file")
     g.set_defaults(test_samples=1000)
@@ -115,10 +120,7 @@ def cmd_gpuprofile(a: argparse.Namespace, device: torch.device) -> list[dict[str
 
 def _gpu_parser(sub: Any) -> None:
     g = sub.add_parser("gpu", help="one generation of random genomes by each engine (GPU)")
-    _common(g)
-    _data_args(g)
-    g.add_argument("--genomes", type=int, default=20, help="random genomes in the generation")
-    g.add_argument("--seed", type=int, default=0, help="picks the genomes and their seeds")
+    _gpu_common(g)
     g.add_argument("--variants", default=",".join(gpu.VARIANTS),
                    help="comma list, run in this order: " + ", ".join(gpu.VARIANTS) +
                    " (poolN: N workers; spread: where the spread runs, else last)")
