@@ -95,3 +95,91 @@ def test_a_pareto_search_keeps_every_front_members_weights(tmp_path):
     event = dataclasses.replace(done, best=dataclasses.replace(done.best, pareto=front))
     WeightKeeper(tmp_path).generation_done(event)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1-1-32-32_1.pt", "1-1-64-32_1.pt"]
+
+
+def test_a_weight_file_that_cannot_be_written_leaves_the_training_ok(tmp_path, caplog):
+    """torch.save raises RuntimeError (not OSError) on an unwritable target or a file size
+    limit: the training's measurement stands, only the shortcut is lost (issue 28, item 1)."""
+    from galstm_torch.execution.executor import Task, run_task
+
+    task = Task((1, 1, 16, 16), 3)
+    weights_file(tmp_path, task.compact, task.seed).with_suffix(".pt.tmp").mkdir()  # unwritable
+    data, cpu = sample(train_samples=600, test_samples=200), torch.device("cpu")
+    outcome = run_task(task, data, TrainSettings(), cpu, weights_dir=tmp_path)
+    plain = run_task(task, data, TrainSettings(), cpu)
+    assert outcome.status == "ok" and outcome.evaluation.loss == plain.evaluation.loss
+    assert load_weights(tmp_path, task.compact, task.seed) is None
+    assert "were not kept" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_search_whose_weight_saves_fail_records_every_training_and_exports(tmp_path,
+                                                                              monkeypatch):
+    from galstm_torch.execution import weights
+
+    real = torch.save
+
+    def full_disk(obj, path, *args, **kwargs):  # as `ulimit -f` does to the weight files only
+        if FOLDER in str(path):
+            raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter "
+                               "failed writing file data/0: file write failed")
+        return real(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(weights.torch, "save", full_disk)
+    run(compose_cfg(*SEARCH), out_dir=tmp_path)
+    monkeypatch.undo()
+    rows = (tmp_path / "evaluations.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 4 and not any(",failed," in r for r in rows)
+    info, best = load_export(tmp_path / "best_model.pt"), json.loads((tmp_path / "best.json").read_text())
+    assert info["compact"] == best["compact"] and info["metrics"]["test_acc"] == best["test_acc"]
+
+
+def _kept(tmp_path, change):
+    """A kept weight file, then ``change`` applied to its saved payload."""
+    net = nn.Linear(3, 2)
+    save_weights(tmp_path, (1, 1, 32, 32), 7, net)
+    path = weights_file(tmp_path, (1, 1, 32, 32), 7)
+    saved = torch.load(path, weights_only=True)
+    change(saved)
+    torch.save(saved, path)
+
+
+def _scaled(saved):
+    saved["state_dict"]["weight"].mul_(0.5)
+
+
+def _nan_with_a_fixed_digest(saved):
+    from galstm_torch.execution.weights import digest
+
+    saved["state_dict"]["bias"][0] = float("nan")
+    saved["sha256"] = digest(saved["state_dict"])  # a forger fixes the digest too
+
+
+def _older_format(saved):
+    state = saved.pop("state_dict")
+    saved.clear()
+    saved.update(state)
+
+
+@pytest.mark.parametrize("change, why", [
+    (_scaled, "do not match their SHA-256"),
+    (_nan_with_a_fixed_digest, "hold non-finite values (bias)"),
+    (_older_format, "hold no digest"),
+], ids=["scaled", "nan", "no-digest"])
+def test_altered_kept_weights_are_not_exported_but_retrained(tmp_path, caplog, change, why):
+    _kept(tmp_path, change)
+    assert load_weights(tmp_path, (1, 1, 32, 32), 7) is None
+    assert why in caplog.text and "retrains the genome from its seed" in caplog.text
+
+
+def test_a_byte_flipped_kept_file_is_not_exported(tmp_path, caplog):
+    _kept(tmp_path, lambda saved: None)
+    path = weights_file(tmp_path, (1, 1, 32, 32), 7)
+    raw = bytearray(path.read_bytes())
+    weight = torch.load(path, weights_only=True)["state_dict"]["weight"]
+    at = bytes(raw).find(weight.numpy().tobytes())  # the tensor's bytes inside the zip
+    assert at > 0
+    raw[at : at + 8] = bytes(8)
+    path.write_bytes(bytes(raw))
+    assert load_weights(tmp_path, (1, 1, 32, 32), 7) is None
+    assert "retrain" in caplog.text
