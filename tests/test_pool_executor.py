@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from galstm_torch.app import run
-from galstm_torch.errors import ConfigError, DataError
+from galstm_torch.errors import ClusterError, ConfigError, DataError
+from galstm_torch.execution import pool as pool_module
+from galstm_torch.execution.executor import Task
+from galstm_torch.execution.pool import PoolExecutor
+from galstm_torch.execution.worker import DataSpec, WorkerSpec
 from galstm_torch.persist import models as run_outputs
 from galstm_torch.persist.export import load_export
+from galstm_torch.training.trainer import TrainSettings
 
-from conftest import TINY, compose_cfg, run_train
+from conftest import SAMPLE_ROOT, TINY, compose_cfg, run_train
 
 SEARCH = [*TINY, "data.train_samples=1500", "trainer.lr=0.01", "trainer.num_threads=1",
           "ga.pop_size=4", "ga.generations=2"]
@@ -107,3 +115,53 @@ def test_workers_exit_when_the_driver_is_killed(tmp_path):
     alive = [p for p in workers if Path(f"/proc/{p}").exists()
              and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
     assert not alive, f"workers {alive} outlived their driver"
+
+
+TASKS = [Task((1, 1, 20, 20), 1), Task((2, 1, 24, 20, 20), 2), Task((1, 2, 20, 24, 20), 3),
+         Task((1, 1, 28, 16), 4)]
+
+
+def _spec() -> WorkerSpec:
+    return WorkerSpec(DataSpec("mnist", str(SAMPLE_ROOT), False, 400, 100), TrainSettings())
+
+
+def _kill_a_worker(ex: PoolExecutor) -> None:
+    pid = next(iter(ex._pool._processes))  # noqa: SLF001 - the pool has no public handle
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)  # the pool notices the death
+
+
+def _fitness(outcomes) -> dict:
+    return {(o.compact, o.seed): (o.status, o.evaluation.fitness, o.evaluation.loss)
+            for o in outcomes}
+
+
+def test_a_killed_worker_is_replaced_and_its_genome_trained_again(caplog):
+    """kill -9 of a pool worker, mid-training or between generations: the pool starts again
+    and the unfinished genomes train again with their own seeds: the same outcomes."""
+    ex = PoolExecutor(_spec(), 2)
+    try:
+        clean = _fitness(ex.map(TASKS))
+        _kill_a_worker(ex)  # idle, between generations: the next submit finds the pool broken
+        between = _fitness(ex.map(TASKS))
+        outcomes = ex.map(TASKS)
+        first = [next(outcomes)]
+        _kill_a_worker(ex)  # during a generation, with trainings in flight
+        during = _fitness([*first, *outcomes])
+    finally:
+        ex.close()
+    assert between == clean and during == clean and ex.restarts == 2
+    assert {s for s, _, _ in clean.values()} == {"ok"}
+    assert "starting the pool again" in caplog.text
+
+
+def test_workers_dying_again_and_again_stop_the_run_in_one_line(monkeypatch):
+    monkeypatch.setattr(pool_module, "MAX_RESTARTS", 0)
+    ex = PoolExecutor(_spec(), 1)
+    try:
+        _kill_a_worker(ex)
+        with pytest.raises(ClusterError, match="pool workers died 1 times") as err:
+            list(ex.map(TASKS[:1]))
+    finally:
+        ex.close()
+    assert "\n" not in str(err.value)

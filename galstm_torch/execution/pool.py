@@ -4,8 +4,10 @@ Why: one small LSTM at batch 32 leaves most of a GPU idle (each step is a few sh
 so the time goes to Python and kernel launches), and a many-core CPU runs several trainings
 at once faster than one training with many threads. Each worker is a spawned process with
 its own CUDA context (or its own torch threads) that loads the data once; worker i uses GPU
-i mod the number of GPUs. The driver keeps the search, the cache and the checkpoints, so a
-worker that dies stops the run with one line and the run resumes from its last genome.
+i mod the number of GPUs. The driver keeps the search, the cache and the checkpoints: a
+worker that dies is replaced (the pool is started again) and its genome trained again with
+its own seed, so the result is unchanged; after MAX_RESTARTS the run stops in one line and
+resumes from its last genome.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from galstm_torch.execution.executor import Outcome, Task
 from galstm_torch.execution.worker import GenomeWorker, WorkerSpec
 
 log = logging.getLogger(__name__)
+
+MAX_RESTARTS = 3  # pools rebuilt in one run before a dying worker stops it (one line)
 
 _worker: Optional[GenomeWorker] = None  # this worker process's GenomeWorker
 _all_started: Any = None  # a Barrier: every worker answers the start-up check once
@@ -84,41 +88,72 @@ class PoolExecutor:
     number of torch threads per training (on CPU; CUDA kernels may differ in the last bits)."""
 
     def __init__(self, spec: WorkerSpec, num_workers: int, start_timeout_s: float = 300.0) -> None:
-        ctx = mp.get_context("spawn")  # CUDA cannot be used in a forked child
         self.slots = num_workers  # trainings at once (the evaluator fills idle ones ahead)
+        self._spec, self._timeout = spec, start_timeout_s
+        self.restarts = 0  # pools rebuilt after a worker died
+        self._start()
+
+    def _start(self) -> None:
+        """Start every worker now, so that a start-up error is one line before any training."""
+        ctx = mp.get_context("spawn")  # CUDA cannot be used in a forked child
+        n = self.slots
         self._pool = ProcessPoolExecutor(
-            num_workers, mp_context=ctx, initializer=_start,
-            initargs=(spec, ctx.Value("i", 0), ctx.Barrier(num_workers)))
+            n, mp_context=ctx, initializer=_start,
+            initargs=(self._spec, ctx.Value("i", 0), ctx.Barrier(n)))
         try:
-            # Start every worker now, so that a start-up error is one line before any training.
-            statuses = list(self._pool.map(_ready, [start_timeout_s] * num_workers))
+            statuses = list(self._pool.map(_ready, [self._timeout] * n))
         except BrokenProcessPool as err:
             self.close()
             raise ClusterError(f"a pool worker died while starting: {err}") from None
         except threading.BrokenBarrierError:
             self.close()
-            raise ClusterError(f"the {num_workers} pool workers did not all start within "
-                               f"executor.start_timeout_s={start_timeout_s:g} s; try fewer "
+            raise ClusterError(f"the {n} pool workers did not all start within "
+                               f"executor.start_timeout_s={self._timeout:g} s; try fewer "
                                "executor.num_workers or raise the timeout") from None
         except BaseException:  # a start-up error (one line) or Ctrl-C: stop the workers
             self.close()
             raise
-        log.info("pool of %d workers: %s", num_workers,
+        log.info("pool of %d workers: %s", n,
                  ", ".join(f"{s['device']}/{s['threads']} threads" for s in statuses[:4]))
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
-        pending: set[Future] = {self._pool.submit(_train, task) for task in tasks}
+        """Outcomes as they finish. A worker that dies (killed, out of host memory) breaks
+        the pool: a new one is started and the tasks not yet returned train again, each with
+        its own seed, so the outcomes are those of an unbroken pool (MAX_RESTARTS in a run)."""
+        left = dict(enumerate(tasks))  # not yet returned
+        while left:
+            try:
+                for i, outcome in self._run(left):
+                    del left[i]
+                    yield outcome
+            except BrokenProcessPool:
+                self._restart(len(left))
+
+    def _run(self, tasks: dict[int, Task]) -> Iterator[tuple[int, Outcome]]:
+        pending: dict[Future, int] = {}
         try:
+            for i, task in tasks.items():  # submit raises too, once a worker died idle
+                pending[self._pool.submit(_train, task)] = i
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield future.result()
-        except BrokenProcessPool:
-            raise ClusterError("a pool worker process died (killed, or out of host memory); "
-                               "the finished genomes are checkpointed: resume the run") from None
+                    yield pending.pop(future), future.result()
         finally:
             for future in pending:
                 future.cancel()
+
+    def _restart(self, unfinished: int) -> None:
+        self.restarts += 1
+        if self.restarts > MAX_RESTARTS:
+            raise ClusterError(f"pool workers died {self.restarts} times in this run (killed, "
+                               "or out of host memory); the finished genomes are checkpointed: "
+                               "resume the run, with fewer executor.num_workers if memory is "
+                               "short") from None
+        log.warning("a pool worker died (killed, or out of host memory); starting the pool "
+                    "again (%d of %d) and training its %d unfinished genome(s) again",
+                    self.restarts, MAX_RESTARTS, unfinished)
+        self.close()
+        self._start()
 
     def close(self) -> None:
         """Stop the workers at once: they hold nothing the driver has not checkpointed, and
