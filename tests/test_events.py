@@ -4,11 +4,20 @@ from __future__ import annotations
 import torch
 
 from galstm_torch.config import GAConfig
-from galstm_torch.ga.evaluator import Evaluator
-from galstm_torch.ga.events import Best, GenerationDone, GenerationStarted, GenomeTrained, Sink
+from galstm_torch.execution.executor import Outcome
+from galstm_torch.ga.evaluator import Evaluator, Result
+from galstm_torch.ga.events import (
+    Best,
+    GenerationDone,
+    GenerationInfo,
+    GenerationStarted,
+    GenomeTrained,
+    Sink,
+)
 from galstm_torch.ga.genome import SearchSpace
 from galstm_torch.ga.search import Search
-from galstm_torch.training.trainer import TrainSettings
+from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.trainer import Evaluation, TrainSettings
 
 from test_search_quality import NoisyExecutor
 
@@ -84,3 +93,23 @@ def test_sinks_are_closed_when_the_search_fails():
         pass
     assert sink.events[-1] == ("close", None)
     assert "finish" not in [name for name, _ in sink.events]
+
+
+def test_the_best_so_far_of_a_pareto_search_is_the_fronts_most_accurate_genome():
+    """issue 28 item 18: the knee can lose accuracy as the front grows; the best so far is the
+    front's most accurate point, with its own val and test accuracy."""
+    import math
+
+    from galstm_torch.ga.goals import FrontPoint, ParetoSummary
+
+    a, b = Architecture.from_compact((1, 1, 32, 32)), Architecture.from_compact((2, 1, 64, 64, 32))
+    accurate = FrontPoint(b, 0.9, 1, 5000, math.nan, val_acc=0.91, test_acc=0.89)
+    knee = FrontPoint(a, 0.7, 1, 900, math.nan, val_acc=0.71, test_acc=0.69)
+    summary = ParetoSummary(("accuracy", "params"), {}, (knee, accurate), knee, 0.5)
+    e = Evaluation(0.7, 0.71, 0.69, 0.1, 900, 1.0, 1.0)
+    best = Best(Result(a, Outcome(a.compact, e), cache_hit=False), 0, pareto=summary)
+    event = GenerationDone([best.result], torch.tensor([0.7]), best,
+                           GenerationInfo(0, 1.0, 1, 0, 1.0), torch.zeros(1, 6), [best.result])
+    assert event.leader == (0.9, 0.91, 0.89)
+    assert event.scalars["fitness/best_so_far"] == 0.9
+    assert event.scalars["accuracy/test_best_so_far"] == 0.89

@@ -68,6 +68,14 @@ def test_pareto_outputs_are_written_and_read_back(pareto_run):
     assert [s.value for s in scalars] == pytest.approx([hv[g] for g in range(generations)])
     steps = [i.step for i in acc.Images("figures/pareto_front")]  # throttled (plots.Throttle):
     assert steps[0] == 0 and steps[-1] == generations - 1  # the first and the last at least
+    # the best so far is the front's most accurate genome: it never falls; the knee, which
+    # can, has its own scalar
+    gens = table(out / "generations.csv")
+    for key in ("fitness/best_so_far", "accuracy/val_best_so_far"):
+        values = [float(r[key]) for r in gens]
+        assert values == sorted(values), key
+    assert float(gens[-1]["fitness/best_so_far"]) == max(float(r["accuracy"]) for r in front)
+    assert len(acc.Scalars("pareto/knee_accuracy")) == generations
 
 
 @pytest.mark.slow

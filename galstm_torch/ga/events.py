@@ -112,6 +112,18 @@ class GenerationDone:
         return {tag: scalar(self) for tag, scalar in GENERATION_SCALARS.items()}
 
     @cached_property
+    def leader(self) -> tuple[float, float, float]:
+        """(fitness, val acc, test acc) of the best so far: the best genome's, or in a Pareto
+        search the most accurate genome of the front (it never falls, as the knee can; the
+        knee has its own scalars under pareto/)."""
+        p = self.best.pareto
+        if p is None or not p.front:
+            e = self.best.result.evaluation
+            return e.fitness, e.val_acc, e.test_acc
+        top = max(p.front, key=lambda point: point.accuracy)
+        return top.accuracy, top.val_acc, top.test_acc
+
+    @cached_property
     def top(self) -> Evaluation:
         """The generation's best row."""
         return self.results[int(self.fitness.argmax())].evaluation
@@ -135,11 +147,11 @@ GENERATION_SCALARS: "dict[str, Callable[[GenerationDone], float]]" = {
     "fitness/mean": lambda g: g.fitness.mean().item(),
     "fitness/min": lambda g: g.fitness.min().item(),
     "fitness/std": lambda g: g.fitness.std().item() if len(g.fitness) > 1 else 0.0,
-    "fitness/best_so_far": lambda g: g.best.result.evaluation.fitness,
+    "fitness/best_so_far": lambda g: g.leader[0],
     "accuracy/val_best": lambda g: g.top.val_acc,
     "accuracy/test_best": lambda g: g.top.test_acc,
-    "accuracy/val_best_so_far": lambda g: g.best.result.evaluation.val_acc,
-    "accuracy/test_best_so_far": lambda g: g.best.result.evaluation.test_acc,
+    "accuracy/val_best_so_far": lambda g: g.leader[1],
+    "accuracy/test_best_so_far": lambda g: g.leader[2],
     "population/unique_genomes": lambda g: float(len({r.arch.compact for r in g.results})),
     "population/mean_params": lambda g: sum(g.params) / len(g.params) if g.params else 0.0,
     "evaluations/trained": lambda g: float(g.info.trained),

@@ -32,6 +32,8 @@ class FrontPoint:
     seeds: int
     params: int
     latency: float
+    val_acc: float = float("nan")   # the first seed's, as Best reports them
+    test_acc: float = float("nan")
 
     def values(self) -> dict[str, float]:
         return {"accuracy": self.accuracy, "params": float(self.params), "latency": self.latency}
@@ -95,7 +97,8 @@ class Goals:
         params = self.params(self._population([a for a, _ in found])).tolist()
         return [FrontPoint(a, st.mean, st.seeds, int(n),
                            self.latency(evaluator, a, schedule) if "latency" in self.names
-                           else float("nan")) for (a, st), n in zip(found, params)]
+                           else float("nan"), *_accuracies(evaluator, a, schedule))
+                for (a, st), n in zip(found, params)]
 
     def front(self, evaluator: Evaluator, seen: list[Architecture],
               schedule: Schedule) -> list[FrontPoint]:
@@ -162,3 +165,10 @@ class ParetoSummary:
         return {"objectives": list(self.names), "reference": self.reference,
                 "hypervolume": self.hypervolume, "knee": format_compact(self.knee.arch.compact),
                 "front": [point(p) for p in self.front]}
+
+
+def _accuracies(evaluator: Evaluator, arch: Architecture, schedule: Schedule) -> tuple[float, float]:
+    """(val, test) accuracy of a genome's first seed at the target fidelity."""
+    outcome = evaluator.cached(arch, schedule.fidelities[-1])
+    e = outcome.evaluation if outcome is not None else None
+    return (e.val_acc, e.test_acc) if e is not None else (float("nan"), float("nan"))

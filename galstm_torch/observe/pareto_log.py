@@ -66,6 +66,7 @@ class ParetoLog(Sink):
         self.history[g] = [(p.values()[self.cost], p.accuracy) for p in summary.front]
         if self.writer is not None:
             self.writer.add_scalar("pareto/hypervolume", summary.hypervolume, g)
+            self.writer.add_scalar("pareto/knee_accuracy", summary.knee.accuracy, g)
         if self.figures and self.throttle.ready():
             self.throttle.draw(g, lambda: self._safe_figure(g, summary))
         if self.writer is not None:
