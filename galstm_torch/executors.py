@@ -1,5 +1,6 @@
-"""Build the executor a config asks for: in this process (serial or batched), a local
-process pool, or Ray."""
+"""Build the executor a config asks for (``executor=auto``: the one it picks for this
+machine), reading what each can do from execution/registry.py: in this process (serial,
+batched, graphs), a local process pool, or Ray."""
 from __future__ import annotations
 
 import logging
@@ -10,15 +11,17 @@ from typing import Any, Optional
 import torch
 
 from galstm_torch.config import Config
+from galstm_torch.config.capabilities import refuse_data, refuse_device, refuse_settings
 from galstm_torch.errors import ConfigError
+from galstm_torch.execution import registry
 from galstm_torch.execution.batched import BatchedExecutor
 from galstm_torch.execution.executor import Executor, SerialExecutor
 from galstm_torch.execution.graphs import GraphsExecutor
+from galstm_torch.execution.registry import Capabilities
 from galstm_torch.execution.worker import DataSpec, WorkerSpec
 from galstm_torch.ga.genome import SearchSpace
 from galstm_torch.ga.goals import Goals
 from galstm_torch.training.data import DataSplits, load_data
-from galstm_torch.training.graphed import graph_support
 from galstm_torch.training.runtime import pick_device, set_deterministic, set_threads
 from galstm_torch.training.trainer import TrainingObserver, TrainSettings, check_precision
 
@@ -36,36 +39,44 @@ def _check_precision(settings: TrainSettings, device: torch.device) -> None:
         raise ConfigError(str(err)) from None
 
 
-def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
-                   observer: Optional[TrainingObserver] = None,
-                   weights_dir: Optional[Path] = None, name: Optional[str] = None) -> Executor:
-    """The in-process executor (serial; batched: a group of genomes in one padded model;
-    graphs: a group as CUDA graphs on streams), after checking the precision fits the
-    device. The batched and graphs executors train a group at once: they report no
-    per-step progress, and the batched one keeps no weights. ``name``: the executor auto
-    chose (default: the one asked for)."""
-    _check_precision(settings, device)
-    name = name or config.executor.name
-    log.info("training in this process (%s) on %s (%s)", name, device, settings.precision)
-    if name == "batched":
-        return BatchedExecutor(data, settings, device, max_group=config.executor.max_group)
-    if name == "graphs":
-        return graphs_executor(config, data, settings, device, weights_dir)
+def _serial(config: Config, data: Any, settings: TrainSettings, device: torch.device,
+            observer: Optional[TrainingObserver], weights_dir: Optional[Path]) -> Executor:
     return SerialExecutor(data, settings, device, observer=observer, weights_dir=weights_dir)
 
 
-def graphs_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
-                    weights_dir: Optional[Path] = None) -> Executor:
-    """executor=graphs, refused where a CUDA graph cannot replay the training."""
-    if device.type != "cuda":
-        raise ConfigError(f"executor=graphs replays CUDA graphs, and this run trains on "
-                          f"{device} (trainer.device={config.trainer.device}): use a CUDA "
-                          "device, or executor=auto")
-    why = graph_support(settings)
-    if why is not None:
-        raise ConfigError(f"{why}: use executor=serial")
+def _batched(config: Config, data: Any, settings: TrainSettings, device: torch.device,
+             observer: Optional[TrainingObserver], weights_dir: Optional[Path]) -> Executor:
+    return BatchedExecutor(data, settings, device, max_group=config.executor.max_group)
+
+
+def _graphs(config: Config, data: Any, settings: TrainSettings, device: torch.device,
+            observer: Optional[TrainingObserver], weights_dir: Optional[Path]) -> Executor:
     return GraphsExecutor(data, settings, device, max_group=config.executor.max_group,
                           weights_dir=weights_dir)
+
+
+# The executors that train in this process, by executor.name (execution/registry.py)
+_HERE = {registry.SERIAL.name: _serial, registry.BATCHED.name: _batched,
+         registry.GRAPHS.name: _graphs}
+
+
+def local_executor(config: Config, data: Any, settings: TrainSettings, device: torch.device,
+                   observer: Optional[TrainingObserver] = None,
+                   weights_dir: Optional[Path] = None, name: Optional[str] = None) -> Executor:
+    """An executor that trains in this process (serial; batched: a group of genomes in one
+    padded model; graphs: a group as CUDA graphs on streams), after checking that its
+    capabilities fit the precision, the device, the settings and the data. Only an executor
+    with the curves capability gets the observer, only one that keeps weights
+    ``weights_dir``. ``name``: the executor auto chose (default: the one asked for)."""
+    _check_precision(settings, device)
+    caps = registry.EXECUTORS[name or config.executor.name]
+    refuse_device(caps, device.type, config.trainer.device)
+    refuse_settings(caps, settings)
+    if data is not None:
+        refuse_data(caps, data.n_features, data.n_classes)
+    log.info("training in this process (%s) on %s (%s)", caps.name, device, settings.precision)
+    return _HERE[caps.name](config, data, settings, device, observer if caps.curves else None,
+                            weights_dir if caps.kept_weights else None)
 
 
 def data_desc(config: Config) -> dict[str, Any]:
@@ -124,7 +135,8 @@ def serial_executor(config: Config, settings: TrainSettings,
     return local_executor(config, data, settings, device, observer, weights_dir, name)
 
 
-def ray_executor(config: Config, settings: TrainSettings) -> Executor:
+def ray_executor(config: Config, settings: TrainSettings,
+                 weights_dir: Optional[Path] = None) -> Executor:
     """Start Ray workers; they receive a WorkerSpec and load the data themselves. They keep
     no weights: they may run on other machines."""
     from galstm_torch.execution.ray_resources import RayOptions
@@ -136,7 +148,8 @@ def ray_executor(config: Config, settings: TrainSettings) -> Executor:
                          gpus_per_worker=ex.gpus_per_worker,
                          max_restarts=RAY_RESTARTS if ex.max_restarts is None else ex.max_restarts,
                          start_timeout_s=start_timeout(config))
-    return RayExecutor(options, worker_spec(config, settings), config.trainer.device)
+    return RayExecutor(options, worker_spec(config, settings, weights_dir=weights_dir),
+                       config.trainer.device)
 
 
 def start_timeout(config: Config) -> float:
@@ -188,47 +201,58 @@ def resolve_executor(config: Config, settings: TrainSettings) -> tuple[str, str]
     executor=serial trainer.num_threads=1, whatever the number of cores. On CUDA, the graphs
     executor wherever the settings allow it (13.3x serial on one H200, BENCHMARKS.md)."""
     name = config.executor.name
-    if name != "auto":
+    if name != registry.AUTO:
         return name, "asked for"
+    here = registry.AUTO_IN_PROCESS.name
     if config.tensorboard.curves:
-        return "serial", "training curves are recorded in this process"
+        return here, "training curves are recorded in this process"
     if pick_device(config.trainer.device).type != "cpu":
         return _on_gpu(settings)
     if "latency" in config.ga.objectives:
-        return "serial", "the latency objective times each model with the machine to itself"
+        return here, "the latency objective times each model with the machine to itself"
     cores = usable_cores()
     if cores < 2:
-        return "serial", "one CPU core"
-    return "pool", f"{cores} CPU cores: one single-thread worker each"
+        return here, "one CPU core"
+    return registry.AUTO_ON_CPU.name, f"{cores} CPU cores: one single-thread worker each"
 
 
 def _on_gpu(settings: TrainSettings) -> tuple[str, str]:
     """A GPU: a generation's genomes as CUDA graphs side by side, unless a setting rules
     graphs out; then one genome after another in this process, and the log says why."""
-    why = graph_support(settings)
+    why = registry.AUTO_ON_CUDA.unsupported(settings)
     if why is not None:
-        return "serial", f"a GPU, but {why}, so one genome after another (executor=serial)"
-    return "graphs", ("a GPU: each genome's training step as a CUDA graph, a generation's "
-                      "genomes replayed side by side")
+        here = registry.AUTO_IN_PROCESS.name
+        return here, f"a GPU, but {why}, so one genome after another (executor={here})"
+    return registry.AUTO_ON_CUDA.name, ("a GPU: each genome's training step as a CUDA graph, "
+                                        "a generation's genomes replayed side by side")
+
+
+# The executors whose workers train in other processes, by executor.name
+_AWAY = {registry.POOL.name: pool_executor, registry.RAY.name: ray_executor}
 
 
 def make_executor(config: Config, settings: TrainSettings,
                   observer: Optional[TrainingObserver] = None,
                   weights_dir: Optional[Path] = None) -> Executor:
-    """Ray and pool workers train in other processes: no inner progress bar or training
-    curves there. The executors that train on this machine keep the target trainings'
-    weights in ``weights_dir`` (Ray workers may run on other machines: they keep none)."""
+    """The executor the config asks for (auto: the one resolve_executor picks). Workers in
+    other processes get no observer (no inner progress bar, no training curves); an
+    executor keeps the target trainings' weights in ``weights_dir`` where its capabilities
+    say it does (Ray workers may run on other machines: they keep none)."""
     name, why = resolve_executor(config, settings)
-    ex = config.executor
-    if ex.name == "auto":
+    caps = registry.EXECUTORS[name]
+    if config.executor.name == registry.AUTO:
         log.info("executor=auto: %s (%s)", name, why)
-        unused = [k for k in ("num_workers", "threads_per_worker", "start_timeout_s")
-                  if getattr(ex, k) is not None]
-        if name in ("serial", "graphs") and unused:
-            log.warning("%s apply to the pool; executor=auto trains in this process here (%s), "
-                        "so they do not apply", ", ".join(f"executor.{k}" for k in unused), why)
-    if name == "ray":
-        return ray_executor(config, settings)
-    if name == "pool":
-        return pool_executor(config, settings, weights_dir)
-    return serial_executor(config, settings, observer, weights_dir, name)
+        _warn_unused(config, caps, why)
+    if caps.in_process:
+        return serial_executor(config, settings, observer, weights_dir, name)
+    return _AWAY[name](config, settings, weights_dir if caps.kept_weights else None)
+
+
+def _warn_unused(config: Config, chosen: Capabilities, why: str) -> None:
+    """auto reads the pool's keys; one set is said not to apply where auto picked another."""
+    unused = [k for k in registry.AUTO_KEYS
+              if getattr(config.executor, k) is not None and k not in chosen.keys]
+    if unused:
+        log.warning("%s apply to the %s; executor=auto trains with executor=%s here (%s), so "
+                    "they do not apply", ", ".join(f"executor.{k}" for k in unused),
+                    registry.AUTO_ON_CPU.name, chosen.name, why)

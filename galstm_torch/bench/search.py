@@ -40,6 +40,7 @@ class TimedExecutor:
 
     def __init__(self, inner: Executor) -> None:
         self.inner, self.seconds = inner, 0.0
+        self.slots = inner.slots
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
         it = iter(self.inner.map(tasks))
@@ -60,6 +61,8 @@ class TimedExecutor:
 class SyntheticExecutor:
     """A cheap stand-in fitness for counting trainings: larger, 2-layer-LSTM genomes score
     better, plus fixed noise per genome (so a genome always gets the same fitness)."""
+
+    slots = 1
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
         for task in tasks:

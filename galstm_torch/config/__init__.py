@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from galstm_torch.config.bounds import bounds, check, in_space, validate_data, validate_executor
+from galstm_torch.config.bounds import bounds, check, in_space, validate_data
+from galstm_torch.config.capabilities import check_training, validate_executor
 from galstm_torch.config.goals import validate_goals
 from galstm_torch.errors import ConfigError
 from galstm_torch.ga.operators import SELECTIONS
@@ -63,9 +64,9 @@ class TrainerConfig:
 
 @dataclass
 class ExecutorConfig:
-    """Where trainings run: auto (the default: executors.resolve_executor picks pool or serial),
-    serial (this process), pool (worker processes on this machine) or ray (persistent
-    workers on a Ray cluster)."""
+    """Where trainings run: auto (the default: executors.resolve_executor picks one for the
+    machine) or an executor of execution/registry.py, whose Capabilities say which of these
+    keys it reads (any other one set is refused)."""
 
     name: str = "auto"
     address: Optional[str] = None  # null = start a local Ray; auto | host:port | ray://host:port
@@ -192,13 +193,7 @@ def _where_trainings_run(cfg: Config) -> None:
             raise ConfigError(f"trainer.screen_batch_size={trainer.screen_batch_size} sets the "
                               f"batch of screening rungs, and ga.rungs={list(ga.rungs)} has none: "
                               "add a lower rung (ga.rungs=[0.333,1.0]) or drop the setting")
-    if cfg.executor.name == "batched" and len(ga.rungs) > 1:
-        raise ConfigError("executor=batched trains whole epochs only: use ga.rungs=[1.0] "
-                          "or another executor")
-    if cfg.tensorboard.curves and cfg.executor.name in ("ray", "pool", "batched", "graphs"):
-        raise ConfigError(f"tensorboard.curves=true records each training step in this process, "
-                          f"which executor={cfg.executor.name} does not: use executor=serial "
-                          "(or auto), or drop tensorboard.curves")
+    check_training(cfg.executor.name, list(ga.rungs), cfg.tensorboard.curves)
 
 
 def validate(cfg: Config) -> None:
@@ -232,7 +227,7 @@ def validate(cfg: Config) -> None:
     if trainer.num_threads is not None:
         check(trainer.num_threads >= 1, "trainer.num_threads", trainer.num_threads, "must be >= 1 or null")
     validate_data(cfg.data)
-    validate_executor(cfg.executor)
+    validate_executor(cfg.executor, trainer.device)
     _validate_budget(ga, trainer, cfg.mode)
     validate_goals(ga, trainer, cfg.executor.name)
 

@@ -3,7 +3,6 @@ training cannot use, and, for mode=evaluate, the configured search space."""
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from galstm_torch.errors import ConfigError
@@ -59,49 +58,6 @@ def in_space(arch: Architecture, model: Any, genome: list[int]) -> None:
         raise ConfigError(f"genome={genome} has a layer of {low} units, below "
                           f"model.min_units={model.min_units}: fix the genome or lower "
                           "model.min_units")
-
-
-def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
-    check(value in choices, key, value, f"choose one of {', '.join(choices)}")
-
-
-EXECUTORS = ("auto", "serial", "ray", "pool", "batched", "graphs")
-_ADDRESS = re.compile(r"auto|ray://\S+|[\w.\-\[\]:]+:\d+")
-
-
-def validate_executor(ex: Any) -> None:
-    _one_of("executor.name", ex.name, EXECUTORS)
-    for key in ("num_workers", "threads_per_worker", "max_group"):
-        value = getattr(ex, key)
-        check(value is None or value >= 1, f"executor.{key}", value, "must be >= 1 or null")
-    check(ex.gpus_per_worker is None or 0 <= ex.gpus_per_worker <= 1, "executor.gpus_per_worker",
-           ex.gpus_per_worker, "must be in [0, 1] (a fraction shares a GPU) or null for auto")
-    check(ex.max_restarts is None or ex.max_restarts >= 0, "executor.max_restarts",
-          ex.max_restarts, "must be >= 0 or null")
-    check(ex.start_timeout_s is None or ex.start_timeout_s > 0, "executor.start_timeout_s",
-          ex.start_timeout_s, "must be > 0 or null")
-    _only_for(ex)
-    check(ex.address is None or _ADDRESS.fullmatch(ex.address) is not None, "executor.address",
-           ex.address, "use null (a local Ray), auto, host:port or ray://host:port")
-
-
-# The executor keys each executor reads; any other key set (not null) is refused.
-_POOL_KEYS = ("num_workers", "threads_per_worker", "start_timeout_s")
-EXECUTOR_KEYS = {"serial": (), "auto": _POOL_KEYS, "pool": _POOL_KEYS,  # auto may pick the pool
-                 "ray": ("address", "num_workers", "threads_per_worker", "gpus_per_worker",
-                         "max_restarts", "start_timeout_s"),
-                 "batched": ("max_group",), "graphs": ("max_group",)}
-ALL_EXECUTOR_KEYS = sorted({k for keys in EXECUTOR_KEYS.values() for k in keys})
-
-
-def _only_for(ex: Any) -> None:
-    """Refuse a key the chosen executor would ignore, in one line."""
-    for key in ALL_EXECUTOR_KEYS:
-        if getattr(ex, key) is not None and key not in EXECUTOR_KEYS.get(ex.name, ()):
-            readers = [n for n, keys in EXECUTOR_KEYS.items() if key in keys and n != "auto"]
-            raise ConfigError(f"executor.{key}={getattr(ex, key)} is read only by executor="
-                              f"{' or '.join(readers)}, not executor={ex.name}: drop it, or "
-                              f"choose executor={readers[0]}")
 
 
 def validate_data(data: Any) -> None:

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from galstm_torch.config.bounds import check
+from galstm_torch.config.capabilities import check_latency
 from galstm_torch.errors import ConfigError
 from galstm_torch.ga.objectives import OBJECTIVES
 
@@ -67,7 +68,7 @@ def _single(ga: Any) -> None:
                           "point of a Pareto search: add an objective (ga=nsga2), or drop it")
 
 
-def validate_goals(ga: Any, trainer: Any, executor: str = "serial") -> None:
+def validate_goals(ga: Any, trainer: Any, executor: str) -> None:
     """One line naming the first setting a search with these objectives cannot apply."""
     names = _objective_list(ga)
     _reference(ga, names)
@@ -79,14 +80,8 @@ def validate_goals(ga: Any, trainer: Any, executor: str = "serial") -> None:
                           "but latency is not in ga.objectives: add it, or drop the setting")
     if len(names) == 1:
         return _single(ga)
-    if "latency" in names and executor == "batched":
-        raise ConfigError("the latency objective is measured after each training, which "
-                          f"executor={executor} does not do: use executor=serial")
-    # graphs times each model alone once its group has trained; auto picks serial or graphs
-    if "latency" in names and executor not in ("serial", "auto", "graphs"):
-        raise ConfigError(f"the latency objective with executor={executor}: workers share the "
-                          "CPU or GPU while timing and may sit on different devices; use "
-                          "executor=serial")
+    if "latency" in names:
+        check_latency(executor)
     if ga.seeds > 1:
         raise ConfigError(f"ga.seeds={ga.seeds} races one leader, and a Pareto search has a "
                           "front of them: set ga.seeds=1")

@@ -1,1 +1,3 @@
-"""Where trainings run: this process, a local pool of workers, Ray, or the batched engine."""
+"""Where trainings run: the serial executor (this process), a local pool of workers, Ray,
+the batched engine (a group in one padded model) and the graphs engine (a group as CUDA
+graphs on streams); what each can do is declared in ``registry.py``."""

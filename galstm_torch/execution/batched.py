@@ -12,7 +12,6 @@ from typing import Iterator, Optional
 
 import torch
 
-from galstm_torch.errors import ConfigError
 from galstm_torch.execution.executor import (
     Outcome,
     Task,
@@ -35,15 +34,14 @@ def plan_groups(tasks: list[Task], max_group: Optional[int] = None) -> list[list
 
 
 class BatchedExecutor:
-    """Trains tasks group by group on one device, in this process (``executor=batched``)."""
+    """Trains tasks group by group on one device, in this process (``executor=batched``;
+    trains 28-feature, 10-class data only: its declared ``data_shape``)."""
 
     def __init__(self, data: DataSplits, settings: TrainSettings, device: torch.device,
                  max_group: Optional[int] = None) -> None:
-        if (data.n_features, data.n_classes) != (28, 10):  # the padded model's fixed shape
-            raise ConfigError(f"executor=batched trains 28-feature, 10-class data only "
-                              f"(this data: {data.n_features} features, {data.n_classes} "
-                              "classes): use executor=serial or auto")
+        # the padded model's fixed shape: registry.BATCHED.data_shape, checked by the wiring
         self.data, self.settings, self.device, self.max_group = data, settings, device, max_group
+        self.slots = 1  # one group after another; the evaluator sends no ahead requests
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
         for group in plan_groups(tasks, self.max_group):

@@ -77,6 +77,12 @@ def group_tasks(tasks: list[Task], key: Callable[[Task], Any],
 
 
 class Executor(Protocol):
+    """What the evaluator drives. ``slots``: trainings it runs at once (the evaluator fills
+    idle ones with the leaders' further seeds, ahead of their turn). What an executor can do
+    beyond this is declared in ``registry.py`` (its Capabilities)."""
+
+    slots: int
+
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
         """Yield one Outcome per task, in any order, as each finishes."""
         ...
@@ -127,6 +133,7 @@ class SerialExecutor:
                  weights_dir: Optional[Path] = None) -> None:
         self.data, self.settings, self.device = data, settings, device
         self.observer, self.weights_dir = observer, weights_dir
+        self.slots = 1  # one training at a time
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
         for task in tasks:

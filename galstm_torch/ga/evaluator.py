@@ -197,7 +197,7 @@ class Evaluator:
     def _spare(self, ahead: list[Request], todo: dict) -> dict[tuple, tuple[str, Request]]:
         """The ahead requests to train now: as many as the executor's idle slots hold, none
         cached, waiting or beyond the budget."""
-        room = getattr(self.executor, "slots", 1) - len(todo)
+        room = self.executor.slots - len(todo)
         chosen: dict[tuple, tuple[str, Request]] = {}
         asked = [r for _, r in todo.values()]
         waiting = {key for key, _ in todo.values()} | set(self.ahead)
