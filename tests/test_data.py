@@ -71,3 +71,14 @@ def test_a_file_that_is_not_idx_is_reported(tmp_path):
     labels.write_bytes(b"<html>not found</html>")
     with pytest.raises(DataError, match="corrupt or truncated.*not an unsigned-byte IDX file"):
         load_data("mnist", tmp_path)
+
+
+@pytest.mark.parametrize("name", ["train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"])
+def test_an_idx_header_of_0_dimensions_is_reported(tmp_path, name):
+    """A 0-dimensional header (one value) gave a TypeError from view()."""
+    shutil.copytree(SAMPLE_ROOT / "MNIST", tmp_path / "MNIST")
+    (tmp_path / "MNIST" / "raw" / name).write_bytes(bytes([0, 0, 8, 0, 7]))
+    with pytest.raises(DataError, match=rf"corrupt or truncated \({name} declares 0 dimensions"
+                                        r" in its header.*replace the IDX files") as err:
+        load_data("mnist", tmp_path)
+    assert "\n" not in str(err.value)

@@ -2,6 +2,8 @@
 Python or as data=tensors, and a one-line error for each bad file."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -64,6 +66,51 @@ def test_a_bad_file_is_one_line(tmp_path, changes, message):
     with pytest.raises(DataError, match=message) as err:
         load_data("tensors", ".", path=_bad(tmp_path, **changes))
     assert "\n" not in str(err.value)
+
+
+def _complex(x: torch.Tensor) -> torch.Tensor:
+    return torch.complex(x, torch.ones_like(x))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"x_train": sequences(40, 0)[0].to_sparse()}, r"x_train in .* is a sparse \(torch.sparse_coo\) "
+                                                   r"tensor: save a dense tensor"),
+    ({"x_train": torch.empty(40, 12, 5, device="meta")}, "x_train in .* is a meta tensor"),
+    ({"y_test": sequences(40, 0)[1][:10].to_sparse()}, "y_test in .* is a sparse"),
+    ({"x_train": _complex(sequences(40, 0)[0])}, "x_train in .* holds complex numbers"),
+    ({"y_train": _complex(sequences(40, 0)[1].double())}, "y_train in .* holds complex numbers"),
+], ids=["sparse", "meta", "sparse-labels", "complex", "complex-labels"])
+def test_tensors_that_are_not_dense_real_numbers_are_one_line(tmp_path, changes, message):
+    """A sparse or meta tensor gave a traceback; a complex one lost its imaginary part."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no torch warning printed before the line either
+        with pytest.raises(DataError, match=message) as err:
+            load_data("tensors", ".", path=_bad(tmp_path, **changes))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("x_train, message", [
+    (np.full((40, 12, 5), "a"), r"x_train in .* holds strings \(<U1\), not numbers"),
+    (np.zeros((40, 12, 5), dtype="datetime64[s]"), r"holds dates \(datetime64\[s\]\)"),
+    (np.zeros((40, 12, 5), dtype="timedelta64[s]"), r"holds time spans"),
+    (np.zeros((40, 12, 5), dtype=[("a", "f4")]), "holds raw records"),
+], ids=["strings", "datetime64", "timedelta64", "records"])
+def test_an_npz_of_anything_but_numbers_is_one_line(tmp_path, x_train, message):
+    x, y = sequences(40, 0)
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=x_train, y_train=y.numpy(), x_test=x[:10].numpy(),
+             y_test=y[:10].numpy())
+    with pytest.raises(DataError, match=message) as err:
+        load_data("tensors", ".", path=str(path))
+    assert "\n" not in str(err.value)
+
+
+def test_an_npz_with_an_extra_array_of_text_still_loads(tmp_path):
+    x, y = sequences(40, 0)
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=x.numpy(), y_train=y.numpy(), x_test=x[:10].numpy(),
+             y_test=y[:10].numpy(), notes=np.array(["from the lab"]))
+    assert load_data("tensors", ".", path=str(path)).sizes["test"] == 10
 
 
 def test_a_split_too_small_is_refused(tmp_path):

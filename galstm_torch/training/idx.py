@@ -20,6 +20,9 @@ def read_idx(path: Path) -> torch.Tensor:
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != UNSIGNED_BYTE:
         raise ValueError(f"{path.name} is not an unsigned-byte IDX file")
     ndim = data[3]
+    if ndim == 0:  # a scalar: no array of images or labels
+        raise ValueError(f"{path.name} declares 0 dimensions in its header (images have 3, "
+                         "labels 1)")
     header = 4 + 4 * ndim
     if len(data) < header:
         raise ValueError(f"{path.name} ends inside its header")

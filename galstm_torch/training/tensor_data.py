@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Optional
@@ -22,14 +23,29 @@ from galstm_torch.errors import DataError
 from galstm_torch.training.data import DataSplits, _take, split
 
 REQUIRED = ("x_train", "y_train", "x_test", "y_test")
+KEYS = (*REQUIRED, "x_val", "y_val")
+
+
+# numpy's kinds of arrays that hold no numbers, by what they hold
+NOT_NUMBERS = {"U": "strings", "S": "bytes", "M": "dates", "m": "time spans",
+               "V": "raw records", "O": "objects"}
+
+
+def _numeric(name: str, array: np.ndarray, path: Path) -> torch.Tensor:
+    if array.dtype.kind in NOT_NUMBERS:
+        raise DataError(f"{name} in {path} holds {NOT_NUMBERS[array.dtype.kind]} "
+                        f"({array.dtype}), not numbers: store x as floats and y as integer labels")
+    return torch.from_numpy(np.array(array))
 
 
 def _read(path: Path) -> dict[str, Any]:
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as f:
-                return {k: torch.from_numpy(np.array(f[k])) for k in f.files}
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+                return {k: _numeric(k, f[k], path) for k in f.files if k in KEYS}
+        with warnings.catch_warnings():  # a sparse tensor's check would print a line
+            warnings.filterwarnings("ignore", message="Validating sparse tensor invariants")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError,
             zipfile.BadZipFile) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -39,10 +55,25 @@ def _read(path: Path) -> dict[str, Any]:
     return payload
 
 
+def _plain(t: torch.Tensor, name: str, path: Path) -> None:
+    """A dense tensor of real numbers, as the trainer reads it: not sparse, meta, quantized or
+    complex (a complex value would lose its imaginary part)."""
+    kind = "meta" if t.is_meta else "quantized" if t.is_quantized else \
+        None if t.layout == torch.strided else f"sparse ({t.layout})"
+    if kind:
+        raise DataError(f"{name} in {path} is a {kind} tensor: save a dense tensor of its "
+                        "values (x.to_dense() for a sparse one)")
+    if t.is_complex():
+        raise DataError(f"{name} in {path} holds complex numbers: the model reads real values; "
+                        "save the real and imaginary parts as two features instead")
+
+
 def _pair(payload: dict[str, Any], split_name: str, path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     x, y = payload[f"x_{split_name}"], payload[f"y_{split_name}"]
     if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
         raise DataError(f"x_{split_name} and y_{split_name} in {path} must be arrays")
+    _plain(x, f"x_{split_name}", path)
+    _plain(y, f"y_{split_name}", path)
     if x.dim() != 3 or y.dim() != 1 or len(x) != len(y):
         raise DataError(f"x_{split_name} in {path} has shape {tuple(x.shape)} and y_{split_name} "
                         f"{tuple(y.shape)}: expected [N, T, F] and [N]")
