@@ -29,6 +29,7 @@ from galstm_torch.sinks import board as make_board
 from galstm_torch.sinks import make_sinks
 from galstm_torch.training.architecture import format_compact
 from galstm_torch.training.observers import Observers
+from galstm_torch.training.tensor_data import check_val_split
 from galstm_torch.training.trainer import Evaluation, TrainingDiverged, TrainSettings
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,7 @@ def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None, *,
     the overrides it may apply (e.g. ``["ga.generations=20"]``) from ``overrides``."""
     config = to_config(cfg)
     if config.mode == "evaluate":
+        check_val_split(config.data, config.trainer)
         out = _output_dir(out_dir)
         with claim(out):
             refuse_if_used(out, hint="choose another hydra.run.dir for mode=evaluate")
@@ -272,6 +274,7 @@ def _search_mode(cfg: "DictConfig | Config", checked: Config, out_dir: "str | Pa
                  overrides: Optional[list[str]]) -> float:
     """Search (or resume) with the run directory locked; return the best fitness."""
     config, out, state, digest = _prepare(checked, out_dir, overrides)
+    check_val_split(config.data, config.trainer)
     _record_invocation(cfg)
     progress = Progress(bars_enabled(config.progress))
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from galstm_torch.app import to_config
 from galstm_torch.config.overrides import check_overrides
@@ -53,6 +55,35 @@ def test_evaluate_mode_refuses_genomes_outside_the_search_space(genome, message)
 def test_an_empty_validation_split_is_refused_when_the_data_loads():
     with pytest.raises(DataError, match="trainer.val_fraction=1e-17 leaves no validation image"):
         load_data("mnist", SAMPLE_ROOT, train_samples=600, test_samples=100, val_fraction=1e-17)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["trainer.val_fraction=0.0001"], "trainer.val_fraction=0.0001 leaves 1 validation image of "
+     "600, fewer than the 20 a fitness on the validation split needs: use "
+     "trainer.val_fraction=0.033 or more, or trainer.fitness_split=test"),
+    (["trainer.val_fraction=0.0001", "data.train_samples=null"], "leaves 6 validation images of "
+     "60000"),
+    (["trainer.val_fraction=0.5", "data.train_samples=30"], "leaves 15 validation images of 30, "
+     "fewer than the 20 a fitness on the validation split needs: raise data.train_samples"),
+], ids=["sample", "all-of-mnist", "too-little-data"])
+def test_a_validation_split_too_small_to_rank_genomes_is_refused(overrides, message):
+    """Issue 28, item 3: one validation image gives every genome a fitness of 0 or 1."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        to_config(compose_cfg(*TINY, *overrides))
+    to_config(compose_cfg(*TINY, *overrides, "trainer.fitness_split=test"))  # not ranked on it
+
+
+def test_a_tensor_files_validation_split_is_checked_when_it_loads(tmp_path):
+    from galstm_torch.app import run
+
+    g = torch.Generator().manual_seed(0)
+    path = tmp_path / "d.pt"
+    torch.save({"x_train": torch.randn(100, 4, 3, generator=g), "y_train": torch.arange(100) % 2,
+                "x_test": torch.randn(10, 4, 3, generator=g), "y_test": torch.arange(10) % 2}, path)
+    with pytest.raises(DataError, match=re.escape(
+            f"data.path={path}: trainer.val_fraction=0.1 leaves 10 validation images of 100")):
+        run(compose_cfg(*TINY, "data=tensors", f"data.path={path}", "data.train_samples=null",
+                        "data.test_samples=null"), out_dir=tmp_path / "run")
 
 
 @pytest.mark.parametrize("which", ["train", "t10k"])

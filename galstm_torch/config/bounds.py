@@ -7,6 +7,7 @@ from typing import Any
 
 from galstm_torch.errors import ConfigError
 from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.data import TRAIN_IMAGES, too_few_val_images
 
 
 def check(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -40,6 +41,19 @@ def bounds(cfg: Any) -> None:
           "must be a finite number >= 0")
     if ga.budget_epochs is not None:
         _finite_positive("ga.budget_epochs", ga.budget_epochs)
+    _validation_split(cfg.data, trainer)
+
+
+def _validation_split(data: Any, trainer: Any) -> None:
+    """A fitness on the validation split needs MIN_VAL_IMAGES images in it (data.py). The
+    image data sets' size is known here; a tensor file's is checked when it loads (app.py)."""
+    size = TRAIN_IMAGES.get(data.name)
+    if trainer.fitness_split != "val" or size is None or not 0 < trainer.val_fraction < 1 \
+            or (data.train_samples is not None and data.train_samples < 1):
+        return
+    problem = too_few_val_images(min(data.train_samples or size, size), trainer.val_fraction)
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 def in_space(arch: Architecture, model: Any, genome: list[int]) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
@@ -11,6 +11,27 @@ from galstm_torch.errors import DataError
 from galstm_torch.training.idx import read_idx
 
 DATASETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}  # torchvision.datasets classes
+TRAIN_IMAGES = {"mnist": 60_000, "fashion_mnist": 60_000}  # each data set's training images
+# A fitness measured on fewer validation images ranks genomes by chance (one image: 0 or 1).
+MIN_VAL_IMAGES = 20
+
+
+def val_images(n_train: int, val_fraction: float) -> int:
+    """How many of ``n_train`` training images split() holds out for validation."""
+    return n_train - int(n_train * (1.0 - val_fraction))
+
+
+def too_few_val_images(n_train: int, val_fraction: float) -> Optional[str]:
+    """Why a validation split of ``val_fraction`` of ``n_train`` images cannot rank genomes
+    on its accuracy (trainer.fitness_split=val), or None."""
+    n_val = val_images(n_train, val_fraction)
+    if n_val >= MIN_VAL_IMAGES:
+        return None
+    least = f"use trainer.val_fraction={MIN_VAL_IMAGES / n_train:.2g} or more" \
+        if n_train >= 2 * MIN_VAL_IMAGES else "raise data.train_samples"
+    return (f"trainer.val_fraction={val_fraction:g} leaves {n_val} validation image"
+            f"{'' if n_val == 1 else 's'} of {n_train}, fewer than the {MIN_VAL_IMAGES} a "
+            f"fitness on the validation split needs: {least}, or trainer.fitness_split=test")
 
 
 def _dataset_class(name: str) -> Any:

@@ -20,7 +20,14 @@ import numpy as np
 import torch
 
 from galstm_torch.errors import DataError
-from galstm_torch.training.data import DataSplits, _take, split
+from galstm_torch.training.data import (
+    MIN_VAL_IMAGES,
+    DataSplits,
+    _take,
+    split,
+    too_few_val_images,
+    val_images,
+)
 
 REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 KEYS = (*REQUIRED, "x_val", "y_val")
@@ -124,3 +131,23 @@ def file_digest(path: "str | Path | None") -> Optional[str]:
     if not path or not Path(path).expanduser().is_file():
         return None
     return hashlib.sha256(Path(path).expanduser().read_bytes()).hexdigest()[:16]
+
+
+def check_val_split(data: Any, trainer: Any) -> None:
+    """With data=tensors and a fitness on the validation split, the split holds at least
+    MIN_VAL_IMAGES sequences: a tensor file's size is known only once it is read (the image
+    data sets' is checked with the config, config/bounds.py). ``data``, ``trainer``: the
+    config's sections."""
+    if data.name != "tensors" or trainer.fitness_split != "val":
+        return
+    loaded = load_tensor_file(data.path, train_samples=data.train_samples,
+                              test_samples=data.test_samples, val_fraction=trainer.val_fraction)
+    n_val = len(loaded.y_val)
+    if n_val >= MIN_VAL_IMAGES:
+        return
+    n, fraction = len(loaded.y_train) + n_val, trainer.val_fraction
+    if val_images(n, fraction) == n_val:  # split from x_train by trainer.val_fraction
+        raise DataError(f"data.path={data.path}: {too_few_val_images(n, fraction)}")
+    raise DataError(f"data.path={data.path} holds {n_val} validation sequences (x_val), fewer "
+                    f"than the {MIN_VAL_IMAGES} a fitness on the validation split needs: give "
+                    "more, or use trainer.fitness_split=test")
