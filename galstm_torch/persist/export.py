@@ -4,6 +4,7 @@ pickled class is needed; ``load_model`` rebuilds the nn.Module."""
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import torch
 
 from galstm_torch.errors import DataError
 from galstm_torch.files.atomic import atomic_write
+from galstm_torch.persist.export_schema import check_export
 from galstm_torch.training.architecture import Architecture, format_compact
 from galstm_torch.training.model import LSTMClassifier, build_model
 
@@ -41,7 +43,9 @@ def save_model(path: Path, model: LSTMClassifier, arch: Architecture, *, dropout
 def load_export(path: "str | Path") -> dict[str, Any]:
     """The export's contents, read with weights_only=True."""
     try:
-        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a sparse tensor's check would print a line
+            warnings.filterwarnings("ignore", message="Validating sparse tensor invariants")
+            payload = torch.load(Path(path), map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else \
             f"{type(err).__name__}: the file is empty or truncated"
@@ -53,12 +57,10 @@ def load_export(path: "str | Path") -> dict[str, Any]:
 
 def load_model(path: "str | Path", device: "str | torch.device" = "cpu") -> LSTMClassifier:
     """Rebuild the exported model with its weights, in eval mode, on ``device``."""
-    info = load_export(path)
-    arch = Architecture.from_compact(info["compact"])
-    m = info["model"]
-    model = build_model(arch, dropout=m["dropout"], init=m["init"], n_features=m["n_features"],
-                        n_classes=m["n_classes"])
-    model.load_state_dict(info["state_dict"])
+    found = check_export(load_export(path), Path(path))
+    model = build_model(found.arch, dropout=found.dropout, init=found.init,
+                        n_features=found.n_features, n_classes=found.n_classes)
+    model.load_state_dict(found.state_dict)
     return model.to(device).eval()
 
 

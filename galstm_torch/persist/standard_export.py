@@ -12,12 +12,20 @@ class logits (a softmax gives the probabilities). The safe ``.pt`` export stays 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
+import shutil
 import sys
+import tempfile
+import warnings
 from pathlib import Path
+from typing import Callable, Iterator
 
 import torch
 
 from galstm_torch.errors import DataError, GalstmError
+from galstm_torch.files.atomic import WriteFailed
 from galstm_torch.persist.export import load_model
 from galstm_torch.training.model import LSTMClassifier
 
@@ -32,24 +40,71 @@ def _example(model: LSTMClassifier) -> torch.Tensor:
 def to_torch_export(model: LSTMClassifier, path: Path) -> Path:
     """A torch.export program with a dynamic batch dimension (torch.export.load reads it)."""
     batch = torch.export.Dim("batch", min=1, max=65536)
-    program = torch.export.export(model, (_example(model),), dynamic_shapes=({0: batch},))
-    torch.export.save(program, path)
-    return path
+    with _quiet():
+        program = torch.export.export(model, (_example(model),), dynamic_shapes=({0: batch},))
+    return _write(path, lambda tmp: torch.export.save(program, tmp))
 
 
 def to_onnx(model: LSTMClassifier, path: Path) -> Path:
     """An ONNX graph (opset 18) with a dynamic batch dimension, input ``images``, output
-    ``logits``."""
+    ``logits``, in one file (its weights inside: one rename puts it in place)."""
     try:
         import onnx  # noqa: F401 - the exporter needs it; say so in one line if missing
         import onnxscript  # noqa: F401
     except ImportError:
         raise GalstmError('--format onnx needs the onnx and onnxscript packages: pip install -e '
                           '".[export]"') from None
-    torch.onnx.export(model, (_example(model),), str(path), input_names=["images"],
-                      output_names=["logits"], opset_version=18, dynamo=True,
-                      dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=65536)},))
-    return path
+    with _quiet():
+        program = torch.onnx.export(
+            model, (_example(model),), input_names=["images"], output_names=["logits"],
+            opset_version=18, dynamo=True,
+            dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=65536)},))
+    assert program is not None  # dynamo=True without a file returns the program
+    return _write(path, lambda tmp: program.save(str(tmp), external_data=False))
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Tracing an nn.LSTM warns that its flat weights were assigned during export: noise to a
+    user, whose export works."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The tensor attributes self.lstms")
+        yield
+
+
+def _failed(target: Path, err: Exception) -> WriteFailed:
+    reason = getattr(err, "strerror", None) or str(err).strip().splitlines()[0]
+    reason = re.sub(r"^\[enforce fail at [^]]*\][ .]*", "", reason)  # torch's C++ origin
+    return WriteFailed(f"cannot write {target} ({reason}): free space on that disk or make "
+                       f"{target.parent} writable; any earlier {target.name} is intact")
+
+
+def _write(target: Path, save: Callable[[Path], None]) -> Path:
+    """``save`` writes the file in a private folder beside ``target``, then one rename puts it
+    in place: a full or read-only disk leaves no partial file and any earlier export intact.
+    torch's archive writer reports a failed write as a RuntimeError."""
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as err:
+        raise _failed(target, err) from None
+    try:
+        save(folder / target.name)
+        with open(folder / target.name, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(folder / target.name, target)
+    except (OSError, RuntimeError) as err:
+        raise _failed(target, err) from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return target
+
+
+def _writable(folder: Path) -> None:
+    """Refuse a read-only folder before the model is traced (seconds of work)."""
+    if not os.access(folder, os.W_OK):
+        raise WriteFailed(f"{folder} is not writable (a read-only disk or no permission): make "
+                          "it writable, or copy the run directory to a writable disk and "
+                          "export the copy")
 
 
 def export_run(run_dir: Path, fmt: str, *, which: str = "best") -> Path:
@@ -60,6 +115,7 @@ def export_run(run_dir: Path, fmt: str, *, which: str = "best") -> Path:
     if not source.is_file():
         raise DataError(f"{source} does not exist: pass a run directory that holds "
                         f"{which}_model.pt")
+    _writable(run_dir)
     model = load_model(source)
     target = source.with_suffix(FORMATS[fmt])
     return (to_onnx if fmt == "onnx" else to_torch_export)(model, target)
