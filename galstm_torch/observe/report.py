@@ -13,7 +13,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
 
@@ -22,6 +22,7 @@ from galstm_torch.files.tables import table
 
 COLUMNS = ("generation", "genome", "fitness", "val_acc", "test_acc", "params", "seconds",
            "cache_hit")
+NOT_A_NUMBER = (ValueError, TypeError, KeyError)  # what reading an edited value raises
 
 
 def _json(path: Path) -> Optional[dict]:
@@ -65,13 +66,21 @@ def search_seconds(run: Path) -> "float | None":
                           f"{err})") from None
 
 
+def _edited(run: Path, err: Exception) -> GalstmError:
+    return GalstmError(f"{run / 'evaluations.csv'} holds a value that is not a number "
+                       f"({err}): it was edited")
+
+
 def run_stats(run: Path) -> dict[str, Any]:
     """Totals of one run from its files."""
     rows = _rows(run)
     best = _json(run / "best.json") or {}
     trained = sum(r["cache_hit"] == "0" for r in rows)
-    compute = sum(float(r.get("compute") or 0) for r in rows) if rows and "compute" in rows[0] \
-        else None  # runs from before budgets have no compute column
+    try:
+        compute = sum(float(r.get("compute") or 0) for r in rows) \
+            if rows and "compute" in rows[0] else None  # runs before budgets have no compute
+    except NOT_A_NUMBER as err:
+        raise _edited(run, err) from None
     return {"best": best, "rows": rows, "trained": trained, "cache_hits": len(rows) - trained,
             "compute": compute,
             "generations": len({r["generation"] for r in rows}), "seconds": search_seconds(run),
@@ -107,9 +116,8 @@ def report_run(run: Path, k: int = 5) -> str:
     try:
         s = run_stats(run)
         top = top_genomes(s["rows"], k)
-    except (ValueError, TypeError, KeyError) as err:
-        raise GalstmError(f"{run / 'evaluations.csv'} holds a value that is not a number "
-                          f"({err}): it was edited") from None
+    except NOT_A_NUMBER as err:
+        raise _edited(run, err) from None
     status = "" if s["finished"] else "   (no best.json: running or stopped)"
     wall = "-" if s["seconds"] is None else f"{s['seconds']:.1f}s"  # search time
     lines = [f"{run}{status}",
@@ -119,11 +127,28 @@ def report_run(run: Path, k: int = 5) -> str:
              + f"search time {wall}", "",
              table(["rank", "genome", "fitness", "seeds", "val_acc", "test_acc", "params",
                     "seconds", "generation"], top)]
-    if s["final"]:
-        f = s["final"]
+    if s["final"] is not None:
+        f = _final(run / "final.json", s["final"])
         lines.append(f"\nfinal training: {f['genome']} for {f['epochs']} epochs on train+val, "
                      f"test acc {f['test_acc']:.4f}")
     return "\n".join(lines + _front(run))
+
+
+FINAL: dict[str, tuple[tuple[type, ...], str]] = {
+    "genome": ((str,), "a genome such as [1,1,64,32]"), "epochs": ((int,), "a whole number"),
+    "test_acc": ((int, float), "a number")}
+
+
+def _final(path: Path, final: dict[str, Any]) -> dict[str, Any]:
+    """final.json's genome, epochs and test accuracy, each of its type."""
+    for key, (kind, what) in FINAL.items():
+        value = final.get(key)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            found = "lacks it" if key not in final else f"holds {value!r}"
+            raise GalstmError(f"{path}: {key} must be {what} ({found}): it was truncated or "
+                              "edited; restore it, or delete it to report the run without its "
+                              "final training")
+    return final
 
 
 def _front_rows(run: Path) -> tuple[list[dict[str, str]], str]:
@@ -162,24 +187,53 @@ def _front(run: Path) -> list[str]:
 
 
 def _overrides(job: Path) -> list[str]:
+    """The job's command-line overrides: Hydra writes a YAML list of strings."""
     path = job / ".hydra" / "overrides.yaml"
-    return list(yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+    if not path.is_file():
+        return []
+    try:
+        overrides = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise GalstmError(f"{path} is not valid YAML ({reason}): it was edited") from None
+    if overrides is None:
+        return []
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        raise GalstmError(f"{path} holds {overrides!r}, not a list of overrides such as "
+                          "['ga.mutation_rate=0.1']: it was edited")
+    return overrides
 
 
-def report_sweep(jobs: list[Path]) -> str:
-    """One row per job; the overrides column shows only what differs between jobs."""
-    overrides = {job: _overrides(job) for job in jobs}
-    common = set.intersection(*(set(o) for o in overrides.values())) if jobs else set()
-    rows = []
+def _job_row(job: Path) -> tuple[list[str], list[Any]]:
+    """A job's overrides and its row (the overrides cell filled in by report_sweep)."""
+    overrides, s = _overrides(job), run_stats(job)
+    best = s["best"] or {}
+    return overrides, [job.name, "-", best.get("genome"), best.get("fitness"),
+                       best.get("val_acc"), best.get("test_acc"), best.get("params"),
+                       s["trained"], s["cache_hits"], s["seconds"]]
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def report_sweep(jobs: list[Path], warn: Callable[[str], None] = _warn) -> str:
+    """One row per job; the overrides column shows only what differs between jobs. A job
+    whose files are broken is left out with a warning naming it; if none is left, one line."""
+    rows: dict[Path, tuple[list[str], list[Any]]] = {}
     for job in jobs:
-        s = run_stats(job)
-        best = s["best"] or {}
-        rows.append([job.name, " ".join(o for o in overrides[job] if o not in common) or "-",
-                     best.get("genome"), best.get("fitness"), best.get("val_acc"),
-                     best.get("test_acc"), best.get("params"), s["trained"], s["cache_hits"],
-                     s["seconds"]])
+        try:
+            rows[job] = _job_row(job)
+        except GalstmError as err:
+            warn(f"job {job.name} left out of the report: {err}")
+    if not rows:
+        raise GalstmError(f"no job of {jobs[0].parent if jobs else 'the sweep'} could be "
+                          "reported: each one's files are broken (the warnings above)")
+    common = set.intersection(*(set(o) for o, _ in rows.values()))
+    for overrides, row in rows.values():
+        row[1] = " ".join(o for o in overrides if o not in common) or "-"
     return table(["job", "overrides", "best genome", "fitness", "val_acc", "test_acc", "params",
-                  "trainings", "cache_hits", "search_s"], rows)
+                  "trainings", "cache_hits", "search_s"], [row for _, row in rows.values()])
 
 
 def _job_key(path: Path) -> tuple[int, str]:
