@@ -54,9 +54,10 @@ class NoisyExecutor:
 
 
 def ga(**overrides) -> GAConfig:
+    """Rungs, racing and a budget, without the surrogate (ga.guide=0): the GA's own children."""
     base = dict(strategy="ga", pop_size=8, generations=None, budget_epochs=12.0,
                 rungs=[0.25, 1.0], promote=0.25, seeds=3, confirm=1, elitism=2,
-                mutation_rate=0.3)
+                mutation_rate=0.3, guide=0)
     return GAConfig(**{**base, **overrides})
 
 

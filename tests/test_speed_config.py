@@ -19,7 +19,10 @@ from conftest import sample
 TINY_SPLITS = DataSplits(*[torch.zeros(4, 28, 28), torch.zeros(4, dtype=torch.long)] * 3)
 
 def config(executor: str = "serial", max_group: "int | None" = None, **trainer) -> Config:
+    """The default config on ``executor``, at one fidelity (executor=batched trains whole
+    epochs only)."""
     cfg = Config()
+    cfg.ga.rungs = [1.0]
     cfg.executor.name, cfg.executor.max_group = executor, max_group
     for key, value in trainer.items():
         setattr(cfg.trainer, key, value)

@@ -26,23 +26,26 @@ __all__ = ["Config", "DataConfig", "ExecutorConfig", "FinalConfig", "GAConfig", 
 
 @dataclass
 class DataConfig:
-    name: str = "mnist"
-    root: str = "data"
+    name: str = "mnist"  # mnist | fashion_mnist | tensors (conf/data/)
+    root: str = "data"   # where MNIST/raw/ lives (conf/data/mnist.yaml: $GALSTM_DATA_ROOT, else
+                         # data); offline, point it at existing files (data.root=../shared/data)
     download: bool = True
-    train_samples: Optional[int] = None  # first N training images; null = all
-    test_samples: Optional[int] = None
+    train_samples: Optional[int] = None  # first N training images; null = all (60,000)
+    test_samples: Optional[int] = None   # first N test images; null = all (10,000)
     path: Optional[str] = None  # data=tensors: a .pt or .npz file of your own sequences
 
 
 @dataclass
 class ModelConfig:
+    """Search space bounds and the fixed parts of every model."""
+
     max_lstm_layers: int = 3
     max_dense_layers: int = 3
     min_units: int = 32
     max_units: int = 256
     dropout: float = 0.2
-    l2: float = 0.001
-    init: str = "torch"
+    l2: float = 0.001  # Keras-style L2 on the dense kernels, added to the loss
+    init: str = "torch"  # torch | keras (Glorot/orthogonal, forget bias 1, Keras BatchNorm)
 
 
 @dataclass
@@ -50,16 +53,21 @@ class TrainerConfig:
     epochs: int = 1
     batch_size: int = 32
     lr: float = 0.001
-    lr_schedule: str = "constant"    # constant (the article) | cosine (per-step decay to 0)
-    adam_eps: float = 1e-7
-    val_fraction: float = 0.1
-    fitness_split: str = "val"
+    lr_schedule: str = "cosine"  # cosine (per-step decay to 0: 2.6x less seed noise,
+                                 # docs/search.md) | constant (the article)
+    adam_eps: float = 1e-7           # Keras' Adam epsilon
+    val_fraction: float = 0.1        # the last 10% of the training images (Keras' validation_split)
+    fitness_split: str = "val"       # val | test
     eval_batch_size: int = 1000
-    device: str = "auto"
-    num_threads: Optional[int] = None
-    precision: str = "fp32"          # fp32 | bf16 | fp16 (CUDA only)
-    screen_batch_size: Optional[int] = None  # screening rungs' batch (lr scaled linearly); null = batch_size
-    deterministic: bool = False      # CUDA: deterministic cuDNN/cuBLAS kernels (docs/cluster.md)
+    device: str = "auto"             # auto | cpu | cuda | cuda:N
+    num_threads: Optional[int] = None  # CPU threads for training (null = PyTorch's default)
+    precision: str = "fp32"          # fp32 | bf16 (autocast) | fp16 (autocast + loss scaling;
+                                     # CUDA only)
+    # screening rungs (ga.rungs below 1.0) at this batch, lr scaled linearly: it ranks as
+    # batch 32 does and pays on a GPU, not on CPU (RESULTS.md section 7); null = batch_size
+    screen_batch_size: Optional[int] = None
+    deterministic: bool = False      # CUDA: deterministic cuDNN/cuBLAS kernels, bit-identical
+                                     # reruns (slower; a no-op with a warning on CPU, docs/cluster.md)
 
 
 @dataclass
@@ -91,6 +99,9 @@ MODES = ("search", "evaluate")
 
 @dataclass
 class Config:
+    """The whole configuration. Its defaults are the default config (conf/config.yaml composes
+    these schemas; its presets state only what they change; tests/test_defaults.py)."""
+
     data: DataConfig = field(default_factory=DataConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     ga: GAConfig = field(default_factory=GAConfig)
@@ -98,11 +109,14 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     final: FinalConfig = field(default_factory=FinalConfig)
     tensorboard: TensorBoardConfig = field(default_factory=TensorBoardConfig)
-    mode: str = "search"                 # search | evaluate (train exactly `genome` once)
+    mode: str = "search"                 # search | evaluate (train exactly `genome` once:
+                                         # mode=evaluate genome=[3,1,135,41,126,47])
     genome: Optional[List[int]] = None   # compact genome for mode=evaluate
-    progress: bool = True                # progress bars (only ever on a terminal)
+    progress: bool = True                # progress bars (never shown when stdout is not a terminal)
     seed: int = 0
-    resume: Optional[str] = None  # a run directory to continue in place, or auto (docs/cluster.md)
+    resume: Optional[str] = None  # a run directory to continue in place (resume=outputs/...), or
+                                  # auto: this run's own directory if it holds a checkpoint of
+                                  # the same config (docs/cluster.md)
 
 
 def _in_unit_interval(cfg: Config) -> None:

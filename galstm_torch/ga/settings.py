@@ -23,25 +23,38 @@ class ReferenceConfig:
 
 @dataclass
 class GAConfig:
+    """The defaults are the recommended search (docs/search.md; conf/ga/default.yaml adds only
+    the budget's rule): a GA whose children a surrogate model of every score so far picks
+    (ga.guide), that screens new genomes cheaply and trains only the best of them at full
+    fidelity (successive halving over ga.rungs), races its leaders with fresh seeds so that
+    one lucky score cannot rule, and stops when the compute budget is spent. Tournament
+    selection compares genomes at the same rung; two elites keep the best; mutation moves
+    both units and layer counts. The other presets in conf/ga/ state what they change."""
+
     strategy: str = "ga"  # ga | random (a fresh random population each generation) | tpe or
                           # optuna_nsga2 (Optuna's samplers through our evaluator)
-    pop_size: int = 10
-    generations: Optional[int] = 5  # null = until ga.budget_epochs is spent
-    budget_epochs: Optional[float] = None  # compute budget in epochs of the training split
-    rungs: List[float] = field(default_factory=lambda: [1.0])  # fidelities, as fractions of
-                                     # trainer.epochs, increasing to 1.0 (successive halving)
-    promote: float = 0.3333333333333333  # share of a rung trained at the next rung
-    seeds: int = 1     # seeds the leaders get at the target fidelity (fitness = their mean)
+    pop_size: int = 12
+    generations: Optional[int] = None  # null = until ga.budget_epochs is spent
+    # Compute budget in epochs of the training split: 12 (10 min 40 s on full MNIST on 2 idle
+    # CPU cores, README; raise it for real searches). conf/ga/default.yaml makes it null when
+    # ga.generations is set, so the generations asked for run; with both set, the first
+    # reached stops the search.
+    budget_epochs: Optional[float] = 12.0
+    rungs: List[float] = field(default_factory=lambda: [0.333, 1.0])  # fidelities, as fractions
+                        # of trainer.epochs, increasing to 1.0 (successive halving, docs/search.md)
+    promote: float = 0.25  # share of a rung trained at the next rung: the best quarter
+    seeds: int = 3     # seeds the leaders get at the target fidelity (fitness = their mean)
     confirm: int = 1   # leaders raced to ga.seeds after each generation
-    guide: int = 0     # GA only: make guide x the children (and as many random genomes), train
-                       # those a ridge model of the scores so far predicts best; 0 = off
+    guide: int = 16    # GA only: a ridge model of the scores so far picks each generation's
+                       # children among guide x as many, as many random genomes and the
+                       # corners of the unit box (docs/search.md; RESULTS.md 5); 0 = off
     guide_pick: str = "crowding"  # Pareto search with ga.guide >= 2: the predicted front by
                                   # crowding, or by predicted hypervolume gain: improvement | ucb
     selection: str = "tournament"
     tournament_size: int = 3
-    elitism: int = 1
+    elitism: int = 2
     crossover_rate: float = 0.5
-    mutation_rate: float = 0.1
+    mutation_rate: float = 0.2
     mutation_step: float = 0.0  # 0 = redraw a mutated unit gene uniformly (the article);
                                 # s > 0 = a Gaussian step of sd s * (max_units - min_units)
     layer_mutation_rate: float = 0.1

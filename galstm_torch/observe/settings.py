@@ -9,7 +9,8 @@ from dataclasses import dataclass
 class TensorBoardConfig:
     enabled: bool = True
     histograms: bool = True
-    hparams: bool = True     # one HParams session per evaluated genome under tb/hparams/
-    figures: bool = True     # also saved as PNG files in the run directory
-    curves: bool = False     # per-genome training curves (many series; serial executor only)
+    hparams: bool = True     # one HParams session per evaluated genome, under tb/hparams/<genome>/
+    figures: bool = True     # also saved as fitness.png and accuracy_vs_params.png
+    curves: bool = False     # per-genome training curves under genomes/<genome>/ (many series;
+                             # an executor with the curves capability: serial, or auto)
     curve_every: int = 10    # optimizer steps averaged into one curve point
