@@ -5,7 +5,7 @@
 - ``latency``: inference seconds per sample on the run's device, measured by the trainer
   after each training (latency.py); a genome's latency is the median over its trainings.
 
-Costs are negated so that every column is maximised, as pareto.py expects.
+Costs are negated so that every column is maximised, as fronts.py and hypervolume.py expect.
 """
 from __future__ import annotations
 
