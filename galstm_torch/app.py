@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, cast
+from typing import Any, Callable, Optional, cast
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -20,17 +19,30 @@ from galstm_torch.ga.evaluator import Evaluator
 from galstm_torch.ga.genome import SearchSpace
 from galstm_torch.ga.rungs import Schedule
 from galstm_torch.ga.search import Search, SearchResult
-from galstm_torch.observe.progress import Progress, bars_enabled
+from galstm_torch.observe.progress import Progress, bars_above_logs, bars_enabled
+from galstm_torch.observe.summary import evaluation_lines, finished_line, search_summary
 from galstm_torch.persist import checkpoint
 from galstm_torch.persist.models import evaluate_genome, export_best, train_final
-from galstm_torch.persist.resume import check_state, config_hash, known_hashes, resumed_config, save_config
-from galstm_torch.persist.rundir import claim, graceful_termination, refuse_if_used, write_hydra_record
+from galstm_torch.persist.resume import (
+    config_hash,
+    continued,
+    finished,
+    resumed_config,
+    save_config,
+)
+from galstm_torch.persist.rundir import (
+    claim,
+    graceful_termination,
+    held_log,
+    refuse_if_used,
+    write_hydra_record,
+)
 from galstm_torch.sinks import board as make_board
 from galstm_torch.sinks import make_sinks
 from galstm_torch.training.architecture import format_compact
 from galstm_torch.training.observers import Observers
 from galstm_torch.training.tensor_data import check_val_split
-from galstm_torch.training.trainer import Evaluation, TrainingDiverged, TrainSettings
+from galstm_torch.training.trainer import TrainingDiverged, TrainSettings, check_precision
 
 log = logging.getLogger(__name__)
 
@@ -72,33 +84,6 @@ def _hydra() -> "Any | None":
     return HydraConfig.get() if HydraConfig.initialized() else None
 
 
-def _summary(result: SearchResult, out_dir: Path) -> str:
-    e, best = result.best.result.evaluation, result.best
-    spread = f" ± {best.se:.4f} (mean of {best.seeds} seeds)" if best.seeds > 1 else ""
-    front = [] if best.pareto is None else [
-        f"pareto front {len(best.pareto.front)} genomes, hypervolume "
-        f"{best.pareto.hypervolume:.4f} (pareto.csv, pareto.png); the best genome is its knee"]
-    return "\n".join([*front,
-        f"best genome  {format_compact(best.result.arch.compact)} "
-        f"(generation {best.generation})",
-        f"fitness      {e.fitness:.4f}{spread}   val acc {e.val_acc:.4f}   "
-        f"test acc {e.test_acc:.4f}   params {e.params:,}",
-        f"trainings    {result.trained} (cache hits {result.cache_hits}, compute "
-        f"{result.compute:.2f} epochs)   "
-        f"wall time {result.seconds:.1f}s",
-        f"outputs      {out_dir}",
-    ])
-
-
-def _evaluation_lines(genome: str, e: Evaluation, out_dir: Path) -> str:
-    return "\n".join([
-        f"genome       {genome}",
-        f"val acc      {e.val_acc:.4f}   test acc {e.test_acc:.4f}   params {e.params:,}",
-        f"seconds      {e.seconds:.1f}   samples/s {e.samples_per_s:,.0f}   loss {e.loss:.4f}",
-        f"outputs      {out_dir}",
-    ])
-
-
 def _output_dir(out_dir: "str | Path | None") -> Path:
     hydra = _hydra()
     if out_dir is None and hydra is None:
@@ -128,8 +113,7 @@ def _prepare(config: Config, out_dir: "str | Path | None",
     out = _output_dir(out_dir)
     refuse_if_used(out, hint=f"continue a search there with resume={out} (or resume=auto), "
                    "or choose another hydra.run.dir")
-    save_config(plain, out / "checkpoint")
-    return config, out, None, config_hash(plain)
+    return config, out, None, config_hash(plain)  # checkpoint/config.yaml: once it begins
 
 
 def _resume_from(run_dir: Path, plain: DictConfig, overrides: Optional[list[str]]) -> Prepared:
@@ -146,35 +130,15 @@ def _resume_from(run_dir: Path, plain: DictConfig, overrides: Optional[list[str]
 
 
 def _continue(config: Config, run_dir: Path, plain: DictConfig, *, auto: bool) -> Prepared:
-    state = checkpoint.load(run_dir / "checkpoint")
-    digest = config_hash(plain)
-    if state.config_hash not in known_hashes(plain):
-        if auto:
-            raise ConfigError(f"{run_dir} holds a checkpoint of another config: resume=auto "
-                              "continues only the same run; choose another hydra.run.dir")
-        raise ConfigError(f"{run_dir}/checkpoint/config.yaml does not match the checkpoint "
-                          "(config hash differs): it was edited; restore it or start anew")
-    check_state(config, run_dir, state)
-    if config.ga.generations is not None and config.ga.generations < state.generation + 1:
-        raise ConfigError(f"ga.generations={config.ga.generations} is below the "
-                          f"{state.generation + 1} generations this run already reached")
+    state, digest = continued(config, run_dir, plain, auto=auto)
     return config, run_dir, state, digest
 
 
-@contextmanager
-def _bars_above_logs(progress: Progress) -> Iterator[None]:
-    """Log lines go above the bars instead of through them."""
-    if not progress.enabled:
-        yield
-        return
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
-    with logging_redirect_tqdm():
-        yield
-
-
 def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], digest: str,
-            progress: Progress) -> tuple[SearchResult, Evaluator, Optional[SerialExecutor]]:
+            progress: Progress, begin: Callable[[], None],
+            ) -> tuple[SearchResult, Evaluator, Optional[SerialExecutor]]:
+    """Start the executor (the data and the device load), then ``begin`` writing into the
+    run directory, and search."""
     settings, space, aims = train_settings(config), SearchSpace.of(config.model), goals_of(config)
     board = make_board(config, out, space)
     watchers = [o for o in (progress if progress.enabled else None,
@@ -184,6 +148,7 @@ def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], 
     try:
         evaluator = Evaluator(executor, settings, run_seed=config.seed,
                               data_desc=data_desc(config), budget=config.ga.budget_epochs)
+        begin()
         start = 0 if state is None else state.generation + (state.phase == "evaluated")
         sinks = make_sinks(config, out, space, board, start, aims.multi, progress)
         search = Search(space, config.ga, evaluator, sinks,
@@ -192,7 +157,6 @@ def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], 
                         goals=aims)
         if state is not None:
             search.restore(state)
-            log.info("resuming %s at generation %d (%s)", out, state.generation, state.phase)
         serial = executor if isinstance(executor, SerialExecutor) else None
         return search.run(), evaluator, serial
     finally:
@@ -225,14 +189,16 @@ def _export_and_final(config: Config, result: SearchResult, evaluator: Evaluator
               f"   ({e.seconds:.1f}s, final_model.pt)", flush=True)
 
 
-def _evaluate_mode(config: Config, out: Path) -> float:
+def _evaluate_mode(config: Config, out: Path, begin: Callable[[], None]) -> float:
     """mode=evaluate: train exactly config.genome once, in this process; no search, no
-    checkpoint."""
+    checkpoint. It ``begin``s writing once the data and the device are loaded."""
     assert config.genome is not None  # validate() requires it in this mode
     genome, progress = format_compact(config.genome), Progress(bars_enabled(config.progress))
     try:
-        with graceful_termination(), _bars_above_logs(progress):  # SIGTERM as Ctrl-C
+        with graceful_termination(), bars_above_logs(progress):  # SIGTERM as Ctrl-C
             data, device = driver_data(config)
+            check_precision(config.trainer.precision, device)
+            begin()
             e = evaluate_genome(list(config.genome), data, train_settings(config),
                                 run_seed=config.seed, device=device, out=out, observer=progress)
     except TrainingDiverged as err:
@@ -241,7 +207,7 @@ def _evaluate_mode(config: Config, out: Path) -> float:
         raise GalstmError(f"genome {genome} could not be evaluated: {err}") from None
     except KeyboardInterrupt:
         raise SearchInterrupted(f"interrupted while training {genome}; nothing saved") from None
-    print(_evaluation_lines(genome, e, out), flush=True)
+    print(evaluation_lines(genome, e, out), flush=True)
     return float(e.fitness)
 
 
@@ -249,18 +215,31 @@ def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None, *,
         overrides: Optional[list[str]] = None) -> float:
     """Validate, start the executor, search (or resume) and write outputs, or with
     mode=evaluate train one genome; return the best fitness. Outside Hydra, a resume takes
-    the overrides it may apply (e.g. ``["ga.generations=20"]``) from ``overrides``."""
-    config = to_config(cfg)
-    if config.mode == "evaluate":
-        check_val_split(config.data, config.trainer)
-        out = _output_dir(out_dir)
-        with claim(out):
-            refuse_if_used(out, hint="choose another hydra.run.dir for mode=evaluate")
-            _record_invocation(cfg)
-            return _evaluate_mode(config, out)
-    explicit = config.resume if config.resume not in (None, "auto") else None  # a run folder
-    with claim(Path(explicit).expanduser() if explicit is not None else _output_dir(out_dir)):
-        return _search_mode(cfg, config, out_dir, overrides)
+    the overrides it may apply (e.g. ``["ga.generations=20"]``) from ``overrides``. Nothing
+    is written into the run directory, its log included, until the data and the device are
+    loaded: a refused run leaves it as it was (persist/rundir.py)."""
+    hydra = _hydra()  # Hydra's log file in its run directory: written once the run begins
+    with held_log(Path(hydra.runtime.output_dir) if hydra else None) as release_log:
+        try:
+            config = to_config(cfg)
+            if config.mode == "evaluate":
+                check_val_split(config.data, config.trainer)
+            explicit = config.resume if config.resume not in (None, "auto") else None
+            folder = Path(explicit).expanduser() if explicit else _output_dir(out_dir)
+        except GalstmError as err:
+            err.refused = True
+            raise
+        with claim(folder) as held:
+            def begin(new_run: bool = True) -> None:
+                held.begin()
+                release_log()
+                if new_run:  # a resume leaves the .hydra record of the command that started it
+                    _record_invocation(cfg)
+
+            if config.mode == "evaluate":
+                refuse_if_used(folder, hint="choose another hydra.run.dir for mode=evaluate")
+                return _evaluate_mode(config, folder, begin)
+            return _search_mode(config, out_dir, overrides, begin)
 
 
 def _record_invocation(cfg: "DictConfig | Config") -> None:
@@ -270,17 +249,39 @@ def _record_invocation(cfg: "DictConfig | Config") -> None:
         write_hydra_record(cfg, hydra, Path(hydra.runtime.output_dir))
 
 
-def _search_mode(cfg: "DictConfig | Config", checked: Config, out_dir: "str | Path | None",
-                 overrides: Optional[list[str]]) -> float:
+def _given(overrides: Optional[list[str]]) -> str:
+    """The resuming command's overrides, for the log."""
+    hydra = _hydra()
+    given = [o for o in (list(hydra.overrides.task) if hydra else list(overrides or []))
+             if not o.startswith(("resume=", "hydra."))]
+    return f" with {' '.join(given)}" if given else ""
+
+
+def _search_mode(checked: Config, out_dir: "str | Path | None", overrides: Optional[list[str]],
+                 begin: Callable[[bool], None]) -> float:
     """Search (or resume) with the run directory locked; return the best fitness."""
     config, out, state, digest = _prepare(checked, out_dir, overrides)
     check_val_split(config.data, config.trainer)
-    _record_invocation(cfg)
+    best = None if state is None else finished(config, state, out)
+    if best is not None:  # nothing left to do: say so, change nothing
+        assert state is not None
+        print(finished_line(out, best, state.generation + 1), flush=True)
+        return float(best.get("hypervolume", best["fitness"]))
+
+    def start_writing() -> None:
+        begin(state is None)
+        if state is None:
+            save_config(OmegaConf.structured(config), out / "checkpoint")
+        else:
+            log.info("resuming %s at generation %d (%s)%s", out, state.generation, state.phase,
+                     _given(overrides))
+
     progress = Progress(bars_enabled(config.progress))
     try:
-        with graceful_termination(), _bars_above_logs(progress):
-            result, evaluator, serial = _search(config, out, state, digest, progress)
-            print(_summary(result, out), flush=True)
+        with graceful_termination(), bars_above_logs(progress):
+            result, evaluator, serial = _search(config, out, state, digest, progress,
+                                                start_writing)
+            print(search_summary(result, out), flush=True)
             _after_search(config, result, evaluator, serial, out)
     except KeyboardInterrupt:
         if not (out / "checkpoint" / checkpoint.STATE).exists():

@@ -12,7 +12,10 @@ so an installed wheel runs from any folder (config/files.py).
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from pathlib import Path
+from typing import Optional
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -22,9 +25,9 @@ from omegaconf import DictConfig
 from galstm_torch.app import SearchInterrupted, run
 from galstm_torch.config import register_configs
 from galstm_torch.config.files import CONFIG_NAME, config_dir
-from galstm_torch.config.overrides import check_overrides
+from galstm_torch.config.overrides import MULTIRUN, check_overrides
 from galstm_torch.errors import GalstmError
-from galstm_torch.persist.rundir import RunDirRefused
+from galstm_torch.persist.resume import not_a_run
 
 CONF = config_dir()
 TOOLS = ("report", "bench", "export")
@@ -39,12 +42,42 @@ def search(cfg: DictConfig) -> float:
     try:
         return run(cfg)
     except GalstmError as err:
-        if not isinstance(err, RunDirRefused):  # a refused directory is not ours to log in
+        if not err.refused:  # a refused run writes nothing into the directory it refused
             logging.getLogger("train").error("%s", err)  # also lands in the run's log file
         print(f"error: {err}", file=sys.stderr)
         if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(err, SearchInterrupted):
             raise err.with_traceback(None) from None  # one failed job: the others still run
         sys.exit(130 if isinstance(err, SearchInterrupted) else 2)
+
+
+def _value(arg: str) -> str:
+    """An override's value as Hydra reads it (quotes removed)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return str(OverridesParser.create().parse_overrides([arg])[0].value())
+
+
+def resume_in_place(argv: list[str]) -> tuple[list[str], Optional[str]]:
+    """``resume=DIR`` runs in DIR: Hydra's run directory (its train.log) becomes DIR, so the
+    resumed generations' log follows the others and no other folder is written (a
+    ``hydra.run.dir`` given too is ignored, and the note says so). Returns the arguments for
+    Hydra and a note or a refusal for stderr (a DIR that is no run: refused before Hydra
+    creates anything)."""
+    arg = next((a for a in reversed(argv) if a.startswith("resume=")), None)
+    if any(a in MULTIRUN for a in argv) or arg is None or _value(arg) in ("", "auto", "null"):
+        return argv, None
+    folder = Path(_value(arg)).expanduser()
+    problem = not_a_run(folder)
+    if problem is not None:
+        return argv, f"error: {problem}"
+    raw = arg.split("=", 1)[1]
+    others = [a for a in argv if a.startswith("hydra.run.dir=")
+              and Path(_value(a)).expanduser().resolve() != folder.resolve()]
+    note = (f"note: {others[-1]} is ignored: resume={raw} continues in {folder}, and logs to "
+            f"{folder / 'train.log'}") if others else None
+    run_dir = os.path.expanduser(raw) if raw.startswith("~") else raw  # as Hydra reads resume
+    kept = [a for a in argv if not a.startswith("hydra.run.dir=")]
+    return [*kept, f"hydra.run.dir={run_dir}"], note
 
 
 def main() -> None:
@@ -61,6 +94,12 @@ def main() -> None:
     if problem:  # a typo or a wrong type, in one line as every refusal (Hydra prints 6-8)
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
+    argv, note = resume_in_place(argv)
+    if note is not None:
+        print(note, file=sys.stderr)
+        if note.startswith("error:"):
+            sys.exit(2)
+    sys.argv[1:] = argv
     search()
 
 

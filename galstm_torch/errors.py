@@ -4,6 +4,10 @@
 class GalstmError(Exception):
     """Base of every error caused by input: a config value, data files, a genome."""
 
+    # True when raised before the run wrote anything into its directory (persist/rundir.py):
+    # then nothing is logged there either, so the directory stays as it was.
+    refused = False
+
 
 class ConfigError(GalstmError):
     """A config value is out of its allowed range or inconsistent with another."""

@@ -84,6 +84,7 @@ def test_a_tensor_files_validation_split_is_checked_when_it_loads(tmp_path):
             f"data.path={path}: trainer.val_fraction=0.1 leaves 10 validation images of 100")):
         run(compose_cfg(*TINY, "data=tensors", f"data.path={path}", "data.train_samples=null",
                         "data.test_samples=null"), out_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("which", ["train", "t10k"])

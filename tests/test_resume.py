@@ -135,6 +135,7 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
     proc = run_train(f"resume={tmp_path}", f"hydra.run.dir={tmp_path / 'log'}")
     assert proc.returncode == 2
     assert "is not a run directory" in proc.stderr.strip().splitlines()[-1]
+    assert not any(tmp_path.iterdir())  # refused before Hydra made a folder or a log
 
 
 @pytest.mark.slow  # launches train.py

@@ -152,3 +152,78 @@ def test_tensorboard_keeps_one_event_per_step_after_a_kill_between_records_and_c
     assert all(len(s) == len(set(s)) for s in steps.values()), steps
     compute = tag_steps(tmp_path / "tb" / "compute")["fitness/best_so_far_vs_compute"]
     assert compute == sorted(set(compute)) and compute
+
+
+def _log_lines(folder: Path) -> list[str]:
+    return (folder / "train.log").read_text().splitlines()
+
+
+@pytest.mark.slow
+def test_a_resume_runs_and_logs_only_in_its_own_directory(finished, tmp_path):
+    """Issue 28, items 4-5: ``resume=A hydra.run.dir=C`` writes nothing into C (another
+    finished run), and no stray outputs/<date>/<time>/ appears where the command ran: the
+    resumed generation's log lines follow A's own in A/train.log."""
+    run_a = tmp_path / "a"
+    assert run_train(*FAST, "seed=3", f"hydra.run.dir={run_a}").returncode == 0
+    before_c, hydra_a = checksums(finished), checksums(run_a / ".hydra")
+    lines_a = _log_lines(run_a)
+    proc = run_train(f"resume={run_a}", "ga.generations=2", f"hydra.run.dir={finished}",
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"note: hydra.run.dir={finished} is ignored: resume={run_a} continues in {run_a}, "
+        f"and logs to {run_a / 'train.log'}"]
+    assert checksums(finished) == before_c
+    assert not (tmp_path / "outputs").exists()
+    resumed = _log_lines(run_a)
+    assert resumed[:len(lines_a)] == lines_a
+    assert any("generation 1 (2/2)" in line for line in resumed[len(lines_a):])
+    assert checksums(run_a / ".hydra") == hydra_a  # the record of the command that started it
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides, message", [
+    (["resume=auto", "ga.generations=2", "data.root=EMPTY"], "EMPTY"),
+    (["resume=auto", "seed=7"], "holds a checkpoint of another config"),
+    (["resume=RUN", "ga.mutation_rate=0.5"], "ga.mutation_rate cannot change on resume"),
+], ids=["auto-no-data", "auto-other-config", "changed-setting"])
+def test_a_refused_resume_changes_no_byte_of_the_run(finished, tmp_path, overrides, message):
+    """Issue 28, item 6: neither .hydra nor train.log (no ERROR line) of the refused run
+    changes."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    given = [o.replace("EMPTY", str(empty)).replace("RUN", str(finished)) for o in overrides]
+    before = checksums(finished)
+    command = [*FAST, *given] if "resume=auto" in given else given  # resume=auto: the same
+    proc = run_train(*command, f"hydra.run.dir={finished}")            # command, and more
+    assert proc.returncode == 2, proc.stderr
+    assert message.replace("EMPTY", str(empty)) in proc.stderr.strip().splitlines()[-1]
+    assert checksums(finished) == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [[], ["mode=evaluate", "genome=[1,1,32,32]"]],
+                         ids=["search", "evaluate"])
+def test_a_run_refused_when_its_data_loads_leaves_nothing_in_a_new_directory(tmp_path, mode):
+    """Issue 28, item 6: no .hydra/, lock file or checkpoint/config.yaml."""
+    empty, new = tmp_path / "empty", tmp_path / "new"
+    empty.mkdir()
+    proc = run_train(*FAST, *mode, f"data.root={empty}", f"hydra.run.dir={new}")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    left = sorted(str(p.relative_to(new)) for p in new.rglob("*")) if new.exists() else []
+    assert left in ([], ["train.log"]), left  # Hydra's log file, empty: nothing was logged
+    assert not left or (new / "train.log").read_text() == ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("resume", ["auto", "RUN"])
+def test_resuming_a_finished_run_says_so_and_changes_nothing(finished, resume):
+    """Issue 28, item 7: no retraining, no new best_model.pt, .hydra or TensorBoard file."""
+    before = checksums(finished)
+    proc = run_train(*FAST, f"resume={resume.replace('RUN', str(finished))}",
+                     f"hydra.run.dir={finished}")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{finished} is finished (1 generation; best genome" in proc.stdout
+    assert "nothing to do, nothing changed" in proc.stdout and "exported" not in proc.stdout
+    assert checksums(finished) == before

@@ -14,8 +14,27 @@ from typing import Optional
 
 from galstm_torch.ga.rungs import Schedule
 from galstm_torch.ga.settings import GAConfig
+from galstm_torch.ga.state import SearchState
 
 EPS = 1e-9
+IDLE_GENERATIONS = 50  # with no generation limit, stop after this many that trained nothing
+
+
+def budget_spent(budget: Optional[float], spent: float, cheapest: float) -> bool:
+    """No training of the cheapest rung fits in what is left of the budget."""
+    return budget is not None and spent + cheapest > budget + EPS
+
+
+def limit_reached(generations: Optional[int], budget: Optional[float], state: SearchState,
+                  spent: float, cheapest: float) -> bool:
+    """Once generation ``state.generation`` is evaluated, the search stops: the first of
+    ga.generations and ga.budget_epochs is reached (``spent`` epochs so far; ``cheapest``:
+    the first rung), or with no generation limit it idles. A generation cut short by the
+    budget ends the search: what is left could only buy screenings no promotion would follow."""
+    cut = state.budget_cut is not None and state.budget_cut == budget
+    idle = generations is None and state.idle >= IDLE_GENERATIONS
+    return (generations is not None and state.generation + 1 >= generations) or cut or \
+        budget_spent(budget, spent, cheapest) or idle
 
 
 def generation_label(generation: int, generations: Optional[int]) -> str:

@@ -30,7 +30,15 @@ from galstm_torch.ga.events import (
 from galstm_torch.ga.genome import SearchSpace, check_population, decode, random_population
 from galstm_torch.ga.goals import Goals, ParetoSummary
 from galstm_torch.ga.nsga2 import promoted
-from galstm_torch.ga.pace import eta_seconds, format_duration, generation_label, stopping_rule
+from galstm_torch.ga.pace import (
+    IDLE_GENERATIONS,
+    budget_spent,
+    eta_seconds,
+    format_duration,
+    generation_label,
+    limit_reached,
+    stopping_rule,
+)
 from galstm_torch.ga.proposals import Context, next_population
 from galstm_torch.ga.rungs import GenerationRunner, Schedule, best_genome, standing
 from galstm_torch.ga.settings import GAConfig
@@ -38,9 +46,6 @@ from galstm_torch.ga.state import SearchState
 from galstm_torch.training.architecture import Architecture, format_compact
 
 log = logging.getLogger(__name__)
-
-
-IDLE_GENERATIONS = 50  # with no generation limit, stop after this many that trained nothing
 
 
 class SearchFailed(GalstmError):
@@ -246,8 +251,7 @@ class Search:
 
     def budget_spent(self) -> bool:
         """No training of the cheapest rung fits in what is left of the budget."""
-        budget = self.evaluator.budget
-        return budget is not None and self.evaluator.spent + self.schedule.fidelities[0] > budget + 1e-9
+        return budget_spent(self.evaluator.budget, self.evaluator.spent, self.schedule.fidelities[0])
 
     def _idle(self) -> bool:
         """No generation limit, and only cache hits: the budget would never be spent."""
@@ -255,12 +259,8 @@ class Search:
 
     def _limit_reached(self) -> bool:
         """The first of ga.generations and ga.budget_epochs is reached (or the search idles)."""
-        generations = self.ga.generations
-        # A generation cut short by the budget ends the search: what is left could only buy
-        # screenings that no promotion would follow.
-        cut = self.state.budget_cut is not None and self.state.budget_cut == self.evaluator.budget
-        return (generations is not None and self.state.generation + 1 >= generations) or \
-            cut or self.budget_spent() or self._idle()
+        return limit_reached(self.ga.generations, self.evaluator.budget, self.state,
+                             self.evaluator.spent, self.schedule.fidelities[0])
 
     def _done(self) -> bool:
         if self._idle():

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Optional
+from contextlib import contextmanager
+from typing import IO, Iterator, Optional
 
 import torch
 from tqdm import tqdm
@@ -24,6 +25,18 @@ def bars_enabled(flag: bool, *streams: IO) -> bool:
     """Bars only when asked for and every stream they would touch is a terminal."""
     streams = streams or (sys.stdout, sys.stderr)
     return flag and all(getattr(s, "isatty", lambda: False)() for s in streams)
+
+
+@contextmanager
+def bars_above_logs(progress: "Progress") -> Iterator[None]:
+    """Log lines go above the bars instead of through them."""
+    if not progress.enabled:
+        yield
+        return
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm():
+        yield
 
 
 class Progress(Sink):

@@ -11,7 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from galstm_torch.errors import ConfigError
 from galstm_torch.ga.genome import SearchSpace, check_population
-from galstm_torch.persist.checkpoint import CheckpointError, SearchState
+from galstm_torch.ga.pace import limit_reached
+from galstm_torch.persist.checkpoint import CheckpointError, SearchState, load
 
 CONFIG = "config.yaml"
 # Keys that do not change what the search computes (where it runs, how much longer, how it
@@ -109,6 +110,17 @@ def _override_keys(overrides: list[str]) -> list[str]:
     return keys
 
 
+def _not_a_run(run_dir: Path, path: Path) -> str:
+    return (f"resume={run_dir} is not a run directory of this tool (no {path}); pass the "
+            "folder that holds evaluations.csv and checkpoint/")
+
+
+def not_a_run(run_dir: Path) -> Optional[str]:
+    """Why ``run_dir`` cannot be resumed (it holds no checkpoint/config.yaml), or None."""
+    path = run_dir / "checkpoint" / CONFIG
+    return None if path.is_file() else _not_a_run(run_dir, path)
+
+
 def resumed_config(folder: Path, current: DictConfig, overrides: list[str]) -> DictConfig:
     """The run's saved config, with the user's overrides applied where they do not change the
     search; an override that would change it raises ConfigError naming the key. An override
@@ -116,8 +128,7 @@ def resumed_config(folder: Path, current: DictConfig, overrides: list[str]) -> D
     run unless the resuming command also sets a budget."""
     path = folder / CONFIG
     if not path.is_file():
-        raise ConfigError(f"resume={folder.parent} is not a run directory of this tool "
-                          f"(no {path}); pass the folder that holds evaluations.csv and checkpoint/")
+        raise ConfigError(_not_a_run(folder.parent, path))
     try:
         saved = OmegaConf.load(path)
         if not isinstance(saved, DictConfig):
@@ -177,3 +188,45 @@ def check_state(config: Any, run_dir: Path, state: SearchState) -> None:
                               "restore it or start a new run") from None
     start = state.generation + (state.phase == "evaluated")
     check_records(run_dir, start, budget_cut=state.budget_cut is not None)
+
+
+def continued(config: Any, run_dir: Path, plain: DictConfig, *,
+              auto: bool) -> tuple[SearchState, str]:
+    """The checkpoint ``run_dir`` continues, checked against its config (``plain``, as
+    ``config``), and the config's hash."""
+    state = load(run_dir / "checkpoint")
+    if state.config_hash not in known_hashes(plain):
+        if auto:
+            raise ConfigError(f"{run_dir} holds a checkpoint of another config: resume=auto "
+                              "continues only the same run; choose another hydra.run.dir")
+        raise ConfigError(f"{run_dir}/checkpoint/config.yaml does not match the checkpoint "
+                          "(config hash differs): it was edited; restore it or start anew")
+    check_state(config, run_dir, state)
+    if config.ga.generations is not None and config.ga.generations < state.generation + 1:
+        raise ConfigError(f"ga.generations={config.ga.generations} is below the "
+                          f"{state.generation + 1} generations this run already reached")
+    return state, config_hash(plain)
+
+
+def _best_json(run_dir: Path) -> Optional[dict]:
+    """A run's best.json, or None when it is missing or unreadable."""
+    try:
+        best = json.loads((run_dir / "best.json").read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(best, dict) and isinstance(best.get("fitness"), (int, float))
+    return best if ok else None
+
+
+def finished(config: Any, state: SearchState, run_dir: Path) -> Optional[dict]:
+    """The best.json of a resumed run that has nothing left to do (its stopping rule met, as
+    the search's own, and best.json and its models written), else None."""
+    models = ["best_model.pt", *(["final_model.pt"] if config.final.epochs > 0 else [])]
+    best = _best_json(run_dir)
+    if best is None or state.phase != "evaluated" or \
+            not all((run_dir / m).is_file() for m in models):
+        return None
+    spent = state.spent if state.spent is not None else state.trained * config.trainer.epochs
+    cheapest = config.ga.rungs[0] * config.trainer.epochs  # the first rung (app.schedule)
+    stops = limit_reached(config.ga.generations, config.ga.budget_epochs, state, spent, cheapest)
+    return best if stops else None
