@@ -210,7 +210,23 @@ def test_a_refused_fused_capture_retries_the_plain_graphs_before_training_one_by
     assert ex.options.fused_adam  # the measured winner is the default
     outcomes = list(ex.map([Task(GENOMES[0], 1), Task(GENOMES[1], 2)]))
     assert [o.status for o in outcomes] == ["ok", "ok"] and ex.fallbacks == 0
-    assert "retrying without its options" in caplog.text and not ex.options.fused_adam
+    assert "retrying without it" in caplog.text and not ex.options.fused_adam
+
+
+def test_running_out_of_memory_alone_keeps_fused_adam_and_the_bench_never_falls_back(
+        monkeypatch):
+    def short_of_memory(*args, options, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(graphs_module, "train_graphed", short_of_memory)
+    data = sample(train_samples=64, test_samples=30)
+    ex = GraphsExecutor(data, TrainSettings(), CPU)
+    outcomes = list(ex.map([Task(GENOMES[0], 1)]))  # one genome: nothing to split
+    assert [o.status for o in outcomes] == ["ok"] and ex.fallbacks == 1
+    assert ex.options.fused_adam  # memory says nothing about fused Adam
+    bench = GraphsExecutor(data, TrainSettings(), CPU, fallback=False)
+    with pytest.raises(torch.OutOfMemoryError):
+        list(bench.map([Task(GENOMES[0], 1)]))
 
 
 def test_cuda_gets_32_hardware_queues_unless_the_user_set_them(monkeypatch):

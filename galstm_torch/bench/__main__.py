@@ -84,6 +84,8 @@ def _gpu_common(g: argparse.ArgumentParser) -> None:
     _data_args(g)
     g.add_argument("--genomes", type=int, default=20, help="random genomes in the generation")
     g.add_argument("--seed", type=int, default=0, help="picks the genomes and their seeds")
+    g.add_argument("--lr-schedule", default="cosine", choices=["cosine", "constant"],
+                   help="the trainings' schedule (the default preset's; 2026-12-04's run: constant)")
 
 
 def _profile_parser(sub: Any) -> None:
@@ -97,12 +99,13 @@ def _profile_parser(sub: Any) -> None:
 def cmd_gpuprofile(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
     data = load_data("mnist", a.data_root, train_samples=a.train_samples,
                      test_samples=a.test_samples).to(device)
-    rows = gpu_profile.profile_lanes(data, TrainSettings(), device, genomes=a.genomes,
+    rows = gpu_profile.profile_lanes(data, TrainSettings(lr_schedule=a.lr_schedule), device,
+                                     genomes=a.genomes,
                                      seed=a.seed, rounds=a.rounds)
     if a.out:
         write_json(Path(a.out), rows)
     if not a.json:
-        print(f"{describe_machine(device)}; {a.genomes} random genomes, batch 32, fp32; "
+        print(f"{describe_machine(device)}; {a.genomes} random genomes, batch 32, fp32, {a.lr_schedule} lr; "
               f"{rows[-1]['rounds']} replays per measurement")
         print_table(gpu_profile.formatted(rows, "alone"), gpu_profile.ALONE)
         print_table(gpu_profile.formatted(rows, "together"), gpu_profile.TOGETHER)
@@ -138,7 +141,8 @@ def cmd_gpu(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]
     data = load_data("mnist", a.data_root, train_samples=a.train_samples,
                      test_samples=a.test_samples)
     spec = WorkerSpec(DataSpec("mnist", str(Path(a.data_root).resolve()), False, a.train_samples,
-                               a.test_samples), TrainSettings(), str(device), 1)
+                               a.test_samples), TrainSettings(lr_schedule=a.lr_schedule),
+                      str(device), 1)
     rows = gpu.run(gpu.GpuRun(data.to(device), spec, device, genomes=a.genomes, seed=a.seed,
                               variants=variants, spread_seeds=a.spread_seeds,
                               spread_variant=a.spread_variant, budget_s=a.budget_s,
@@ -146,7 +150,7 @@ def cmd_gpu(a: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]
     if not a.json:
         setup = rows[0]
         print(f"{describe_machine(device)}; {a.genomes} random genomes x {setup['train_samples']} "
-              f"images, 1 epoch, batch 32, fp32; warm-up {setup['warm_up_s']:.1f}s")
+              f"images, 1 epoch, batch 32, fp32, {a.lr_schedule} lr; warm-up {setup['warm_up_s']:.1f}s")
         print_table(gpu.table_rows(rows), gpu.COLUMNS)
         for r in rows:
             if r.get("kind") == "spread":

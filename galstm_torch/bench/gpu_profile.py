@@ -25,7 +25,7 @@ from galstm_torch.bench.training import random_genomes
 from galstm_torch.training.architecture import format_compact
 from galstm_torch.training.cost import training_flops
 from galstm_torch.training.data import DataSplits
-from galstm_torch.training.graphed import WARMUP_STEPS, prepared_lanes
+from galstm_torch.training.graphed import PLAIN, WARMUP_STEPS, math_mode, prepared_lanes
 from galstm_torch.training.lanes import Lane, on_lane, replaying, step
 from galstm_torch.training.trainer import TrainSettings, steps_per_epoch
 
@@ -72,6 +72,8 @@ def _rewind(lanes: list[Lane], device: torch.device) -> None:
         torch.cuda.synchronize(device)
     for lane in lanes:
         lane.step.fill_(WARMUP_STEPS)
+    if device.type == "cuda":  # the fills ran on the default stream; the lanes read on theirs
+        torch.cuda.synchronize(device)
 
 
 def _replays(lanes: list[Lane], rounds: int) -> Callable[[], None]:
@@ -121,7 +123,7 @@ def kernels_per_step(lane: Lane, data: DataSplits, settings: TrainSettings,
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     _rewind([lane], device)
-    with profile(activities=activities) as prof, on_lane(lane):
+    with profile(activities=activities) as prof, on_lane(lane), math_mode(PLAIN, device):
         step(lane, data, settings)
         if device.type == "cuda":
             torch.cuda.synchronize(device)

@@ -158,7 +158,8 @@ class PoolExecutor:
     def close(self) -> None:
         """Stop the workers at once: they hold nothing the driver has not checkpointed, and
         an interrupted run should not wait for the trainings in flight."""
-        processes = list(getattr(self._pool, "_processes", {}).values())  # no public handle
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())  # no public
+        # handle; shutdown() sets it to None, and close() runs again after a failed restart
         self._pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()

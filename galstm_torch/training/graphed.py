@@ -110,16 +110,56 @@ def _warm_and_capture(lane: Lane, data: DataSplits, settings: TrainSettings, ful
     return warm
 
 
+@dataclass(frozen=True)
+class GraphOptions:
+    """How the lanes run on CUDA, without changing what a genome trains (issue 25's variants,
+    measured by ``bench gpu``); on CPU none applies, so results there stay train's."""
+
+    fused_adam: bool = False     # one fused Adam kernel per step instead of foreach kernels
+    longest_first: bool = False  # issue the costliest genome's step first in each round
+    tf32: bool = False           # TF32 tensor cores for fp32 matrix products in cuDNN and
+                                 # cuBLAS; False: full fp32 math in both (cuDNN's own default
+                                 # is TF32), which ran a generation 10.0 s against 12.9 s
+
+
+# What executor=graphs runs: fused Adam won on one H200 in three paired runs (3-7% less per
+# generation, its fitnesses as close to sequential's); full fp32 math beat TF32 (cuDNN's
+# default, which executor=serial keeps), and longest first and bf16 lost (BENCHMARKS.md,
+# GPU). Where a device refuses a fused capture, the executor drops fused Adam alone.
+PLAIN = GraphOptions(fused_adam=True)
+
+
+@contextlib.contextmanager
+def math_mode(options: GraphOptions, device: torch.device) -> Iterator[None]:
+    """On CUDA, TF32 on or off in cuDNN and cuBLAS as the options ask, for the duration
+    (restored afterwards); on CPU nothing."""
+    if device.type != "cuda":
+        yield
+        return
+    on = options.tf32
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = on
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
 def prepared_lanes(archs: list[Architecture], data: DataSplits, settings: TrainSettings, *,
-                   seeds: list[int], device: torch.device) -> list[Lane]:
-    """Lanes at the start of their first pass, warmed up and captured, for the profiler
+                   seeds: list[int], device: torch.device,
+                   options: GraphOptions = PLAIN) -> list[Lane]:
+    """Lanes at the start of their first pass, warmed up and captured as executor=graphs
+    captures them (its options; a graph keeps the kernels of its capture), for the profiler
     (bench/gpu_profile.py) to replay; their batch buffers hold a whole pass."""
-    lanes = [make_lane(arch, seed, data, settings, device) for arch, seed in zip(archs, seeds)]
+    cuda = device.type == "cuda"
+    lanes = [make_lane(arch, seed, data, settings, device, fused=cuda and options.fused_adam)
+             for arch, seed in zip(archs, seeds)]
     full = len(data.y_train) // settings.batch_size
-    for lane in lanes:
-        lane.model.train()
-        _start_pass(lane, data, len(data.y_train), settings)
-        _warm_and_capture(lane, data, settings, full)
+    with math_mode(options, device):
+        for lane in lanes:
+            lane.model.train()
+            _start_pass(lane, data, len(data.y_train), settings)
+            _warm_and_capture(lane, data, settings, full)
     return lanes
 
 
@@ -146,35 +186,6 @@ def _run_pass(lanes: list[Lane], data: DataSplits, settings: TrainSettings, size
             lane.sums.append(lane.total.clone())
 
 
-@dataclass(frozen=True)
-class GraphOptions:
-    """How the lanes run on CUDA, without changing what a genome trains (issue 25's variants,
-    measured by ``bench gpu``); on CPU none applies, so results there stay train's."""
-
-    fused_adam: bool = False     # one fused Adam kernel per step instead of foreach kernels
-    longest_first: bool = False  # issue the costliest genome's step first in each round
-    tf32: bool = False           # TF32 tensor cores for fp32 matrix products (cuBLAS, cuDNN)
-
-
-# What executor=graphs runs: fused Adam won on one H200 in three paired runs (3-7% less per
-# generation, its fitnesses as close to sequential's); longest first, TF32 and bf16 lost
-# (BENCHMARKS.md, GPU). SAFE is the fallback where a device refuses a fused capture.
-PLAIN = GraphOptions(fused_adam=True)
-SAFE = GraphOptions()
-
-
-@contextlib.contextmanager
-def _tf32(on: bool) -> Iterator[None]:
-    """TF32 matrix products for the duration, as asked (cuDNN's own default is on; cuBLAS's
-    is off), restored afterwards."""
-    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = on
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
-
-
 def fit_lanes(archs: list[Architecture], data: DataSplits, settings: TrainSettings, *,
               seeds: list[int], device: torch.device,
               options: GraphOptions = PLAIN) -> list[Lane]:
@@ -192,7 +203,7 @@ def fit_lanes(archs: list[Architecture], data: DataSplits, settings: TrainSettin
     start = time.perf_counter()
     for lane in lanes:
         lane.model.train()
-    with _tf32(options.tf32) if cuda else contextlib.nullcontext():
+    with math_mode(options, device):
         for size in passes(settings.epochs, len(data.y_train)):
             _run_pass(order, data, settings, size)
     if cuda:
@@ -222,6 +233,6 @@ def train_graphed(archs: list[Architecture], data: DataSplits, settings: TrainSe
                   ) -> "list[tuple[LSTMClassifier, Evaluation] | TrainingDiverged]":
     """Train and measure a group of genomes together: per genome, its model and evaluation,
     or a TrainingDiverged (the others are unaffected)."""
-    with _tf32(options.tf32) if device.type == "cuda" else contextlib.nullcontext():
+    with math_mode(options, device):
         return [measure(lane, data, settings) for lane in
                 fit_lanes(archs, data, settings, seeds=seeds, device=device, options=options)]

@@ -54,19 +54,23 @@ class Lane:
 
 
 class DeviceCosine:
-    """train's cosine schedule as device tensors: after optimizer step k the rate becomes
-    lr * (1 + cos(pi * min(k, n) / n)) / 2, computed from a step counter on the device, into
-    the tensor that capturable Adam reads (so a replayed graph decays its own rate)."""
+    """train's cosine schedule on the device: after optimizer step k the rate becomes
+    lr * (1 + cos(pi * min(k, n) / n)) / 2. The rates are a table computed once (in float64,
+    as LambdaLR computes them, then float32), and a step counter on the device picks the
+    next one into the tensor capturable Adam reads: four small kernels a step, so a
+    replayed graph decays its own rate."""
 
     def __init__(self, lr: float, total_steps: int, device: torch.device) -> None:
-        self.base, self.steps = lr, max(total_steps, 1)
-        self.k = torch.zeros((), dtype=torch.float64, device=device)  # optimizer steps taken
+        self.steps = max(total_steps, 1)
+        k = torch.arange(self.steps + 1, dtype=torch.float64)
+        table = lr * 0.5 * (1.0 + torch.cos(math.pi * k / self.steps))
+        self.table = table.to(device=device, dtype=torch.float32)
+        self.k = torch.zeros(1, dtype=torch.long, device=device)  # optimizer steps taken
         self.lr = torch.full((), lr, dtype=torch.float32, device=device)
 
     def advance(self) -> None:
-        self.k.add_(1)
-        frac = torch.clamp(self.k, max=self.steps) / self.steps
-        self.lr.copy_(self.base * 0.5 * (1.0 + torch.cos(math.pi * frac)))
+        self.k.add_(1).clamp_(max=self.steps)  # past the last step the rate stays 0, as in train
+        self.lr.copy_(self.table.index_select(0, self.k).view(()))
 
 
 def total_steps(settings: TrainSettings, n_train: int) -> int:
