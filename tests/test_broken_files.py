@@ -53,6 +53,31 @@ def first_key(meta: dict) -> str:
     return next(iter(meta["cache"]))
 
 
+def with_metric(meta: dict, key: str, value) -> dict:
+    """``meta`` with one metric of its first cached training set to ``value``."""
+    first = meta["cache"][first_key(meta)]
+    entry = {**first, "evaluation": {**first["evaluation"], key: value}}
+    return {**meta, "cache": {**meta["cache"], first_key(meta): entry}}
+
+
+def with_key(meta: dict, edit) -> dict:
+    """``meta`` with its first cached training also under the key ``edit`` makes of (genome
+    text, fingerprint): a key the run's evaluator would never make."""
+    genome, fingerprint = first_key(meta).split("|")
+    return {**meta, "cache": {**meta["cache"], edit(genome, fingerprint): meta["cache"][first_key(meta)]}}
+
+
+def with_other_compact(meta: dict) -> dict:
+    first = meta["cache"][first_key(meta)]
+    other = [1, 1, 17, 17] if first["compact"] != [1, 1, 17, 17] else [1, 1, 18, 18]
+    return {**meta, "cache": {**meta["cache"], first_key(meta): {**first, "compact": other}}}
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda m: [], "truncated or corrupt"),
     (lambda m: None, "truncated or corrupt"),
@@ -60,23 +85,57 @@ def first_key(meta: dict) -> str:
     (lambda m: {**m, "generation": -5}, "generation=-5 must be an integer >= 0"),
     (lambda m: {**m, "phase": "bogus"}, "phase='bogus' must be one of"),
     (lambda m: {**m, "best": {"generation": 0, "key": "nope"}}, "must name a key of the cache"),
-    (lambda m: {**m, "cache": {**m["cache"], first_key(m): {
-        **m["cache"][first_key(m)], "evaluation": {
-            **m["cache"][first_key(m)]["evaluation"], "fitness": "high"}}}},
-     "fitness='high' must be a number"),
-    (lambda m: {**m, "cache": {**m["cache"], first_key(m): {
-        **m["cache"][first_key(m)], "evaluation": {
-            **m["cache"][first_key(m)]["evaluation"], "fitness": 5.0}}}},
-     "fitness=5.0 must be in \\[0, 1\\]"),
+    (lambda m: with_metric(m, "fitness", "high"), "fitness='high' must be a number"),
+    (lambda m: with_metric(m, "fitness", 5.0), "fitness=5.0 must be in \\[0, 1\\]"),
+    (lambda m: with_metric(m, "val_acc", 2.0), "val_acc=2.0 must be in \\[0, 1\\]"),
+    (lambda m: with_metric(m, "test_acc", -1), "test_acc=-1 must be in \\[0, 1\\]"),
+    (lambda m: with_metric(m, "params", -5), "params=-5 must be an integer >= 0"),
+    (lambda m: with_metric(m, "params", 1.5), "params=1.5 must be an integer >= 0"),
+    (lambda m: with_metric(m, "loss", float("inf")), "loss=inf must be a finite number >= 0"),
+    (lambda m: with_metric(m, "seconds", -1.0), "seconds=-1.0 must be a finite number >= 0"),
+    (with_other_compact, "compact=\\[1, 1, 1[78], 1[78]\\] does not match its key"),
+    (lambda m: with_key(m, lambda g, f: f"{g}|0123456789abcdef"),
+     "cache key .*\\|0123456789abcdef' has training settings .* other than the other keys'"),
+    (lambda m: with_key(m, lambda g, f: f"{g}#1|{f}"),
+     "cache key .*#1\\|.* is seed 2 of a genome, and this run gives at most ga.seeds=1"),
+    (lambda m: with_key(m, lambda g, f: f"{g}@0.5|{f}"),
+     "cache key .*@0.5\\|.* is at 0.5 epochs, not a lower rung of this run \\(it has none\\)"),
+    (lambda m: with_key(m, lambda g, f: "extra"), "cache key 'extra' is not one this tool makes"),
 ], ids=["list", "null", "cache-list", "generation", "phase", "best", "fitness-text",
-        "fitness-range"])
+        "fitness-range", "val-acc-2", "test-acc-minus-1", "params-minus-5", "params-1.5",
+        "loss-inf", "seconds-negative", "compact-not-its-key", "key-other-settings",
+        "key-seed-beyond-seeds", "key-rung-not-run", "key-garbage"])
 def test_a_broken_or_tampered_state_is_refused_naming_the_file(finished, tmp_path, change,
                                                                 message):
     run_dir = copy(finished, tmp_path)
     edit_state(run_dir, change)
+    before = snapshot(run_dir)
     with pytest.raises(checkpoint.CheckpointError, match=message) as err:
         resume(run_dir)
     assert "state.json" in str(err.value) and "\n" not in str(err.value)
+    assert snapshot(run_dir) == before  # the refused run changed nothing
+
+
+def test_the_keys_a_screened_and_raced_run_makes_pass_the_key_check():
+    """The key check refuses only keys the evaluator never makes: here every kind it makes
+    (the target, each lower rung, each further seed) passes, with three rungs and three seeds."""
+    from typing import Any, cast
+
+    from galstm_torch.ga.evaluator import Evaluator
+    from galstm_torch.persist.checkpoint_schema import SchemaError, check_keys, parse_key
+    from galstm_torch.training.architecture import Architecture
+    from galstm_torch.training.trainer import TrainSettings
+
+    rungs, epochs = [0.111, 0.333, 1.0], 3
+    evaluator = Evaluator(cast(Any, None), TrainSettings(epochs=epochs), run_seed=7)
+    arch = Architecture.from_compact([2, 1, 16, 40, 33])
+    made = [evaluator.key(arch, r * epochs) for r in rungs] + \
+        [evaluator.key(arch, float(epochs), k) for k in (1, 2)]
+    assert all(parse_key(k) is not None for k in made) and len(set(made)) == 5
+    check_keys(made, rungs, epochs, seeds=3)
+    for never in (evaluator.key(arch, float(epochs), 3), evaluator.key(arch, 0.5)):
+        with pytest.raises(SchemaError, match="cache key"):
+            check_keys([never], rungs, epochs, seeds=3)
 
 
 @pytest.mark.parametrize("tensors, message", [
@@ -116,10 +175,11 @@ def test_an_unreadable_or_code_tagged_config_is_refused(finished, tmp_path, text
 
 @pytest.mark.parametrize("name, content, message", [
     ("evaluations.csv", None, "evaluations.csv is missing"),
+    ("population.csv", None, "population.csv is missing but the checkpoint is at generation 2"),
     ("generations.csv", "a,b\n1,2\n", "generations.csv is not a table written by this tool|"
                                       "generations.csv is not this tool's table"),
     ("evaluations.csv", "generation,genome\n1,[1,1,16,16]\n", "has no rows for generation 0"),
-], ids=["deleted", "garbage", "rows-missing"])
+], ids=["deleted", "population-deleted", "garbage", "rows-missing"])
 def test_tables_that_disagree_with_the_checkpoint_are_refused(finished, tmp_path, name, content,
                                                                message):
     run_dir = copy(finished, tmp_path)
@@ -127,8 +187,10 @@ def test_tables_that_disagree_with_the_checkpoint_are_refused(finished, tmp_path
         (run_dir / name).unlink()
     else:
         (run_dir / name).write_text(content)
+    before = snapshot(run_dir)
     with pytest.raises(ConfigError, match=message):
         resume(run_dir)
+    assert snapshot(run_dir) == before  # the table did not lose the earlier generations
 
 
 def test_a_full_disk_stops_in_one_line_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):

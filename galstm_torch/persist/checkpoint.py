@@ -23,7 +23,7 @@ from galstm_torch.execution.executor import Outcome
 from galstm_torch.files.atomic import WriteFailed, atomic_write
 from galstm_torch.ga.events import Sink
 from galstm_torch.ga.state import SearchState
-from galstm_torch.persist.checkpoint_schema import SchemaError, check_meta, check_tensors
+from galstm_torch.persist.checkpoint_schema import SchemaError, check_keys, check_meta, check_tensors
 from galstm_torch.training.trainer import Evaluation
 
 FORMAT = 1
@@ -96,6 +96,21 @@ def _write_meta(folder: Path, state: SearchState, name: str, digest: str) -> Non
     atomic_write(folder / STATE, json.dumps(meta, indent=1).encode())
 
 
+def _invalid(path: Path, err: SchemaError) -> CheckpointError:
+    return CheckpointError(f"checkpoint {path} is invalid ({err}): it was damaged or edited; "
+                           "restore it or start a new run")
+
+
+def check_cache_keys(folder: Path, state: SearchState, rungs: list[float], epochs: int,
+                     seeds: int) -> None:
+    """The cache holds only keys this run's evaluator makes: at one of its lower rungs or
+    with one of its seeds (the schema checked the rest on load)."""
+    try:
+        check_keys(state.cache, rungs, epochs, seeds)
+    except SchemaError as err:
+        raise _invalid(folder / STATE, err) from None
+
+
 def _read_meta(folder: Path) -> dict[str, Any]:
     path = folder / STATE
     if not path.is_file():
@@ -111,8 +126,7 @@ def _read_meta(folder: Path) -> dict[str, Any]:
     try:
         check_meta(meta)
     except SchemaError as err:
-        raise CheckpointError(f"checkpoint {path} is invalid ({err}): it was damaged or "
-                              "edited; restore it or start a new run") from None
+        raise _invalid(path, err) from None
     return meta
 
 

@@ -4,16 +4,22 @@ file and the first bad field, rather than running with it or failing in a traceb
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+import re
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 
-from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.architecture import Architecture, format_compact
 
 PHASES = ("evaluating", "evaluated")
 STATUSES = ("ok", "failed")
 EVALUATION = ("fitness", "val_acc", "test_acc", "loss", "params", "seconds", "samples_per_s")
 OPTIONAL = ("latency",)  # added later: checkpoints from before it lack it
+ACCURACIES = ("val_acc", "test_acc")  # NaN: not measured (an empty split, a failed training)
+# The cache keys the evaluator makes (ga/evaluator.py, Evaluator.key): the genome, "@" and a
+# lower rung's epochs, or "#" and a further seed at the target fidelity, "|" the fingerprint
+# of the run's training settings.
+KEY = re.compile(r"(\[[0-9,]*\])(?:@([0-9.e+-]+)|#([1-9][0-9]*))?\|([0-9a-f]+)")
 
 
 class SchemaError(ValueError):
@@ -46,6 +52,30 @@ def _genome(value: Any, where: str) -> None:
         raise SchemaError(f"{where}={value!r} is not a genome ({err})") from None
 
 
+def _at_least_zero(value: float, where: str, *, nan: bool = False, inf: bool = False) -> None:
+    ok = (nan and math.isnan(value)) or (value >= 0 and (inf or math.isfinite(value)))
+    if not ok:
+        allowed = "a finite number >= 0" + (" (or infinite)" if inf else "")
+        raise SchemaError(f"{where}={value!r} must be {allowed}" + (", or NaN" if nan else ""))
+
+
+def _metrics(e: dict, status: Any, where: str) -> None:
+    """Each metric in the range a training can give it."""
+    for key in [k for k in EVALUATION + OPTIONAL if k in e]:
+        _number(e[key], f"{where}.{key}")
+    if not 0.0 <= e["fitness"] <= 1.0:  # an accuracy; NaN fails this too
+        raise SchemaError(f"{where}.fitness={e['fitness']!r} must be in [0, 1]")
+    for key in ACCURACIES:
+        if not (math.isnan(e[key]) or 0.0 <= e[key] <= 1.0):
+            raise SchemaError(f"{where}.{key}={e[key]!r} must be in [0, 1] (or NaN: not measured)")
+    _int(e["params"], f"{where}.params")
+    _at_least_zero(e["loss"], f"{where}.loss", nan=status == "failed")  # a diverged training failed
+    _at_least_zero(e["seconds"], f"{where}.seconds")
+    _at_least_zero(e["samples_per_s"], f"{where}.samples_per_s", inf=True)  # timed at 0 s
+    if "latency" in e:
+        _at_least_zero(e["latency"], f"{where}.latency", nan=True)
+
+
 def check_outcome(data: Any, where: str) -> None:
     """One cached training: its genome, every metric, its status."""
     if not isinstance(data, dict):
@@ -55,16 +85,56 @@ def check_outcome(data: Any, where: str) -> None:
     if not isinstance(e, dict) or not set(EVALUATION) <= set(e) <= set(EVALUATION + OPTIONAL):
         raise SchemaError(f"{where}.evaluation must hold {', '.join(EVALUATION)} (and may hold "
                           f"{', '.join(OPTIONAL)})")
-    for key in [k for k in EVALUATION + OPTIONAL if k in e]:
-        _number(e[key], f"{where}.evaluation.{key}")
-    if not 0.0 <= e["fitness"] <= 1.0:  # an accuracy; NaN fails this too
-        raise SchemaError(f"{where}.evaluation.fitness={e['fitness']!r} must be in [0, 1]")
     if data.get("status") not in STATUSES:
         raise SchemaError(f"{where}.status={data.get('status')!r} must be one of {STATUSES}")
+    _metrics(e, data["status"], f"{where}.evaluation")
     if not isinstance(data.get("error"), str) or not isinstance(data.get("retried"), bool):
         raise SchemaError(f"{where} needs a text error and a true/false retried")
     if data.get("seed") is not None:
         _int(data["seed"], f"{where}.seed")
+
+
+def parse_key(key: str) -> Optional[tuple[str, Optional[str], int, str]]:
+    """(genome, lower rung's epochs or None, seed's replicate, fingerprint) of a cache key
+    the evaluator makes; None for any other text."""
+    found = KEY.fullmatch(key)
+    if found is None:
+        return None
+    genome, rung, replicate, fingerprint = found.groups()
+    return genome, rung, int(replicate or 0), fingerprint
+
+
+def _keys(cache: dict) -> None:
+    """Each key is one the run's evaluator makes: of its entry's genome, with one
+    fingerprint (one run, one set of training settings)."""
+    fingerprints: set[str] = set()
+    for key, outcome in cache.items():
+        parsed = parse_key(key)
+        if parsed is None:
+            raise SchemaError(f"cache key {key!r} is not one this tool makes")
+        if parsed[0] != format_compact(outcome["compact"]):
+            raise SchemaError(f"cache[{key!r}].compact={outcome['compact']!r} does not match "
+                              "its key")
+        fingerprints.add(parsed[3])
+        if len(fingerprints) > 1:
+            raise SchemaError(f"cache key {key!r} has training settings (|{parsed[3]}) other "
+                              "than the other keys': one run's evaluator makes one")
+
+
+def check_keys(keys: Iterable[str], rungs: Iterable[float], epochs: int, seeds: int) -> None:
+    """Each key's rung is a lower rung of the run (``rungs`` as fractions of ``epochs``, the
+    schedule's fidelities) and its replicate one of its ``seeds``: ValueError otherwise."""
+    lower = {f"{r * epochs:g}" for r in list(rungs)[:-1]}
+    for key in keys:
+        parsed = parse_key(key)
+        assert parsed is not None, "check_meta() first"
+        _, rung, replicate, _ = parsed
+        if rung is not None and rung not in lower:
+            raise SchemaError(f"cache key {key!r} is at {rung} epochs, not a lower rung of this "
+                              f"run ({', '.join(sorted(lower)) or 'it has none'})")
+        if replicate >= seeds:
+            raise SchemaError(f"cache key {key!r} is seed {replicate + 1} of a genome, and "
+                              f"this run gives at most ga.seeds={seeds}")
 
 
 def _cache(value: Any, where: str) -> None:
@@ -72,6 +142,7 @@ def _cache(value: Any, where: str) -> None:
         raise SchemaError(f"{where} must be an object of trainings by key")
     for key, outcome in value.items():
         check_outcome(outcome, f"{where}[{key!r}]")
+    _keys(value)
 
 
 def _seen(value: Any, where: str) -> None:

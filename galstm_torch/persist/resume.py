@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from galstm_torch.errors import ConfigError
 from galstm_torch.ga.genome import SearchSpace, check_population
 from galstm_torch.ga.pace import limit_reached
-from galstm_torch.persist.checkpoint import CheckpointError, SearchState, load
+from galstm_torch.persist.checkpoint import CheckpointError, SearchState, check_cache_keys, load
 
 CONFIG = "config.yaml"
 # Keys that do not change what the search computes (where it runs, how much longer, how it
@@ -157,7 +157,7 @@ def check_records(run_dir: Path, start: int, budget_cut: bool) -> None:
     rows (the last may have none when the budget cut it before any training)."""
     if start == 0:
         return
-    for name in ("evaluations.csv", "generations.csv"):
+    for name in ("evaluations.csv", "population.csv", "generations.csv"):
         path = run_dir / name
         if not path.is_file():
             raise ConfigError(f"{path} is missing but the checkpoint is at generation {start}: "
@@ -186,6 +186,8 @@ def check_state(config: Any, run_dir: Path, state: SearchState) -> None:
     except ValueError as err:
         raise CheckpointError(f"the population in {run_dir}/checkpoint is invalid ({err}): "
                               "restore it or start a new run") from None
+    check_cache_keys(run_dir / "checkpoint", state, list(config.ga.rungs), config.trainer.epochs,
+                     config.ga.seeds)
     start = state.generation + (state.phase == "evaluated")
     check_records(run_dir, start, budget_cut=state.budget_cut is not None)
 
