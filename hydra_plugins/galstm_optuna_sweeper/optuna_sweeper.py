@@ -2,34 +2,40 @@
 (No `from __future__ import annotations`: Hydra imports plugins outside sys.modules, where
 dataclasses cannot resolve string annotations.)
 
-Search space: sweep overrides in Hydra's grammar, from ``hydra.sweeper.params`` and the
-command line. ``choice(a,b,...)`` is categorical; ``range(start,stop[,step])`` is integers
-from start to stop (exclusive, as Hydra's range); ``interval(lo,hi)`` is a float (Hydra
-parses its ends as floats), log-scaled under ``tag(log, interval(lo,hi))``. Plain overrides are
-fixed in every job. Jobs are launched ``n_jobs`` at a time by the configured launcher.
+Search space (space.py): the chosen GA preset's space from ``hydra.sweeper.spaces``, then
+``hydra.sweeper.params``, then sweep overrides on the command line, in Hydra's grammar.
+``choice(a,b,...)`` is categorical; ``range(start,stop[,step])`` is integers from start to
+stop (exclusive, as Hydra's range); ``interval(lo,hi)`` is a float (Hydra parses its ends as
+floats), log-scaled under ``tag(log, interval(lo,hi))``. Plain overrides are fixed in every
+job. Jobs are launched ``n_jobs`` at a time by the configured launcher.
 
 A failed job (its task function raised, and Hydra marked it FAILED, or it returned no finite
-number) is told to Optuna as a failed trial; once more than ``max_failure_rate`` of the
-sweep's ``n_trials`` have failed, the sweep stops with one line (after writing the results
-so far).
+number) is told to Optuna as a failed trial. The sweep ends with exit code 2 and one line on
+stderr, naming the setting and the fix, when a setting or the space cannot apply (before any
+trial), when more than ``max_failure_rate`` of the sweep's ``n_trials`` have failed (after
+writing the results so far), or when no trial completed; otherwise with 0.
 ``optimization_results.yaml`` in the sweep directory holds the best parameters and value.
 Modelled on hydra-optuna-sweeper (MIT, Facebook), reduced to what this project uses.
 """
 
 import logging
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, cast
 
 from hydra.core.config_store import ConfigStore
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import IntervalSweep, Override, RangeSweep, Transformer
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+
+from galstm_torch.errors import GalstmError
+
+# relative: mypy names this package without its namespace, hydra_plugins
+from .space import check_settings, search_space
 
 log = logging.getLogger(__name__)
 
@@ -40,53 +46,37 @@ class OptunaSweeperConf:
     direction: str = "maximize"    # maximize | minimize the task function's return value
     n_trials: int = 20
     n_jobs: int = 1                # trials launched together (one batch)
-    max_failure_rate: float = 0.0  # share of a batch's jobs that may fail before the sweep stops
+    max_failure_rate: float = 0.0  # share of the n_trials that may fail before the sweep stops
     seed: Optional[int] = 0        # the TPE sampler's seed (null: random)
     study_name: Optional[str] = None
     storage: Optional[str] = None  # e.g. sqlite:///optuna.db, to keep and continue a study
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)  # added to the preset's space
+    # the search space of each choice of the config group space_group (each GA preset)
+    spaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    space_group: str = "ga"
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="galstm_optuna", node=OptunaSweeperConf,
                              provider="galstm_torch")
 
 
-def distribution(override: Override) -> Any:
-    """The Optuna distribution of a sweep override (None for a plain, fixed override)."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    if not override.is_sweep_override():
-        return None
-    value = override.value()
-    if override.is_choice_sweep():
-        choices = list(override.sweep_iterator(transformer=Transformer.encode))
-        return CategoricalDistribution(choices)  # type: ignore[arg-type]  # scalars only
-    if override.is_range_sweep():
-        assert isinstance(value, RangeSweep) and value.start is not None and value.stop is not None
-        if any(isinstance(v, float) for v in (value.start, value.stop, value.step)):
-            raise ValueError(f"{override.input_line}: the Optuna sweeper takes integer ranges; "
-                             "use interval(lo,hi) for floats")
-        start, stop, step = int(value.start), int(value.stop), int(value.step or 1)
-        if step < 1 or stop <= start:
-            raise ValueError(f"{override.input_line}: a range needs start < stop and step >= 1")
-        return IntDistribution(start, start + step * ((stop - start - 1) // step), step=step)
-    if override.is_interval_sweep():
-        assert isinstance(value, IntervalSweep) and value.start is not None and value.end is not None
-        return FloatDistribution(float(value.start), float(value.end), log="log" in value.tags)
-    raise ValueError(f"{override.input_line}: the Optuna sweeper takes choice, range or interval")
+def _strs(mapping: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (mapping or {}).items()}
 
 
 class OptunaSweeper(Sweeper):
     def __init__(self, direction: str, n_trials: int, n_jobs: int, max_failure_rate: float,
                  seed: Optional[int], study_name: Optional[str], storage: Optional[str],
-                 params: Optional[DictConfig]) -> None:
-        if direction not in ("maximize", "minimize"):
-            raise ValueError(f"hydra.sweeper.direction={direction}: use maximize or minimize")
-        self.direction, self.n_trials, self.n_jobs = direction, n_trials, max(1, n_jobs)
+                 params: Optional[DictConfig], spaces: Optional[DictConfig] = None,
+                 space_group: str = "ga") -> None:
+        # checked in sweep(), where a refusal is one line (here Hydra would wrap it in four)
+        self.direction, self.n_trials, self.n_jobs = direction, n_trials, n_jobs
         self.max_failure_rate, self.seed = max_failure_rate, seed
         self.study_name, self.storage = study_name, storage
-        self.params = {str(k): str(v) for k, v in (params or {}).items()}
-        self.job_idx, self.failed = 0, 0
+        self.params = _strs(params)
+        self.spaces = {str(k): _strs(v) for k, v in (spaces or {}).items()}
+        self.space_group = space_group
+        self.job_idx, self.failed, self.first_failure = 0, 0, ""
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
@@ -95,21 +85,31 @@ class OptunaSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config)
 
     def _space(self, arguments: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
-        """(distributions, fixed overrides) from hydra.sweeper.params and the command line."""
-        lines = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
-        space, fixed = {}, {}
-        for override in OverridesParser.create().parse_overrides(lines):
-            d = distribution(override)
-            if d is None:
-                fixed[override.get_key_element()] = override.get_value_element_as_str()
-            else:
-                space[override.get_key_element()] = d
-        return space, fixed
+        """(distributions, fixed overrides): the chosen preset's space, hydra.sweeper.params
+        and the command line (space.py)."""
+        assert self.config is not None, "setup() first"
+        choices = OmegaConf.select(self.config, "hydra.runtime.choices", default=None) or {}
+        choice = choices.get(self.space_group)
+        return search_space(self.spaces.get(str(choice), {}), self.params, arguments,
+                            f"{self.space_group}={choice}")
 
     def sweep(self, arguments: list[str]) -> None:
+        """Run the sweep; a setting that cannot apply, or a sweep that failed, ends it with
+        one line on stderr and exit code 2."""
+        try:
+            self._sweep(arguments)
+        except GalstmError as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            sys.exit(2)
+
+    def _sweep(self, arguments: list[str]) -> None:
         import optuna
 
+        check_settings(self.direction, self.n_trials, self.n_jobs, self.max_failure_rate)
         space, fixed = self._space(arguments)
+        # Optuna's messages join the sweep's log (stdout), so stderr holds only errors
+        optuna.logging.disable_default_handler()
+        optuna.logging.enable_propagation()
         study = optuna.create_study(study_name=self.study_name, storage=self.storage,
                                     direction=cast(Any, self.direction), load_if_exists=True,
                                     # parallel asks: count running trials as worst, so a
@@ -124,12 +124,15 @@ class OptunaSweeper(Sweeper):
             self._run_batch(study, trials, fixed)
             left -= len(trials)
             if self.failed > self.max_failure_rate * self.n_trials:
-                self._save(study, required=False)
-                raise RuntimeError(f"{self.failed} of the sweep's {self.n_trials} trials failed, "
-                                   f"above hydra.sweeper.max_failure_rate="
-                                   f"{self.max_failure_rate:g} of them: see the failed jobs' "
-                                   "logs, or raise the rate")
-        self._save(study)
+                self._save(study)
+                raise GalstmError(f"{self.failed} of the sweep's {self.n_trials} trials failed, "
+                                  f"above hydra.sweeper.max_failure_rate="
+                                  f"{self.max_failure_rate:g} of them (the first: "
+                                  f"{self.first_failure}): fix what the failed jobs report, "
+                                  "or raise the rate")
+        if not self._save(study):
+            raise GalstmError(f"none of the sweep's {self.n_trials} trials completed (the "
+                              f"first: {self.first_failure}): fix what the failed jobs report")
 
     def _run_batch(self, study: Any, trials: list, fixed: dict[str, str]) -> None:
         """Launch one batch of trials and tell Optuna each outcome."""
@@ -145,28 +148,27 @@ class OptunaSweeper(Sweeper):
                 study.tell(trial, value)
             else:
                 self.failed += 1
+                self.first_failure = self.first_failure or f"trial {trial.number}: {why}"
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 log.warning("trial %d failed: %s", trial.number, why)
 
-    def _save(self, study: Any, required: bool = True) -> None:
-        """optimization_results.yaml; with no completed trial, an error (or, when the sweep
-        is stopping anyway, nothing)."""
+    def _save(self, study: Any) -> bool:
+        """optimization_results.yaml, if a trial completed; whether one did."""
         import optuna
 
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if not done:
+            return False
         assert self.config is not None, "setup() first"
         out = Path(self.config.hydra.sweep.dir)
         out.mkdir(parents=True, exist_ok=True)
-        if not done:
-            if not required:
-                return
-            raise RuntimeError("no trial of the Optuna sweep completed: see the jobs' logs")
         best = study.best_trial
         OmegaConf.save(OmegaConf.create({"name": "optuna", "direction": self.direction,
                                          "best_params": best.params, "best_value": best.value,
                                          "trials": len(study.trials), "completed": len(done)}),
                        out / "optimization_results.yaml")
         log.info("best value %s with %s", best.value, best.params)
+        return True
 
 
 def _value(ret: Any) -> tuple[Optional[float], str]:
