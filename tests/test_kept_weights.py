@@ -183,3 +183,31 @@ def test_a_byte_flipped_kept_file_is_not_exported(tmp_path, caplog):
     path.write_bytes(bytes(raw))
     assert load_weights(tmp_path, (1, 1, 32, 32), 7) is None
     assert "retrain" in caplog.text
+
+
+def test_kept_weights_of_another_architecture_are_dropped_and_the_genome_retrained(
+        tmp_path, monkeypatch, caplog):
+    """A .weights file named for the best genome but holding another model's tensors (issue
+    28 item 15) is dropped with a warning; the export retrains, so a resume does not fail."""
+    from types import SimpleNamespace
+
+    from galstm_torch.training.model import build_model
+
+    arch = Architecture.from_compact((1, 1, 32, 32))
+    save_weights(tmp_path / FOLDER, arch.compact, 7, nn.Linear(3, 2))  # a valid digest
+    e = Evaluation(0.9, 0.9, 0.8, 0.1, 100, 1.0, 1.0)
+    retrained = []
+
+    def fake_train(a, data, settings, seed, device):
+        retrained.append((a.compact, seed))
+        return build_model(a, n_features=data.n_features), e
+
+    monkeypatch.setattr(outputs, "train", fake_train)
+    result = Result(arch, Outcome(arch.compact, e, status="ok", seed=7), cache_hit=False)
+    evaluator = SimpleNamespace(cached=lambda a: None, task=lambda a: SimpleNamespace(seed=7))
+    outputs.export_best(Best(result, 0), evaluator, sample(600, 200), TrainSettings(),
+                        torch.device("cpu"), tmp_path)
+    assert retrained == [(arch.compact, 7)]
+    assert "do not fit that genome" in caplog.text and "retrains" in caplog.text
+    assert load_export(tmp_path / "best_model.pt")["compact"] == list(arch.compact)
+    assert not (tmp_path / FOLDER).exists()

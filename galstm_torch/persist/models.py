@@ -59,8 +59,9 @@ def export_best(best: Best, evaluator: Evaluator, data: DataSplits, settings: Tr
         settings = dataclasses.replace(settings, batch_size=max(1, settings.batch_size // 2))
     seed = evaluator.task(arch).seed
     state = load_weights(out / FOLDER, arch.compact, seed)
-    if state is not None:
-        model, e = _kept_model(arch, data, settings, state, device), outcome.evaluation
+    kept = None if state is None else _kept_model(arch, data, settings, state, device)
+    if kept is not None:
+        model, e = kept, outcome.evaluation
     else:
         model, e = _retrained(arch, data, settings, seed, device, outcome.evaluation)
     _save(out / "best_model.pt", model, arch, settings, e, data, seed=seed,
@@ -70,10 +71,20 @@ def export_best(best: Best, evaluator: Evaluator, data: DataSplits, settings: Tr
 
 
 def _kept_model(arch: Architecture, data: DataSplits, settings: TrainSettings, state: dict,
-                device: torch.device) -> LSTMClassifier:
+                device: torch.device) -> Optional[LSTMClassifier]:
+    """The model of the kept weights, or None when they do not fit the genome their file is
+    named for (another architecture's, another data shape's): a warning, and the export
+    retrains the genome from its seed rather than fail on every resume."""
     model = build_model(arch, dropout=settings.dropout, init=settings.init,
                         n_features=data.n_features, n_classes=data.n_classes)
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        log.warning("the kept weights of %s do not fit that genome (%s); dropped, the export "
+                    "retrains the genome from its seed instead",
+                    format_compact(arch.compact), first)
+        return None
     return model.to(device).eval()
 
 
