@@ -13,7 +13,7 @@ from galstm_torch.config import Config, validate
 from galstm_torch.errors import ConfigError, GalstmError
 from galstm_torch.execution import weights
 from galstm_torch.execution.executor import SerialExecutor
-from galstm_torch.executors import data_desc, driver_data, goals_of, make_executor
+from galstm_torch.executors import data_desc, driver_data, goals_of, make_executor, refuse_precision
 from galstm_torch.files.atomic import WriteFailed
 from galstm_torch.ga.evaluator import Evaluator
 from galstm_torch.ga.genome import SearchSpace
@@ -42,7 +42,7 @@ from galstm_torch.sinks import make_sinks
 from galstm_torch.training.architecture import format_compact
 from galstm_torch.training.observers import Observers
 from galstm_torch.training.tensor_data import check_val_split
-from galstm_torch.training.trainer import TrainingDiverged, TrainSettings, check_precision
+from galstm_torch.training.trainer import TrainingDiverged, TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def _evaluate_mode(config: Config, out: Path, begin: Callable[[], None]) -> floa
     try:
         with graceful_termination(), bars_above_logs(progress):  # SIGTERM as Ctrl-C
             data, device = driver_data(config)
-            check_precision(config.trainer.precision, device)
+            refuse_precision(train_settings(config), device)  # as a search refuses it
             begin()
             e = evaluate_genome(list(config.genome), data, train_settings(config),
                                 run_seed=config.seed, device=device, out=out, observer=progress)

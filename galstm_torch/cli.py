@@ -12,6 +12,7 @@ so an installed wheel runs from any folder (config/files.py).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -38,16 +39,76 @@ register_configs()
 @hydra.main(version_base="1.3", config_path=str(CONF), config_name=CONFIG_NAME)
 def search(cfg: DictConfig) -> float:
     """One Hydra job: run(cfg), with our errors as one line and exit code 2 (130 when
-    interrupted); inside a sweep a failed job raises, so that the sweep's other jobs run."""
+    interrupted); inside a sweep a failed job does not stop the others (_failed_job)."""
+    SWEEP.jobs += 1
     try:
         return run(cfg)
     except GalstmError as err:
         if not err.refused:  # a refused run writes nothing into the directory it refused
             logging.getLogger("train").error("%s", err)  # also lands in the run's log file
-        print(f"error: {err}", file=sys.stderr)
-        if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(err, SearchInterrupted):
-            raise err.with_traceback(None) from None  # one failed job: the others still run
-        sys.exit(130 if isinstance(err, SearchInterrupted) else 2)
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        if HydraConfig.get().mode != RunMode.MULTIRUN or isinstance(err, SearchInterrupted):
+            sys.exit(130 if isinstance(err, SearchInterrupted) else 2)
+        return _failed_job(err)
+    except Exception as err:  # a bug, in a plain sweep: its traceback goes to the job's log
+        if not _plain_sweep():
+            raise
+        logging.getLogger("train").exception("job failed")
+        print(f"error: {_first_line(err)}", file=sys.stderr, flush=True)  # with its type
+        return _failed_job(err)
+
+
+class _Sweep:
+    """What a plain sweep's jobs tell main(): how many ran, and which failed (job number, its
+    overrides, the first line of its error)."""
+
+    def __init__(self) -> None:
+        self.jobs = 0
+        self.failed: list[tuple[int, list[str], str]] = []
+
+
+SWEEP = _Sweep()
+PLAIN = ("hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
+         "hydra._internal.core_plugins.basic_launcher.BasicLauncher")
+
+
+def _plain_sweep() -> bool:
+    """Hydra's basic sweeper and launcher: every job runs in this process, one after another."""
+    hc = HydraConfig.get()
+    return (hc.mode == RunMode.MULTIRUN
+            and (hc.sweeper.get("_target_"), hc.launcher.get("_target_")) == PLAIN)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    line = text.splitlines()[0] if text else ""
+    return line if isinstance(err, GalstmError) and line else f"{type(err).__name__}: {line}"
+
+
+def _failed_job(err: BaseException) -> float:
+    """A failed job of a sweep. A plain sweep notes it and goes on (Hydra's basic sweeper would
+    end in a traceback, exit 1); main() reports it when every job has run. Any other sweeper
+    (the Optuna one counts its failed trials) or launcher gets the error, as Hydra expects."""
+    if not _plain_sweep():
+        raise err.with_traceback(None) from None
+    job = HydraConfig.get().job
+    SWEEP.failed.append((int(job.num), list(HydraConfig.get().overrides.task),
+                         _first_line(err)))
+    return math.nan
+
+
+def sweep_summary(argv: list[str], jobs: int, failed: list[tuple[int, list[str], str]]) -> str:
+    """One line for a plain sweep whose jobs failed: how many, each by its number and swept
+    values (the overrides that vary), and the first one's error."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    swept = {o.key_or_group for o in OverridesParser.create().parse_overrides(
+        [a for a in argv if a not in MULTIRUN]) if o.is_sweep_override()}
+    named = [f"job {num} ({' '.join(o for o in overrides if o.split('=', 1)[0] in swept)})"
+             for num, overrides, _ in failed]
+    first = f"{named[0]}: {failed[0][2]}"
+    rest = f"{', '.join(named)}; the first, {first}" if len(failed) > 1 else first
+    return f"{len(failed)} of {jobs} jobs failed, the others finished: {rest}"
 
 
 def _value(arg: str) -> str:
@@ -101,6 +162,9 @@ def main() -> None:
             sys.exit(2)
     sys.argv[1:] = argv
     search()
+    if SWEEP.failed:  # a plain sweep ran every job; some failed (docs/reliability.md)
+        print(f"error: {sweep_summary(argv, SWEEP.jobs, SWEEP.failed)}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ START_TIMEOUT_S = 300.0  # executor.start_timeout_s=null: for the workers to sta
 log = logging.getLogger(__name__)
 
 
-def _check_precision(settings: TrainSettings, device: torch.device) -> None:
+def refuse_precision(settings: TrainSettings, device: torch.device) -> None:
     """A precision the device cannot run is a config error, before any worker starts."""
     try:
         check_precision(settings.precision, device)
@@ -68,7 +68,7 @@ def local_executor(config: Config, data: Any, settings: TrainSettings, device: t
     capabilities fit the precision, the device, the settings and the data. Only an executor
     with the curves capability gets the observer, only one that keeps weights
     ``weights_dir``. ``name``: the executor auto chose (default: the one asked for)."""
-    _check_precision(settings, device)
+    refuse_precision(settings, device)
     caps = registry.EXECUTORS[name or config.executor.name]
     refuse_device(caps, device.type, config.trainer.device)
     refuse_settings(caps, settings)
@@ -179,7 +179,7 @@ def pool_executor(config: Config, settings: TrainSettings,
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.device={t.device} but this machine has no CUDA GPU: "
                           "use trainer.device=cpu (or auto)")
-    _check_precision(settings, torch.device(device))
+    refuse_precision(settings, torch.device(device))
     threads = ex.threads_per_worker or t.num_threads or 1
     workers = ex.num_workers or default_workers(device, threads)
     return PoolExecutor(worker_spec(config, settings, device, threads, weights_dir), workers,

@@ -168,3 +168,28 @@ def test_a_read_only_run_directory_is_one_line(tmp_path, monkeypatch):
         problem = check_overrides([f"{key}={tmp_path / 'run'}"], ROOT / "conf")
         assert problem == (f"{key}={tmp_path / 'run'}: {tmp_path} is not writable (a read-only "
                            "disk or no permission); choose a writable folder")
+
+
+def test_a_genome_in_search_mode_is_refused_not_ignored():
+    """Issue 28 item 17: genome= is read only by mode=evaluate; a search ignored it silently."""
+    with pytest.raises(ConfigError, match=re.escape(
+            "genome=[1, 1, 32, 32] is read only by mode=evaluate: add mode=evaluate")):
+        to_config(compose_cfg(*TINY, "genome=[1,1,32,32]"))
+    to_config(compose_cfg(*TINY, "mode=evaluate", "genome=[1,1,32,32]"))  # still accepted there
+
+
+def test_bf16_on_a_cpu_without_it_is_refused_by_evaluate_as_by_a_search(tmp_path, monkeypatch):
+    """Issue 28 item 17: the same one-line ConfigError, before anything is written."""
+    from galstm_torch.app import run
+    from galstm_torch.training import trainer
+
+    monkeypatch.setattr(trainer, "cpu_bf16_lstm", lambda: False)  # this CPU has bf16
+    messages = []
+    for mode in (["ga.pop_size=3", "ga.generations=1"], ["mode=evaluate", "genome=[1,1,16,16]"]):
+        with pytest.raises(ConfigError) as err:
+            run(compose_cfg(*TINY, "trainer.precision=bf16", "tensorboard.enabled=false",
+                            "progress=false", *mode), out_dir=tmp_path / mode[0])
+        assert err.value.refused
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert messages[1].startswith("trainer.precision=bf16 is not supported by this CPU")

@@ -145,6 +145,9 @@ def _check_outputs(cfg: Config) -> None:
         except ValueError as err:
             raise ConfigError(f"genome={list(cfg.genome)} is not a genome: {err}") from None
         in_space(arch, cfg.model, list(cfg.genome))
+    elif cfg.genome is not None:  # a search would silently ignore it
+        raise ConfigError(f"genome={list(cfg.genome)} is read only by mode=evaluate: add "
+                          "mode=evaluate to train this genome, or drop genome= to search")
     check(cfg.final.epochs >= 0, "final.epochs", cfg.final.epochs, "must be >= 0 (0 = skip)")
     _one_of("final.lr_schedule", cfg.final.lr_schedule, LR_SCHEDULES)
     check(cfg.tensorboard.curve_every >= 1, "tensorboard.curve_every",

@@ -4,7 +4,6 @@ pickled class is needed; ``load_model`` rebuilds the nn.Module."""
 from __future__ import annotations
 
 import pickle
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from galstm_torch.files.atomic import atomic_write
 from galstm_torch.persist.export_schema import check_export
 from galstm_torch.training.architecture import Architecture, format_compact
 from galstm_torch.training.model import LSTMClassifier, build_model
+from galstm_torch.training.safe_load import load_tensors
 
 FORMAT = "galstm_torch.training.model/1"
 # How load_data turns the uint8 images into model input: x = image / 255, rows as time steps.
@@ -43,9 +43,7 @@ def save_model(path: Path, model: LSTMClassifier, arch: Architecture, *, dropout
 def load_export(path: "str | Path") -> dict[str, Any]:
     """The export's contents, read with weights_only=True."""
     try:
-        with warnings.catch_warnings():  # a sparse tensor's check would print a line
-            warnings.filterwarnings("ignore", message="Validating sparse tensor invariants")
-            payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+        payload = load_tensors(Path(path))  # no torch warning: one line
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else \
             f"{type(err).__name__}: the file is empty or truncated"

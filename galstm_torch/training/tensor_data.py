@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Optional
@@ -28,6 +27,7 @@ from galstm_torch.training.data import (
     too_few_val_images,
     val_images,
 )
+from galstm_torch.training.safe_load import load_tensors
 
 REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 KEYS = (*REQUIRED, "x_val", "y_val")
@@ -50,9 +50,7 @@ def _read(path: Path) -> dict[str, Any]:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as f:
                 return {k: _numeric(k, f[k], path) for k in f.files if k in KEYS}
-        with warnings.catch_warnings():  # a sparse tensor's check would print a line
-            warnings.filterwarnings("ignore", message="Validating sparse tensor invariants")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = load_tensors(path)  # no torch warning: one line
     except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError,
             zipfile.BadZipFile) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
