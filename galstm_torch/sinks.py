@@ -38,15 +38,17 @@ def make_sinks(config: Config, out: Path, space: SearchSpace, board: "Optional[B
                start: int, multi: bool, progress: Progress) -> list[Sink]:
     """The sinks of a run continuing at generation ``start`` (0 for a new run), in the order
     they hear each event; the checkpoint comes last. They create their files, so they are
-    made once the executor has started."""
+    made once the executor has started: the tables first (each rewritten atomically: on a
+    full disk the first write fails naming its file and leaves it as it was), and only then
+    the TensorBoard writers, so a disk that is still full adds no event file."""
     from galstm_torch.observe.pareto_log import ParetoLog
 
     tb, names = config.tensorboard, config.ga.objectives
+    tables = Tables(out, space, start_generation=start)
     front = [ParetoLog(out, cost=names[1], latency_device=str(pick_device(config.trainer.device)),
                        tensorboard=tb.enabled, figures=tb.enabled and tb.figures,
                        start_generation=start)] if multi else []
     if board is not None:
         board.open(start)
-    return [progress, Tables(out, space, start_generation=start),
-            *([board] if board is not None else []), *front, WeightKeeper(out / FOLDER),
-            Checkpoints(out / "checkpoint")]
+    return [progress, tables, *([board] if board is not None else []), *front,
+            WeightKeeper(out / FOLDER), Checkpoints(out / "checkpoint")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -211,3 +212,20 @@ def test_kept_weights_of_another_architecture_are_dropped_and_the_genome_retrain
     assert "do not fit that genome" in caplog.text and "retrains" in caplog.text
     assert load_export(tmp_path / "best_model.pt")["compact"] == list(arch.compact)
     assert not (tmp_path / FOLDER).exists()
+
+
+def test_a_full_disk_leaves_no_partial_weight_file(tmp_path, monkeypatch, caplog):
+    """Issue 28 item 13: a kept weight file cut short by a full disk (ENOSPC) leaves no
+    ``.pt.tmp`` and no ``.pt`` behind; only a warning."""
+    import errno
+
+    from galstm_torch.execution import weights
+
+    def full_disk(obj, path):
+        Path(path).write_bytes(b"PK\x03\x04 half")  # what a write cut short leaves
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(weights.torch, "save", full_disk)
+    save_weights(tmp_path, (1, 1, 32, 32), 7, nn.Linear(3, 2))
+    assert list(tmp_path.iterdir()) == []
+    assert "No space left on device" in caplog.text and "were not kept" in caplog.text

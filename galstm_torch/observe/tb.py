@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any, Optional
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
+from galstm_torch.errors import ConfigError
 from galstm_torch.files.atomic import write_json
 from galstm_torch.ga.evaluator import Result
 from galstm_torch.ga.events import Best, GenerationDone, Sink
@@ -61,6 +63,9 @@ class Board(Sink):
         self.genomes: dict[str, tuple[int, GenomePoint]] = {}  # genome -> (generation, point)
         self.computes: dict[int, float] = {}  # generation -> cumulative compute
         self.throttle = Throttle()  # the figures: at most 5% of the wall time, and the last
+        # Read (and checked) now, before any writer opens: a broken file refuses the resume
+        # in one line and the run directory stays as it was.
+        self.saved = read_history(self.history_path)
 
     @property
     def history_path(self) -> Path:
@@ -89,13 +94,12 @@ class Board(Sink):
 
     def _read_history(self, start: int) -> bool:
         """The history of generations before ``start``; False when there is no history file."""
-        if not self.history_path.is_file():
+        saved = self.saved
+        if saved is None:
             return False
-        saved = json.loads(self.history_path.read_text())
-        self.history = [GenerationPoint(**p) for p in saved["generations"] if p["generation"] < start]
-        self.genomes = {g["genome"]: (g.pop("generation"), GenomePoint(**g))
-                        for g in saved["genomes"] if g["generation"] < start}
-        self.computes = {int(k): v for k, v in saved["computes"].items() if int(k) < start}
+        self.history = [p for p in saved.generations if p.generation < start]
+        self.genomes = {p.genome: (g, p) for g, p in saved.genomes if g < start}
+        self.computes = {k: v for k, v in saved.computes.items() if k < start}
         return True
 
     def _write_history(self) -> None:
@@ -201,3 +205,60 @@ class Board(Sink):
 def compute_step(compute: float) -> int:
     """The TensorBoard step of a compute figure: hundredths of an epoch."""
     return int(round(compute * 100))
+
+
+@dataclass(frozen=True)
+class History:
+    """The figures' history as tb/figures.json holds it."""
+    generations: list[GenerationPoint]
+    genomes: list[tuple[int, GenomePoint]]
+    computes: dict[int, float]
+
+
+_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,)}
+
+
+def _point(cls: Any, item: Any, where: str, extra: tuple[str, ...] = ()) -> Any:
+    """``cls`` from a JSON object whose keys are its fields (and ``extra``), each of its type."""
+    names = [f.name for f in fields(cls)]
+    if not isinstance(item, dict) or sorted(item) != sorted([*names, *extra]):
+        raise ValueError(f"{where} must be an object of {', '.join([*names, *extra])}")
+    for f in fields(cls):
+        value = item[f.name]
+        if isinstance(value, bool) or not isinstance(value, _TYPES[str(f.type)]):
+            raise ValueError(f"{where}.{f.name}={value!r} must be of type {f.type}")
+    return cls(**{n: item[n] for n in names})
+
+
+def _history(saved: Any) -> History:
+    if not isinstance(saved, dict) or sorted(saved) != ["computes", "generations", "genomes"]:
+        raise ValueError("it must be an object of generations, genomes and computes")
+    if not all(isinstance(saved[k], list) for k in ("generations", "genomes")) or \
+            not isinstance(saved["computes"], dict):
+        raise ValueError("generations and genomes must be lists, computes an object")
+    points = [_point(GenerationPoint, p, f"generations[{i}]")
+              for i, p in enumerate(saved["generations"])]
+    genomes = []
+    for i, g in enumerate(saved["genomes"]):
+        point = _point(GenomePoint, g, f"genomes[{i}]", extra=("generation",))
+        if isinstance(g["generation"], bool) or not isinstance(g["generation"], int):
+            raise ValueError(f"genomes[{i}].generation={g['generation']!r} must be an integer")
+        genomes.append((g["generation"], point))
+    computes = {}
+    for k, v in saved["computes"].items():
+        if not k.lstrip("-").isdigit() or isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"computes[{k!r}]={v!r} must map a generation to a number")
+        computes[int(k)] = float(v)
+    return History(points, genomes, computes)
+
+
+def read_history(path: Path) -> Optional[History]:
+    """tb/figures.json, checked; None when there is none. A file that is not the board's
+    raises ConfigError naming it."""
+    if not path.is_file():
+        return None
+    try:
+        return _history(json.loads(path.read_text()))
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise ConfigError(f"{path} is not the board's history ({err}): restore it, or delete "
+                          "it to resume with the figures drawn from this generation on") from None

@@ -196,11 +196,20 @@ def _references(meta: dict) -> None:
 
 
 def check_tensors(population: Any, rng_state: Any) -> None:
-    """A 2-D integer population and a CPU generator state of the right size."""
+    """A dense 2-D integer population in memory and a CPU generator state the generator
+    accepts (a random or zeroed state of the right size is not one)."""
     if not isinstance(population, torch.Tensor) or population.dim() != 2 or \
             population.dtype.is_floating_point or population.dtype == torch.bool:
         raise SchemaError("the population must be a 2-D integer tensor")
+    if population.layout != torch.strided or population.device.type != "cpu":
+        raise SchemaError(f"the population must be a dense tensor with its values (it is "
+                          f"{population.layout} on {population.device.type})")
     size = torch.Generator().get_state().numel()
     if not isinstance(rng_state, torch.Tensor) or rng_state.dtype != torch.uint8 or \
-            rng_state.numel() != size:
+            rng_state.numel() != size or rng_state.layout != torch.strided or \
+            rng_state.device.type != "cpu":
         raise SchemaError(f"the RNG state must be a uint8 tensor of {size} bytes")
+    try:
+        torch.Generator().set_state(rng_state)
+    except RuntimeError as err:
+        raise SchemaError(f"the RNG state is not one a generator can take ({err})") from None

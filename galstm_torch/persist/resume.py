@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from galstm_torch.errors import ConfigError
 from galstm_torch.ga.genome import SearchSpace, check_population
 from galstm_torch.ga.pace import limit_reached
 from galstm_torch.persist.checkpoint import CheckpointError, SearchState, check_cache_keys, load
+from galstm_torch.persist.population_table import check_population_table
 
 CONFIG = "config.yaml"
 # Keys that do not change what the search computes (where it runs, how much longer, how it
@@ -121,6 +123,19 @@ def not_a_run(run_dir: Path) -> Optional[str]:
     return None if path.is_file() else _not_a_run(run_dir, path)
 
 
+def _check_schema(path: Path, current: DictConfig, saved: DictConfig) -> None:
+    """Every key of ``saved`` is one of the schema's (``current`` is a config of it), with a
+    value of its type; else ConfigError naming the file and the key."""
+    try:
+        OmegaConf.merge(current, saved)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{path} has {key}, which this version cannot take ({first}): "
+                          "restore it from the run's .hydra/config.yaml or start a new run"
+                          ) from None
+
+
 def resumed_config(folder: Path, current: DictConfig, overrides: list[str]) -> DictConfig:
     """The run's saved config, with the user's overrides applied where they do not change the
     search; an override that would change it raises ConfigError naming the key. An override
@@ -138,6 +153,7 @@ def resumed_config(folder: Path, current: DictConfig, overrides: list[str]) -> D
         raise ConfigError(f"{path} cannot be read ({first}): restore it from the run's "
                           ".hydra/config.yaml or start a new run") from None
     saved = migrate(saved)
+    _check_schema(path, current, saved)
     keys = _override_keys(overrides)
     if "ga.generations" in keys and "ga.budget_epochs" not in keys:
         keys.append("ga.budget_epochs")  # one stopping rule: the resuming command's (null
@@ -190,6 +206,9 @@ def check_state(config: Any, run_dir: Path, state: SearchState) -> None:
                      config.ga.seeds)
     start = state.generation + (state.phase == "evaluated")
     check_records(run_dir, start, budget_cut=state.budget_cut is not None)
+    if start > 0:  # its rows are kept: they must be this search's (population_table.py)
+        check_population_table(run_dir / "population.csv", space, config.ga.pop_size, start,
+                               state)
 
 
 def continued(config: Any, run_dir: Path, plain: DictConfig, *,
