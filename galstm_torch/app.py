@@ -24,6 +24,7 @@ from galstm_torch.observe.summary import evaluation_lines, finished_line, search
 from galstm_torch.persist import checkpoint
 from galstm_torch.persist.models import evaluate_genome, export_best, train_final
 from galstm_torch.persist.resume import (
+    check_space,
     config_hash,
     continued,
     finished,
@@ -267,6 +268,8 @@ def _search_mode(checked: Config, out_dir: "str | Path | None", overrides: Optio
         assert state is not None
         print(finished_line(out, best, state.generation + 1), flush=True)
         return float(best.get("hypervolume", best["fitness"]))
+    if state is not None:
+        check_space(out)  # a disk still full: refused before the resume writes anything
 
     def start_writing() -> None:
         begin(state is None)

@@ -164,3 +164,22 @@ def test_a_resume_on_a_disk_still_full_is_one_line_naming_the_file(finished, tmp
                   "cannot write .*evaluations.csv \\(No space left on device\\)")
     assert "resume=" in str(err)
     assert not list((tmp_path / "run").rglob("*.tmp"))
+
+
+def test_a_resume_on_a_disk_with_no_room_is_refused_before_it_writes(finished, tmp_path,
+                                                                     monkeypatch):
+    """Issue 28 item 13: the run's disk has no room for what a resume rewrites first (its
+    tables and checkpoint): refused before the resume begins, so not even a log line or a
+    lock holder changes; one line naming the file, exit 2."""
+    from galstm_torch.persist import resume
+
+    real = resume.os.statvfs
+
+    def no_room(path):
+        stat = real(path)
+        return type("Full", (), {"f_bavail": 0, "f_frsize": stat.f_frsize})()
+
+    monkeypatch.setattr(resume.os, "statvfs", no_room)
+    err = refused(finished, tmp_path, lambda run_dir: None,
+                  "cannot write .*evaluations.csv \\(No space left on device\\): free at least")
+    assert f"resume={tmp_path / 'run'}" in str(err)

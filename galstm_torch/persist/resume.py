@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -251,3 +252,26 @@ def finished(config: Any, state: SearchState, run_dir: Path) -> Optional[dict]:
     cheapest = config.ga.rungs[0] * config.trainer.epochs  # the first rung (app.schedule)
     stops = limit_reached(config.ga.generations, config.ga.budget_epochs, state, spent, cheapest)
     return best if stops else None
+
+
+# What a resume rewrites before its first training: the tables (rewritten whole, each
+# atomically, so a copy's worth), then the checkpoint's state.json and tensor file.
+FIRST_WRITES = ("evaluations.csv", "population.csv", "generations.csv", "fronts.csv",
+                "checkpoint/state.json")
+
+
+def check_space(run_dir: Path) -> None:
+    """A resume on a disk still full is refused before it writes anything (its log, its
+    TensorBoard files): one line naming the first file it would fail to write."""
+    try:
+        stat = os.statvfs(run_dir)
+    except (OSError, AttributeError):  # not POSIX, or unreadable: the writes will tell
+        return
+    free = stat.f_bavail * stat.f_frsize
+    sizes = {n: (run_dir / n).stat().st_size for n in FIRST_WRITES if (run_dir / n).is_file()}
+    need = sum(sizes.values()) + 2 * max(sizes.values(), default=0)  # and the largest's copy
+    if free < need:
+        first = next(iter(sizes), "evaluations.csv")
+        raise ConfigError(f"cannot write {run_dir / first} (No space left on device): free at "
+                          f"least {max(need - free, 1) / 1e3:.1f} KB on that disk, then resume "
+                          f"with python train.py resume={run_dir}; the run is as it was")
