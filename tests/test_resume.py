@@ -190,4 +190,6 @@ def test_malicious_pickle_in_checkpoint_never_runs(reference, tmp_path):
     proc = run_train(f"resume={evil}", f"hydra.run.dir={tmp_path / 'log'}")
     assert proc.returncode == 2
     assert "is not a safe tensor file and was not loaded" in proc.stderr
+    lines = proc.stderr.strip().splitlines()  # no torch warning: the error line, and the
+    assert [ln for ln in lines if not ln.startswith("note: hydra.run.dir")] == [lines[-1]]  # note
     assert not marker.exists()

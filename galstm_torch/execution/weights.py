@@ -25,6 +25,8 @@ from typing import Optional
 import torch
 from torch import nn
 
+from galstm_torch.training.safe_load import load_tensors
+
 log = logging.getLogger(__name__)
 
 FOLDER = ".weights"
@@ -77,7 +79,7 @@ def load_weights(folder: Path, compact: "tuple[int, ...]", seed: int) -> "Option
     if not path.is_file():
         return None
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved = load_tensors(path)
     except Exception as err:  # noqa: BLE001 - the unpickler raises many types on a bad file
         log.warning("cannot read the kept weights %s (%s); the export retrains instead", path, err)
         return None

@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import pickle
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from galstm_torch.files.atomic import WriteFailed, atomic_write
 from galstm_torch.ga.events import Sink
 from galstm_torch.ga.state import SearchState
 from galstm_torch.persist.checkpoint_schema import SchemaError, check_keys, check_meta, check_tensors
+from galstm_torch.training.safe_load import load_tensors
 from galstm_torch.training.trainer import Evaluation
 
 FORMAT = 1
@@ -139,10 +139,8 @@ def _load_tensors(folder: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]
     if hashlib.sha256(payload).hexdigest() != meta.get("sha256"):
         raise CheckpointError(f"checkpoint {path} does not match the SHA-256 in {STATE}: it was "
                               "truncated or modified; refusing to load it")
-    try:  # weights_only: tensors and plain containers only, never code from the file
-        with warnings.catch_warnings():  # a sparse tensor's check would print a line
-            warnings.filterwarnings("ignore", message="Validating sparse tensor invariants")
-            tensors = torch.load(io.BytesIO(payload), weights_only=True, map_location="cpu")
+    try:  # tensors and plain containers only, never code from the file, in one line
+        tensors = load_tensors(io.BytesIO(payload))
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"checkpoint {path} is not a safe tensor file and was not "
