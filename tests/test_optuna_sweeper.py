@@ -152,6 +152,7 @@ def test_the_sweep_searches_the_chosen_presets_space(tmp_path):
     assert (results["trials"], results["completed"]) == (2, 2)
 
 
+@pytest.mark.slow  # launches train.py
 @pytest.mark.parametrize("override, says", [
     ("hydra.sweeper.direction=sideways", "error: hydra.sweeper.direction=sideways: choose one"),
     ("ga.mutation_rate=interval(0.5,0.1)", "error: ga.mutation_rate=interval(0.5,0.1): an interval"),
@@ -164,6 +165,7 @@ def test_a_refused_sweep_is_one_line_and_writes_nothing(tmp_path, override, says
     assert proc.stderr.startswith(says) and not (tmp_path / "sweep").exists()
 
 
+@pytest.mark.slow  # launches train.py
 def test_a_sweep_whose_trials_all_fail_ends_in_one_line_after_theirs(tmp_path):
     proc = run_train(*SWEEP[:2], "ga.tournament_size=9", *SWEEP[3:],
                      "hydra.sweeper.max_failure_rate=1.0", f"hydra.sweep.dir={tmp_path}")

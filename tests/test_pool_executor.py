@@ -136,6 +136,7 @@ def _fitness(outcomes) -> dict:
             for o in outcomes}
 
 
+@pytest.mark.slow  # starts worker pools three times
 def test_a_killed_worker_is_replaced_and_its_genome_trained_again(caplog):
     """kill -9 of a pool worker, mid-training or between generations: the pool starts again
     and the unfinished genomes train again with their own seeds: the same outcomes."""
@@ -155,6 +156,7 @@ def test_a_killed_worker_is_replaced_and_its_genome_trained_again(caplog):
     assert "starting the pool again" in caplog.text
 
 
+@pytest.mark.slow  # starts a worker pool
 def test_workers_dying_again_and_again_stop_the_run_in_one_line(monkeypatch):
     monkeypatch.setattr(pool_module, "MAX_RESTARTS", 0)
     ex = PoolExecutor(_spec(), 1)
