@@ -100,10 +100,9 @@ Prepared = tuple[Config, Path, Optional[checkpoint.SearchState], str]
 
 def _prepare(config: Config, out_dir: "str | Path | None",
              overrides: Optional[list[str]] = None) -> Prepared:
-    """The config to run (validated), its run directory, the checkpoint to continue (if
-    resuming). ``resume=DIR`` continues DIR; ``resume=auto`` continues the run's own directory
-    when it holds a checkpoint of the same config (a requeued cluster job), else starts
-    afresh."""
+    """The config to run (validated), its run directory and the checkpoint to continue:
+    ``resume=DIR`` continues DIR; ``resume=auto`` the run's own directory when it holds a
+    checkpoint of the same config (a requeued cluster job), else it starts afresh."""
     plain = OmegaConf.structured(config)
     if config.resume == "auto":
         out = _output_dir(out_dir)
@@ -191,17 +190,17 @@ def _export_and_final(config: Config, result: SearchResult, evaluator: Evaluator
 
 
 def _evaluate_mode(config: Config, out: Path, begin: Callable[[], None]) -> float:
-    """mode=evaluate: train exactly config.genome once, in this process; no search, no
-    checkpoint. It ``begin``s writing once the data and the device are loaded."""
+    """mode=evaluate: train config.genome once, here; no search, no checkpoint. It
+    ``begin``s writing once the data and the device are loaded."""
     assert config.genome is not None  # validate() requires it in this mode
     genome, progress = format_compact(config.genome), Progress(bars_enabled(config.progress))
     try:
         with graceful_termination(), bars_above_logs(progress):  # SIGTERM as Ctrl-C
             data, device = driver_data(config)
-            refuse_precision(train_settings(config), device)  # as a search refuses it
+            refuse_precision(settings := train_settings(config), device)  # as a search does
             begin()
-            e = evaluate_genome(list(config.genome), data, train_settings(config),
-                                run_seed=config.seed, device=device, out=out, observer=progress)
+            e = evaluate_genome(list(config.genome), data, settings, run_seed=config.seed,
+                                device=device, out=out, observer=progress)
     except TrainingDiverged as err:
         raise GalstmError(f"genome {genome} did not train: {err}; try a lower trainer.lr") from None
     except ValueError as err:  # e.g. a precision this device does not support
@@ -214,11 +213,10 @@ def _evaluate_mode(config: Config, out: Path, begin: Callable[[], None]) -> floa
 
 def run(cfg: "DictConfig | Config", out_dir: "str | Path | None" = None, *,
         overrides: Optional[list[str]] = None) -> float:
-    """Validate, start the executor, search (or resume) and write outputs, or with
-    mode=evaluate train one genome; return the best fitness. Outside Hydra, a resume takes
-    the overrides it may apply (e.g. ``["ga.generations=20"]``) from ``overrides``. Nothing
-    is written into the run directory, its log included, until the data and the device are
-    loaded: a refused run leaves it as it was (persist/rundir.py)."""
+    """Search (or resume) and write the outputs, or with mode=evaluate train one genome;
+    return the best fitness. Outside Hydra a resume takes its overrides (``["ga.generations=20"]``)
+    from ``overrides``. Nothing, the log included, is written into the run directory until the
+    data and the device are loaded: a refused run leaves it as it was (persist/rundir.py)."""
     hydra = _hydra()  # Hydra's log file in its run directory: written once the run begins
     with held_log(Path(hydra.runtime.output_dir) if hydra else None) as release_log:
         try:

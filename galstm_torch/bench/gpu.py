@@ -28,13 +28,9 @@ there after each variant, so a run cut short keeps what it measured.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
-import shutil
 import statistics
-import subprocess
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,19 +38,15 @@ from typing import Any, Callable, Optional
 
 import torch
 
+from galstm_torch.bench.gpu_engines import VARIANTS, Utilisation, make_executor, subset
 from galstm_torch.bench.training import random_genomes, take_train
-from galstm_torch.execution.batched import BatchedExecutor
-from galstm_torch.execution.executor import Executor, SerialExecutor, Task
-from galstm_torch.execution.graphs import GraphsExecutor
+from galstm_torch.execution.executor import Task
 from galstm_torch.execution.worker import WorkerSpec
 from galstm_torch.files.atomic import write_json
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.cost import training_flops
 from galstm_torch.training.data import DataSplits
-from galstm_torch.training.graphed import PLAIN, GraphOptions
 
-VARIANTS = ("sequential", "graphs", "graphs1", "batched", "pool4", "pool8")
-GRAPH_OPTIONS = {"fused": "fused_adam", "longest": "longest_first", "tf32": "tf32"}
 # Datasheet leads for the H100/H200 SXM (dense): the gap to them is reported, not assumed.
 PEAK_TFLOPS = {"fp32": 67.0, "tf32": 495.0, "bf16": 990.0}
 COLUMNS = [("variant", "variant"), ("generation_s", "generation s"), ("speedup", "x sequential"),
@@ -62,91 +54,6 @@ COLUMNS = [("variant", "variant"), ("generation_s", "generation s"), ("speedup",
            ("gpu_util", "GPU util %"), ("peak_mem_gib", "peak GiB"),
            ("start_s", "start s"), ("mean_abs_diff", "|fitness - seq| mean"), ("failed", "failed"),
            ("fallbacks", "fallbacks")]
-
-
-class Utilisation:
-    """Samples the GPU's utilisation (percent) every ``period`` seconds in a thread, from
-    torch (NVML) or else nvidia-smi; nothing on CPU or where neither answers."""
-
-    def __init__(self, device: torch.device, period: float = 0.25) -> None:
-        self.device, self.period = device, period
-        self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def read(self) -> Optional[float]:
-        if self.device.type != "cuda":
-            return None
-        try:
-            return float(torch.cuda.utilization(self.device.index or 0))  # no CUDA call
-        except Exception:  # noqa: BLE001 - no NVML binding: ask nvidia-smi
-            pass
-        if shutil.which("nvidia-smi") is None:
-            return None
-        out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,"
-                              "nounits", f"--id={self.device.index or 0}"],
-                             capture_output=True, text=True, timeout=5)
-        return float(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            value = self.read()
-            if value is None:
-                return
-            self.samples.append(value)
-
-    def __enter__(self) -> "Utilisation":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def mean(self) -> Optional[float]:
-        return statistics.fmean(self.samples) if self.samples else None
-
-
-def make_executor(variant: str, data: DataSplits, spec: WorkerSpec,
-                  device: torch.device) -> Executor:
-    """The executor a variant names (a pool's start is part of this call)."""
-    settings = spec.settings
-    if variant == "sequential" or _subset(variant):
-        return SerialExecutor(data, settings, device)
-    if variant == "graphs1":
-        return GraphsExecutor(data, settings, device, max_group=1, fallback=False)
-    if variant.split("+")[0] == "graphs":
-        return _graphs_variant(variant, data, settings, device)
-    if variant == "batched":
-        return BatchedExecutor(data, settings, device)
-    if variant.startswith("pool") and variant[4:].isdigit():
-        from galstm_torch.execution.pool import PoolExecutor
-
-        return PoolExecutor(spec.on(str(device), threads=1), int(variant[4:]))
-    raise ValueError(f"--variants: {variant} is unknown; choose from {', '.join(VARIANTS)} "
-                     "(poolN for any N)")
-
-
-def _subset(variant: str) -> int:
-    """K of ``sequentialK`` (0 for any other variant)."""
-    rest = variant.removeprefix("sequential")
-    return int(rest) if rest != variant and rest.isdigit() else 0
-
-
-def _graphs_variant(variant: str, data: DataSplits, settings: Any,
-                    device: torch.device) -> Executor:
-    """``graphs+fused+longest+tf32+bf16``: the graphs executor with those options; a failed
-    group raises (a fallback would time the sequential trainer)."""
-    opts = variant.split("+")[1:]
-    unknown = [o for o in opts if o not in (*GRAPH_OPTIONS, "bf16", "none")]
-    if unknown:
-        raise ValueError(f"--variants: {variant} has unknown options {unknown}; choose from "
-                         f"{', '.join([*GRAPH_OPTIONS, 'bf16', 'none'])}")
-    options = GraphOptions(**{GRAPH_OPTIONS[o]: True for o in opts if o in GRAPH_OPTIONS}) \
-        if opts else PLAIN
-    if "bf16" in opts:
-        settings = dataclasses.replace(settings, precision="bf16")
-    return GraphsExecutor(data, settings, device, options=options, fallback=False)
 
 
 def timed_generation(variant: str, tasks: list[Task], data: DataSplits, spec: WorkerSpec,
@@ -184,7 +91,7 @@ def timed_generation(variant: str, tasks: list[Task], data: DataSplits, spec: Wo
 def compare(rows: list[dict[str, Any]]) -> None:
     """Each row's ratio to sequential (per genome where sequential trained only the first K)
     and the distance of its fitnesses from sequential's, on the genomes both trained."""
-    seq = next((r for r in rows if (r["variant"] == "sequential" or _subset(r["variant"]))
+    seq = next((r for r in rows if (r["variant"] == "sequential" or subset(r["variant"]))
                 and "fitness" in r), None)
     if seq is None:
         return
@@ -309,7 +216,7 @@ def run(a: GpuRun) -> list[dict[str, Any]]:
                                                   r.get("error") for r in rows):
             rows.append({"variant": variant, "skipped": "plain graphs failed before"})
         else:
-            chosen = tasks[:_subset(variant)] if _subset(variant) else tasks
+            chosen = tasks[:subset(variant)] if subset(variant) else tasks
             rows.append(_guarded(variant, functools.partial(
                 timed_generation, variant, chosen, a.data, a.spec, a.device), a.device))
         compare(rows)

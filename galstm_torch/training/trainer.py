@@ -64,7 +64,6 @@ def at_fidelity(settings: TrainSettings, fidelity: Optional[float]) -> TrainSett
 @dataclass(frozen=True)
 class Evaluation:
     """The measured outcome of training one genome."""
-
     fitness: float
     val_acc: float
     test_acc: float
@@ -290,14 +289,12 @@ def measured(fitted: Fitted, data: DataSplits, settings: TrainSettings,
     model, p, bs = fitted.model, settings.precision, settings.eval_batch_size
     val_acc = accuracy(model, data.x_val, data.y_val, bs, p)
     test_acc = accuracy(model, data.x_test, data.y_test, bs, p)
-    fitness = val_acc if settings.fitness_split == "val" else test_acc
-    seconds = fitted.seconds
-    latency = math.nan
+    latency, s = math.nan, fitted.seconds
     if settings.latency_batch > 0:
         latency = measure_latency(model, batch=settings.latency_batch, steps=data.x_val.shape[1],
                                   n_features=data.n_features, device=device,
                                   precision=lambda: autocast(device, settings.precision))
-    return Evaluation(fitness=fitness, val_acc=val_acc, test_acc=test_acc, loss=fitted.loss,
-                      params=fitted.params, seconds=seconds,
-                      samples_per_s=fitted.seen / seconds if seconds > 0 else math.inf,
+    return Evaluation(fitness=val_acc if settings.fitness_split == "val" else test_acc,
+                      val_acc=val_acc, test_acc=test_acc, loss=fitted.loss, params=fitted.params,
+                      seconds=s, samples_per_s=fitted.seen / s if s > 0 else math.inf,
                       latency=latency)
