@@ -24,8 +24,8 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from galstm_torch.app import to_config, train_settings  # noqa: E402
+from galstm_torch.data.load import load_data  # noqa: E402
 from galstm_torch.training.architecture import Architecture, format_compact  # noqa: E402
-from galstm_torch.training.data import load_data  # noqa: E402
 from galstm_torch.training.runtime import derive_seed, set_threads  # noqa: E402
 from galstm_torch.training.trainer import train  # noqa: E402
 

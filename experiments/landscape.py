@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import torch  # noqa: E402
 
-from galstm_torch.ga.genome import SearchSpace, population_from_compact  # noqa: E402
-from galstm_torch.ga.surrogate import features, fit_ridge  # noqa: E402
+from galstm_torch.ga.genome.encoding import SearchSpace, population_from_compact  # noqa: E402
+from galstm_torch.ga.guide.surrogate import features, fit_ridge  # noqa: E402
 
 
 def trainings(folder: Path) -> list[dict]:

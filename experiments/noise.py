@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import torch  # noqa: E402
 
-from galstm_torch.ga.genome import SearchSpace, decode, random_population  # noqa: E402
+from galstm_torch.data.load import load_data  # noqa: E402
+from galstm_torch.ga.genome.encoding import SearchSpace, decode, random_population  # noqa: E402
 from galstm_torch.training.architecture import format_compact  # noqa: E402
-from galstm_torch.training.data import load_data  # noqa: E402
 from galstm_torch.training.runtime import derive_seed  # noqa: E402
 from galstm_torch.training.trainer import TrainSettings, train  # noqa: E402
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from galstm_torch.ga.genome import SearchSpace  # noqa: E402
-from galstm_torch.ga.goals import FrontPoint, Goals  # noqa: E402
+from galstm_torch.ga.genome.encoding import SearchSpace  # noqa: E402
+from galstm_torch.ga.pareto.goals import FrontPoint, Goals  # noqa: E402
 from galstm_torch.training.architecture import Architecture  # noqa: E402
 
 import study  # noqa: E402  (experiments/study.py: one_run, mean_sd)

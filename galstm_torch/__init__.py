@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from galstm_torch.persist.export import load_model  # noqa: E402,F401  (galstm_torch.load_model(path))
+from galstm_torch.persist.models.export import load_model  # noqa: E402,F401  (galstm_torch.load_model(path))
 
 
 def __getattr__(name: str):  # galstm_torch.search_sequences, imported on first use (Hydra)

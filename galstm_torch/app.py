@@ -10,19 +10,20 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from galstm_torch.config import Config, validate
+from galstm_torch.data.tensors import check_val_split
 from galstm_torch.errors import ConfigError, GalstmError
 from galstm_torch.execution import weights
 from galstm_torch.execution.executor import SerialExecutor
 from galstm_torch.executors import data_desc, driver_data, goals_of, make_executor, refuse_precision
 from galstm_torch.files.atomic import WriteFailed
-from galstm_torch.ga.evaluator import Evaluator
-from galstm_torch.ga.genome import SearchSpace
-from galstm_torch.ga.rungs import Schedule
-from galstm_torch.ga.search import Search, SearchResult
+from galstm_torch.ga.fidelity.evaluator import Evaluator
+from galstm_torch.ga.fidelity.rungs import Schedule
+from galstm_torch.ga.genome.encoding import SearchSpace
+from galstm_torch.ga.search.loop import Search, SearchResult
 from galstm_torch.observe.progress import Progress, bars_above_logs, bars_enabled
 from galstm_torch.observe.summary import evaluation_lines, finished_line, search_summary
 from galstm_torch.persist import checkpoint
-from galstm_torch.persist.models import evaluate_genome, export_best, train_final
+from galstm_torch.persist.models.outputs import evaluate_genome, export_best, train_final
 from galstm_torch.persist.resume import (
     check_space,
     config_hash,
@@ -42,7 +43,6 @@ from galstm_torch.sinks import board as make_board
 from galstm_torch.sinks import make_sinks
 from galstm_torch.training.architecture import format_compact
 from galstm_torch.training.observers import Observers
-from galstm_torch.training.tensor_data import check_val_split
 from galstm_torch.training.trainer import TrainingDiverged, TrainSettings
 
 log = logging.getLogger(__name__)

@@ -147,7 +147,7 @@ def main() -> None:
         if argv[0] == "report":
             from galstm_torch.observe.report import main as tool
         elif argv[0] == "export":
-            from galstm_torch.persist.standard_export import main as tool
+            from galstm_torch.persist.models.standard_export import main as tool
         else:
             from galstm_torch.bench.__main__ import main as tool
         sys.exit(tool(argv[1:]))

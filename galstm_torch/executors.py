@@ -12,6 +12,8 @@ import torch
 
 from galstm_torch.config import Config
 from galstm_torch.config.capabilities import refuse_data, refuse_device, refuse_settings
+from galstm_torch.data.images import DataSplits
+from galstm_torch.data.load import load_data
 from galstm_torch.errors import ConfigError
 from galstm_torch.execution import registry
 from galstm_torch.execution.batched import BatchedExecutor
@@ -19,9 +21,8 @@ from galstm_torch.execution.executor import Executor, SerialExecutor
 from galstm_torch.execution.graphs import GraphsExecutor
 from galstm_torch.execution.registry import Capabilities
 from galstm_torch.execution.worker import DataSpec, WorkerSpec
-from galstm_torch.ga.genome import SearchSpace
-from galstm_torch.ga.goals import Goals
-from galstm_torch.training.data import DataSplits, load_data
+from galstm_torch.ga.genome.encoding import SearchSpace
+from galstm_torch.ga.pareto.goals import Goals
 from galstm_torch.training.runtime import pick_device, set_deterministic, set_threads
 from galstm_torch.training.trainer import TrainingObserver, TrainSettings, check_precision
 
@@ -85,7 +86,7 @@ def data_desc(config: Config) -> dict[str, Any]:
     desc = {"name": d.name, "train_samples": d.train_samples, "test_samples": d.test_samples,
             "val_fraction": config.trainer.val_fraction}
     if d.name == "tensors":  # the file's content, not its name, decides the outcomes
-        from galstm_torch.training.tensor_data import file_digest
+        from galstm_torch.data.tensors import file_digest
 
         desc["sha256"] = file_digest(d.path)
     return desc
@@ -96,7 +97,7 @@ def data_shape(config: Config) -> tuple[int, int]:
     image datasets' are known; a tensor file is read once."""
     if config.data.name != "tensors":
         return 28, 10
-    from galstm_torch.training.tensor_data import load_tensor_file
+    from galstm_torch.data.tensors import load_tensor_file
 
     d = load_tensor_file(config.data.path, train_samples=config.data.train_samples,
                          test_samples=config.data.test_samples,
@@ -139,8 +140,8 @@ def ray_executor(config: Config, settings: TrainSettings,
                  weights_dir: Optional[Path] = None) -> Executor:
     """Start Ray workers; they receive a WorkerSpec and load the data themselves. They keep
     no weights: they may run on other machines."""
-    from galstm_torch.execution.ray_resources import RayOptions
-    from galstm_torch.execution.ray_workers import RayExecutor
+    from galstm_torch.execution.ray.resources import RayOptions
+    from galstm_torch.execution.ray.workers import RayExecutor
 
     ex = config.executor
     options = RayOptions(address=ex.address, num_workers=ex.num_workers,

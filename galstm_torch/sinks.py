@@ -14,8 +14,8 @@ from omegaconf import OmegaConf
 
 from galstm_torch.config import Config
 from galstm_torch.execution.weights import FOLDER
-from galstm_torch.ga.events import Sink
-from galstm_torch.ga.genome import SearchSpace
+from galstm_torch.ga.genome.encoding import SearchSpace
+from galstm_torch.ga.search.events import Sink
 from galstm_torch.observe.progress import Progress
 from galstm_torch.persist.checkpoint import Checkpoints
 from galstm_torch.persist.kept_weights import WeightKeeper

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from galstm_torch.ga.genome import SearchSpace
-from galstm_torch.training.data import DataSplits, load_data
+from galstm_torch.data.images import DataSplits
+from galstm_torch.data.load import load_data
+from galstm_torch.ga.genome.encoding import SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ROOT = ROOT / "tests" / "data"  # 3,000 train + 1,000 test images cut from real MNIST

@@ -8,9 +8,9 @@ import torch
 
 from galstm_torch.execution.batched import BatchedExecutor, plan_groups
 from galstm_torch.execution.executor import SerialExecutor, Task
-from galstm_torch.ga.evaluator import Evaluator
+from galstm_torch.ga.fidelity.evaluator import Evaluator
 from galstm_torch.training.architecture import Architecture
-from galstm_torch.training.batched_trainer import fit_group, group_accuracy
+from galstm_torch.training.grouped.batched_trainer import fit_group, group_accuracy
 from galstm_torch.training.model import build_model
 from galstm_torch.training.trainer import TrainSettings, accuracy, fit
 

@@ -11,7 +11,7 @@ import torch
 from galstm_torch.bench.__main__ import main
 from galstm_torch.bench.ga_ops import reference_generation
 from galstm_torch.bench.training import flops_per_sample
-from galstm_torch.ga.genome import SearchSpace, invalid_rows, random_population
+from galstm_torch.ga.genome.encoding import SearchSpace, invalid_rows, random_population
 from galstm_torch.training.architecture import Architecture
 
 from conftest import SAMPLE_ROOT

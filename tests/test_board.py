@@ -7,8 +7,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import api_pb2, metadata
 
 from galstm_torch.execution.executor import Outcome, Task, failed_outcome
-from galstm_torch.ga.evaluator import Result
-from galstm_torch.ga.genome import SearchSpace
+from galstm_torch.ga.fidelity.evaluator import Result
+from galstm_torch.ga.genome.encoding import SearchSpace
 from galstm_torch.observe.tb_hparams import HParamsLog, genome_hparams, session_name
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.trainer import Evaluation
@@ -68,7 +68,7 @@ def test_figures_take_at_most_a_twentieth_of_the_wall_time_and_show_the_last_gen
         tmp_path, monkeypatch):
     """On a GPU a generation takes seconds and drawing the figures about 0.4 s: they are
     drawn again only once 20x their cost has passed, and the end always draws the last."""
-    from galstm_torch.ga.genome import SearchSpace
+    from galstm_torch.ga.genome.encoding import SearchSpace
     from galstm_torch.observe import plots, tb
     from galstm_torch.observe.plots import GenerationPoint
     from galstm_torch.observe.settings import TensorBoardConfig

@@ -17,7 +17,7 @@ from galstm_torch.errors import ConfigError, DataError, GalstmError
 from galstm_torch.files import atomic as fileio
 from galstm_torch.observe.report import main as report_main
 from galstm_torch.persist import checkpoint
-from galstm_torch.persist.export import load_model
+from galstm_torch.persist.models.export import load_model
 
 from conftest import TINY, compose_cfg
 
@@ -121,7 +121,7 @@ def test_the_keys_a_screened_and_raced_run_makes_pass_the_key_check():
     (the target, each lower rung, each further seed) passes, with three rungs and three seeds."""
     from typing import Any, cast
 
-    from galstm_torch.ga.evaluator import Evaluator
+    from galstm_torch.ga.fidelity.evaluator import Evaluator
     from galstm_torch.persist.checkpoint_schema import SchemaError, check_keys, parse_key
     from galstm_torch.training.architecture import Architecture
     from galstm_torch.training.trainer import TrainSettings

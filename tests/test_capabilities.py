@@ -10,10 +10,10 @@ from omegaconf import OmegaConf
 
 from galstm_torch.app import to_config, train_settings
 from galstm_torch.config.files import config_dir
+from galstm_torch.data.images import DataSplits
 from galstm_torch.errors import ConfigError
 from galstm_torch.execution import registry
 from galstm_torch.executors import local_executor
-from galstm_torch.training.data import DataSplits
 
 from conftest import TINY, TINY_DATA, compose_cfg
 

@@ -6,8 +6,8 @@ import shutil
 import pytest
 import torch
 
+from galstm_torch.data.load import load_data
 from galstm_torch.errors import DataError
-from galstm_torch.training.data import load_data
 
 from conftest import SAMPLE_ROOT, sample
 
@@ -45,7 +45,7 @@ def test_truncated_file_is_reported(tmp_path):
 def test_the_idx_reader_gives_torchvisions_arrays_bit_for_bit():
     from torchvision import datasets
 
-    from galstm_torch.training.idx import read_idx
+    from galstm_torch.data.idx import read_idx
 
     for train, prefix in ((True, "train"), (False, "t10k")):
         ds = datasets.MNIST(root=str(SAMPLE_ROOT), train=train, download=False)
@@ -59,7 +59,7 @@ def test_reading_mnist_does_not_import_torchvision():
     import subprocess
     import sys
 
-    code = ("import sys; from galstm_torch.training.data import load_data; "
+    code = ("import sys; from galstm_torch.data.load import load_data; "
             f"load_data('mnist', {str(SAMPLE_ROOT)!r}); print('torchvision' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

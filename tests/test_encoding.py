@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from galstm_torch.ga.genome import (
+from galstm_torch.ga.genome.encoding import (
     SearchSpace,
     active_mask,
     check_population,

@@ -130,7 +130,7 @@ def test_run_returns_best_fitness_as_float(tmp_path):
 def test_random_search_draws_a_fresh_population_every_generation(tmp_path):
     import torch
 
-    from galstm_torch.ga.genome import SearchSpace, random_population, to_compact
+    from galstm_torch.ga.genome.encoding import SearchSpace, random_population, to_compact
     from galstm_torch.training.architecture import format_compact
 
     cfg = compose_cfg(*TINY, "ga=random_search", "ga.pop_size=3", "ga.generations=2", "seed=5",

@@ -5,8 +5,9 @@ import torch
 
 from galstm_torch.config import GAConfig
 from galstm_torch.execution.executor import Outcome
-from galstm_torch.ga.evaluator import Evaluator, Result
-from galstm_torch.ga.events import (
+from galstm_torch.ga.fidelity.evaluator import Evaluator, Result
+from galstm_torch.ga.genome.encoding import SearchSpace
+from galstm_torch.ga.search.events import (
     Best,
     GenerationDone,
     GenerationInfo,
@@ -14,8 +15,7 @@ from galstm_torch.ga.events import (
     GenomeTrained,
     Sink,
 )
-from galstm_torch.ga.genome import SearchSpace
-from galstm_torch.ga.search import Search
+from galstm_torch.ga.search.loop import Search
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.trainer import Evaluation, TrainSettings
 
@@ -100,7 +100,7 @@ def test_the_best_so_far_of_a_pareto_search_is_the_fronts_most_accurate_genome()
     front's most accurate point, with its own val and test accuracy."""
     import math
 
-    from galstm_torch.ga.goals import FrontPoint, ParetoSummary
+    from galstm_torch.ga.pareto.goals import FrontPoint, ParetoSummary
 
     a, b = Architecture.from_compact((1, 1, 32, 32)), Architecture.from_compact((2, 1, 64, 64, 32))
     accurate = FrontPoint(b, 0.9, 1, 5000, math.nan, val_acc=0.91, test_acc=0.89)

@@ -8,7 +8,7 @@ import pytest
 
 from galstm_torch.app import run, to_config
 from galstm_torch.errors import ConfigError, DataError
-from galstm_torch.ga.search import SearchFailed
+from galstm_torch.ga.search.loop import SearchFailed
 
 from conftest import SAMPLE_ROOT, TINY, compose_cfg, run_train, sample
 

@@ -16,8 +16,8 @@ from galstm_torch.execution.executor import SerialExecutor, Task
 from galstm_torch.execution.graphs import GraphsExecutor, plan_lanes
 from galstm_torch.execution.weights import load_weights
 from galstm_torch.training.architecture import Architecture
-from galstm_torch.training.graphed import graph_support, train_graphed
-from galstm_torch.training.lanes import DeviceCosine
+from galstm_torch.training.grouped.graphed import graph_support, train_graphed
+from galstm_torch.training.grouped.lanes import DeviceCosine
 from galstm_torch.training.trainer import (
     TrainSettings,
     at_fidelity,

@@ -13,11 +13,11 @@ from torch import nn
 from galstm_torch.app import run
 from galstm_torch.execution.executor import Outcome
 from galstm_torch.execution.weights import FOLDER, load_weights, save_weights, weights_file
-from galstm_torch.ga.evaluator import Result
-from galstm_torch.ga.events import Best, GenerationDone, GenerationInfo
-from galstm_torch.persist import models as outputs
-from galstm_torch.persist.export import load_export
+from galstm_torch.ga.fidelity.evaluator import Result
+from galstm_torch.ga.search.events import Best, GenerationDone, GenerationInfo
 from galstm_torch.persist.kept_weights import WeightKeeper
+from galstm_torch.persist.models import outputs as outputs
+from galstm_torch.persist.models.export import load_export
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.trainer import Evaluation, TrainSettings, train
 
@@ -84,7 +84,7 @@ def test_an_unreadable_kept_file_means_retraining(tmp_path, caplog):
 
 
 def test_a_pareto_search_keeps_every_front_members_weights(tmp_path):
-    from galstm_torch.ga.goals import FrontPoint, ParetoSummary
+    from galstm_torch.ga.pareto.goals import FrontPoint, ParetoSummary
 
     net = nn.Linear(2, 2)
     for compact in [(1, 1, 32, 32), (1, 1, 64, 32), (2, 1, 64, 64, 32)]:

@@ -11,14 +11,20 @@ import torch
 
 from galstm_torch.config import Config, GAConfig, ReferenceConfig
 from galstm_torch.errors import ConfigError
-from galstm_torch.ga.evaluator import Evaluator
-from galstm_torch.ga.genome import SearchSpace, check_population, decode, from_compact, random_population
-from galstm_torch.ga.goals import FrontPoint, Goals
-from galstm_torch.ga.hypervolume import hypervolume, knee
-from galstm_torch.ga.nsga2 import pick_front
-from galstm_torch.ga.objectives import largest, param_counts
-from galstm_torch.ga.rungs import Schedule
-from galstm_torch.ga.search import Search
+from galstm_torch.ga.fidelity.evaluator import Evaluator
+from galstm_torch.ga.fidelity.rungs import Schedule
+from galstm_torch.ga.genome.encoding import (
+    SearchSpace,
+    check_population,
+    decode,
+    from_compact,
+    random_population,
+)
+from galstm_torch.ga.guide.front_pick import pick_front
+from galstm_torch.ga.pareto.goals import FrontPoint, Goals
+from galstm_torch.ga.pareto.hypervolume import hypervolume, knee
+from galstm_torch.ga.pareto.objectives import largest, param_counts
+from galstm_torch.ga.search.loop import Search
 from galstm_torch.persist import checkpoint
 from galstm_torch.persist.checkpoint import Checkpoints
 from galstm_torch.persist.records import Tables
@@ -159,7 +165,7 @@ def test_rungs_promote_the_extremes_of_the_screened_front(tmp_path):
 
 
 def test_optuna_nsga2_proposals_are_valid_and_seeded():
-    from galstm_torch.ga.tpe import propose
+    from galstm_torch.ga.strategies.tpe import propose
 
     g = torch.Generator().manual_seed(1)
     pop = random_population(16, SPACE, generator=g)
@@ -177,7 +183,7 @@ def test_optuna_nsga2_asks_belong_to_the_generation_proposed():
     the new asks are the next generation, bred from parents that include it."""
     import optuna
 
-    from galstm_torch.ga.tpe import _nsga2
+    from galstm_torch.ga.strategies.tpe import _nsga2
 
     sampler = _nsga2(optuna, 8, seed=0, generation=2)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
@@ -264,7 +270,7 @@ def test_single_objective_runs_are_unchanged_by_the_pareto_code(tmp_path):
 
 
 def test_greedy_improvement_adds_the_largest_gain_first_and_stops_when_nothing_adds():
-    from galstm_torch.ga.improvement import greedy_improvement
+    from galstm_torch.ga.guide.improvement import greedy_improvement
 
     goals = Goals(("accuracy", "params"), SPACE, reference={"accuracy": 0.5, "params": 1000.0})
     front = torch.tensor([[0.9, -500.0]], dtype=torch.float64)
@@ -276,7 +282,7 @@ def test_greedy_improvement_adds_the_largest_gain_first_and_stops_when_nothing_a
 
 
 def test_pick_improving_returns_fresh_distinct_children():
-    from galstm_torch.ga.improvement import pick_improving
+    from galstm_torch.ga.guide.improvement import pick_improving
 
     g = torch.Generator().manual_seed(2)
     known = random_population(12, SPACE, generator=g)
@@ -293,7 +299,7 @@ def test_pick_improving_returns_fresh_distinct_children():
 
 def test_ucb_optimism_is_largest_where_no_genome_was_measured():
     """Every measured genome has two dense blocks: candidates with one get more optimism."""
-    from galstm_torch.ga.improvement import optimistic_accuracy
+    from galstm_torch.ga.guide.improvement import optimistic_accuracy
 
     g = torch.Generator().manual_seed(4)
     known = random_population(10, SPACE, generator=g)

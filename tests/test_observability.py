@@ -14,7 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import metadata
 
 from galstm_torch import load_model
-from galstm_torch.persist.export import load_export
+from galstm_torch.persist.models.export import load_export
 from galstm_torch.training.trainer import accuracy
 
 from conftest import ROOT, TINY, run_train, sample

@@ -5,8 +5,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from galstm_torch.ga.genome import N_DENSE, N_LSTM, SearchSpace, active_mask, invalid_rows, random_population
-from galstm_torch.ga.operators import (
+from galstm_torch.ga.genome.encoding import (
+    N_DENSE,
+    N_LSTM,
+    SearchSpace,
+    active_mask,
+    invalid_rows,
+    random_population,
+)
+from galstm_torch.ga.genome.operators import (
     crossover,
     elite_indices,
     mutate_layers,
@@ -181,8 +188,8 @@ def test_property_every_generation_is_valid(sp, selection, cx, mut, layer_mut, e
 
 
 def test_a_mutation_step_moves_units_locally_and_stays_in_bounds(space, gen):
-    from galstm_torch.ga.genome import active_mask, check_population, random_population
-    from galstm_torch.ga.operators import mutate_units
+    from galstm_torch.ga.genome.encoding import active_mask, check_population, random_population
+    from galstm_torch.ga.genome.operators import mutate_units
 
     pop = random_population(2000, space, generator=gen)
     out = mutate_units(pop, space, mutation_rate=1.0, generator=gen, step=0.05)

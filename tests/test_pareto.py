@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from galstm_torch.ga.fronts import crowding_distance, dominates, nondominated_ranks, survivors, tournament
+from galstm_torch.ga.pareto.fronts import (
+    crowding_distance,
+    dominates,
+    nondominated_ranks,
+    survivors,
+    tournament,
+)
 
 
 def reference_ranks(points: list[tuple[float, ...]]) -> list[int]:

@@ -18,8 +18,8 @@ from galstm_torch.execution import pool as pool_module
 from galstm_torch.execution.executor import Task
 from galstm_torch.execution.pool import PoolExecutor
 from galstm_torch.execution.worker import DataSpec, WorkerSpec
-from galstm_torch.persist import models as run_outputs
-from galstm_torch.persist.export import load_export
+from galstm_torch.persist.models import outputs as run_outputs
+from galstm_torch.persist.models.export import load_export
 from galstm_torch.training.trainer import TrainSettings
 
 from conftest import SAMPLE_ROOT, TINY, compose_cfg, run_train

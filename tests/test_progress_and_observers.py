@@ -7,8 +7,14 @@ import pytest
 import torch
 
 from galstm_torch.execution.executor import Outcome
-from galstm_torch.ga.evaluator import Result
-from galstm_torch.ga.events import Best, GenerationDone, GenerationInfo, GenerationStarted, GenomeTrained
+from galstm_torch.ga.fidelity.evaluator import Result
+from galstm_torch.ga.search.events import (
+    Best,
+    GenerationDone,
+    GenerationInfo,
+    GenerationStarted,
+    GenomeTrained,
+)
 from galstm_torch.observe.progress import Progress, bars_enabled
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.observers import CurveCollector, Observers

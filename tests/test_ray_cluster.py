@@ -56,7 +56,7 @@ def test_trainings_spread_over_three_nodes_with_serial_results(cluster, serial,
                                                                 tmp_path, caplog):
     import ray
 
-    caplog.set_level(logging.INFO, logger="galstm_torch.execution.ray_workers")
+    caplog.set_level(logging.INFO, logger="galstm_torch.execution.ray.workers")
     assert len([n for n in ray.nodes() if n["Alive"]]) == 3
     run(compose_cfg(*SEARCH, *THREE), out_dir=tmp_path)
     assert "Ray: 3 worker(s)" in caplog.text  # one CPU each, on nodes of one CPU: one per node
@@ -68,7 +68,7 @@ def test_trainings_spread_over_three_nodes_with_serial_results(cluster, serial,
 def test_a_worker_node_removed_mid_search_loses_nothing(cluster, serial, tmp_path,
                                                          caplog):
     c, workers = cluster
-    caplog.set_level(logging.INFO, logger="galstm_torch.execution.ray_workers")
+    caplog.set_level(logging.INFO, logger="galstm_torch.execution.ray.workers")
     removed = threading.Event()
 
     def remove_a_node() -> None:  # once the search has trained a genome

@@ -17,7 +17,7 @@ import pytest
 from galstm_torch.app import run, to_config
 from galstm_torch.errors import ConfigError, DataError
 from galstm_torch.execution.executor import Task
-from galstm_torch.execution.ray_resources import RayOptions, plan_workers
+from galstm_torch.execution.ray.resources import RayOptions, plan_workers
 from galstm_torch.execution.worker import DataSpec, GenomeWorker, WorkerSpec
 from galstm_torch.training.trainer import TrainSettings
 
@@ -89,7 +89,7 @@ def test_ray_gives_the_same_evaluations_and_best_as_serial(serial_outputs, tmp_p
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds workers in /proc")
 def test_killed_worker_is_restarted_and_the_run_equals_serial(serial_outputs, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="galstm_torch.execution.ray_workers")
+    caplog.set_level(logging.INFO, logger="galstm_torch.execution.ray.workers")
     stop, killed = threading.Event(), []
     killer = threading.Thread(target=kill_first_training, args=(stop, killed), daemon=True)
     killer.start()

@@ -15,9 +15,9 @@ import torch
 
 from galstm_torch.app import to_config
 from galstm_torch.config.overrides import check_overrides
+from galstm_torch.data.load import load_data
 from galstm_torch.errors import ConfigError, DataError
 from galstm_torch.persist.rundir import LOCK
-from galstm_torch.training.data import load_data
 
 from conftest import ROOT, SAMPLE_ROOT, TINY, compose_cfg, run_train
 

@@ -127,7 +127,7 @@ def test_tensorboard_keeps_one_event_per_step_after_a_kill_between_records_and_c
     """The kill falls after the CSV rows and TensorBoard events of a generation are written
     and before its checkpoint says so: the resumed run redoes that generation."""
     from galstm_torch.app import SearchInterrupted, run
-    from galstm_torch.ga import search
+    from galstm_torch.ga.search import loop as search
 
     real, calls = search.Search._record, []
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from galstm_torch.errors import DataError
-from galstm_torch.persist.export import load_model
+from galstm_torch.persist.models.export import load_model
 
 
 class _Planted:
@@ -28,7 +28,7 @@ def test_a_refused_pickle_is_one_line_without_a_torch_warning(tmp_path, writer):
     import pickle
     import warnings
 
-    from galstm_torch.training.tensor_data import load_tensor_file
+    from galstm_torch.data.tensors import load_tensor_file
 
     marker, path = tmp_path / "pwned", tmp_path / "evil.pt"
     payload = {"format": 1, "model": _Planted(marker)}

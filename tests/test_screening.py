@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from galstm_torch.app import to_config, train_settings
 from galstm_torch.errors import ConfigError
 from galstm_torch.execution import executor
-from galstm_torch.ga.evaluator import settings_fingerprint
+from galstm_torch.ga.fidelity.evaluator import settings_fingerprint
 from galstm_torch.persist.resume import config_hash, known_hashes
 from galstm_torch.training.trainer import TrainSettings, at_fidelity
 

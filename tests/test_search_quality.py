@@ -13,10 +13,10 @@ import torch
 
 from galstm_torch.config import GAConfig
 from galstm_torch.execution.executor import Outcome, Task
-from galstm_torch.ga.evaluator import Evaluator, Request
-from galstm_torch.ga.genome import SearchSpace, check_population
-from galstm_torch.ga.rungs import Schedule, promoted
-from galstm_torch.ga.search import Search
+from galstm_torch.ga.fidelity.evaluator import Evaluator, Request
+from galstm_torch.ga.fidelity.rungs import Schedule, promoted
+from galstm_torch.ga.genome.encoding import SearchSpace, check_population
+from galstm_torch.ga.search.loop import Search
 from galstm_torch.persist import checkpoint
 from galstm_torch.persist.checkpoint import Checkpoints
 from galstm_torch.persist.records import Tables
@@ -185,7 +185,7 @@ def test_resume_after_a_kill_ends_exactly_as_an_uninterrupted_run(tmp_path, stra
 
 def test_tpe_proposes_valid_genomes_that_depend_only_on_history_and_seed():
     pytest.importorskip("optuna")
-    from galstm_torch.ga.tpe import propose
+    from galstm_torch.ga.strategies.tpe import propose
 
     history = [((1, 1, 64, 64), 0.8, 0), ((3, 1, 200, 100, 250, 64), 0.9, 0),
                ((2, 3, 40, 50, 60, 70, 80), 0.6, 1)]
@@ -222,8 +222,8 @@ def test_a_converged_population_with_no_generation_limit_stops(tmp_path):
 
 
 def test_guided_offspring_are_the_children_the_model_predicts_best():
-    from galstm_torch.ga.genome import random_population
-    from galstm_torch.ga.surrogate import pick
+    from galstm_torch.ga.genome.encoding import random_population
+    from galstm_torch.ga.guide.surrogate import pick
 
     g = torch.Generator().manual_seed(0)
     known = random_population(40, SPACE, generator=g)
@@ -265,7 +265,7 @@ def test_failed_genomes_are_never_promoted_and_rank_below_every_working_one(tmp_
     promoted_ = [t for t in executor.tasks if t.fidelity is None]
     assert promoted_ and all(t.compact[1] != 3 for t in promoted_)
     assert result.best.result.arch.compact[1] != 3
-    from galstm_torch.ga.rungs import Standing
+    from galstm_torch.ga.fidelity.rungs import Standing
     assert Standing(1, 0.0, 0.0, 1, failed=True).key < Standing(0, 0.01, 0.0, 1).key
 
 

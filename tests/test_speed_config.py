@@ -6,12 +6,12 @@ import torch
 
 from galstm_torch.app import to_config, train_settings
 from galstm_torch.config import Config
+from galstm_torch.data.images import DataSplits
 from galstm_torch.errors import ConfigError
 from galstm_torch.execution.batched import BatchedExecutor
 from galstm_torch.execution.executor import SerialExecutor
 from galstm_torch.executors import local_executor
 from galstm_torch.training.architecture import Architecture
-from galstm_torch.training.data import DataSplits
 from galstm_torch.training.trainer import TrainSettings, cpu_bf16_lstm, train
 
 from conftest import sample

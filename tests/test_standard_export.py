@@ -14,9 +14,9 @@ import torch
 
 from galstm_torch.app import run
 from galstm_torch.errors import DataError
-from galstm_torch.persist import standard_export
-from galstm_torch.persist.export import load_model, save_model
-from galstm_torch.persist.standard_export import export_run, main
+from galstm_torch.persist.models import standard_export
+from galstm_torch.persist.models.export import load_model, save_model
+from galstm_torch.persist.models.standard_export import export_run, main
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.model import build_model
 

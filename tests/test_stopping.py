@@ -13,10 +13,12 @@ from omegaconf import OmegaConf
 
 from galstm_torch.app import schedule, to_config, train_settings
 from galstm_torch.config import Config, GAConfig, register_configs
-from galstm_torch.ga.evaluator import Evaluator
-from galstm_torch.ga.events import GenerationDone, Sink
-from galstm_torch.ga.genome import SearchSpace
-from galstm_torch.ga.pace import (
+from galstm_torch.ga.fidelity.evaluator import Evaluator
+from galstm_torch.ga.fidelity.rungs import Schedule
+from galstm_torch.ga.genome.encoding import SearchSpace
+from galstm_torch.ga.search.events import GenerationDone, Sink
+from galstm_torch.ga.search.loop import Search
+from galstm_torch.ga.search.pace import (
     eta_seconds,
     format_duration,
     generation_cost,
@@ -24,8 +26,6 @@ from galstm_torch.ga.pace import (
     likely_generations,
     stopping_rule,
 )
-from galstm_torch.ga.rungs import Schedule
-from galstm_torch.ga.search import Search
 from galstm_torch.persist.resume import config_hash, resumed_config, save_config
 
 from conftest import TINY_DATA, compose_cfg, run_train
@@ -116,7 +116,7 @@ def test_with_both_limits_the_first_reached_stops_the_search(generations, budget
 
 
 def test_the_log_numbers_generations_from_0_and_says_what_stops_the_search(caplog):
-    caplog.set_level(logging.INFO, logger="galstm_torch.ga.search")
+    caplog.set_level(logging.INFO, logger="galstm_torch.ga.search.loop")
     search(ga(generations=2, budget_epochs=None, rungs=[1.0], seeds=1), Generations()).run()
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0] == "search ga: stops after 2 generations (ga.generations; no compute budget)"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from galstm_torch.ga.genome import SearchSpace, check_population, from_compact
-from galstm_torch.ga.surrogate import corners, features, pick, standardize
+from galstm_torch.ga.genome.encoding import SearchSpace, check_population, from_compact
+from galstm_torch.ga.guide.surrogate import corners, features, pick, standardize
 
 SPACE = SearchSpace()
 

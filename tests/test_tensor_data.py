@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import galstm_torch
+from galstm_torch.data.load import load_data
 from galstm_torch.errors import DataError
-from galstm_torch.training.data import load_data
 
 SMALL = ["ga=simple", "ga.pop_size=3", "ga.generations=1", "model.min_units=8",
          "model.max_units=16", "progress=false", "tensorboard.enabled=false",

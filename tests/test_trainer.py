@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from galstm_torch.execution.executor import SerialExecutor
-from galstm_torch.ga.evaluator import Evaluator
+from galstm_torch.ga.fidelity.evaluator import Evaluator
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.trainer import TrainSettings, train
 
@@ -62,7 +62,7 @@ def test_evaluator_caches_and_is_independent_of_order():
 
 def test_eval_batch_size_is_not_part_of_the_cache_key():
     # It may change on resume, so it must not change the fitness cache's keys.
-    from galstm_torch.ga.evaluator import settings_fingerprint
+    from galstm_torch.ga.fidelity.evaluator import settings_fingerprint
 
     a = settings_fingerprint(TrainSettings(eval_batch_size=1000), 0, {})
     assert a == settings_fingerprint(TrainSettings(eval_batch_size=10), 0, {})
@@ -92,7 +92,7 @@ def test_cosine_schedule_changes_the_training_and_the_cache_key(sample):
     constant = train(arch, small, TrainSettings(), seed=2, device=CPU).evaluation
     cosine = train(arch, small, TrainSettings(lr_schedule="cosine"), seed=2, device=CPU).evaluation
     assert cosine.loss != constant.loss
-    from galstm_torch.ga.evaluator import settings_fingerprint
+    from galstm_torch.ga.fidelity.evaluator import settings_fingerprint
 
     assert (settings_fingerprint(TrainSettings(), 0, {})
             != settings_fingerprint(TrainSettings(lr_schedule="cosine"), 0, {}))

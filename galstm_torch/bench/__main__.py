@@ -9,13 +9,15 @@ from typing import Any, Optional
 
 import torch
 
-from galstm_torch.bench import agreement, ga_ops, gpu, gpu_profile, pareto, search, training
+from galstm_torch.bench import agreement, ga_ops, pareto, search, training
 from galstm_torch.bench.common import describe_machine, emit_json, peak_matmul_gflops, print_table
+from galstm_torch.bench.gpu import generation as gpu
+from galstm_torch.bench.gpu import profile as gpu_profile
+from galstm_torch.data.load import load_data
 from galstm_torch.errors import GalstmError
 from galstm_torch.execution.worker import DataSpec, WorkerSpec
 from galstm_torch.files.atomic import write_json
 from galstm_torch.training.architecture import Architecture, parse_compact
-from galstm_torch.training.data import load_data
 from galstm_torch.training.runtime import pick_device, set_threads
 from galstm_torch.training.trainer import TrainSettings
 

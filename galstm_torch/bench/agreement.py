@@ -11,9 +11,9 @@ from typing import Any, cast
 
 import torch
 
+from galstm_torch.data.images import DataSplits
 from galstm_torch.training.architecture import Architecture, format_compact
-from galstm_torch.training.batched_trainer import train_group
-from galstm_torch.training.data import DataSplits
+from galstm_torch.training.grouped.batched_trainer import train_group
 from galstm_torch.training.trainer import Evaluation, TrainSettings, train
 
 GROUP = (Architecture((64,), (48,)), Architecture((40,), (32, 40)), Architecture((56,), (36, 48, 32)))

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from galstm_torch.bench.common import Stat, time_call
-from galstm_torch.ga.genome import SearchSpace, random_population
-from galstm_torch.ga.operators import next_generation
+from galstm_torch.ga.genome.encoding import SearchSpace, random_population
+from galstm_torch.ga.genome.operators import next_generation
 
 CROSSOVER_RATE, MUTATION_RATE = 0.5, 0.01
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from galstm_torch.bench.common import time_call
-from galstm_torch.ga.fronts import crowding_distance, nondominated_ranks, survivors, tournament
+from galstm_torch.ga.pareto.fronts import crowding_distance, nondominated_ranks, survivors, tournament
 
 COLUMNS = [("genomes", "genomes"), ("objectives", "objectives"), ("fronts", "fronts"),
            ("sort_s", "sort s"), ("crowding_s", "crowding s"), ("survivors_s", "survivors s"),

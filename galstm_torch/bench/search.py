@@ -23,13 +23,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from galstm_torch.config import GAConfig
 from galstm_torch.config.files import config_dir
+from galstm_torch.data.images import DataSplits
 from galstm_torch.execution.executor import Executor, Outcome, SerialExecutor, Task
-from galstm_torch.ga.evaluator import Evaluator
-from galstm_torch.ga.genome import SearchSpace
-from galstm_torch.ga.search import Search
+from galstm_torch.ga.fidelity.evaluator import Evaluator
+from galstm_torch.ga.genome.encoding import SearchSpace
+from galstm_torch.ga.search.loop import Search
 from galstm_torch.persist.checkpoint import Checkpoints
 from galstm_torch.persist.records import Tables
-from galstm_torch.training.data import DataSplits
 from galstm_torch.training.trainer import Evaluation, TrainSettings
 
 CONF = config_dir() / "ga"

@@ -14,13 +14,13 @@ from typing import Any, Iterable
 import torch
 
 from galstm_torch.bench.common import Stat
+from galstm_torch.data.images import DataSplits
 from galstm_torch.execution.batched import plan_groups
 from galstm_torch.execution.executor import Task
-from galstm_torch.ga.genome import SearchSpace, decode, random_population
+from galstm_torch.ga.genome.encoding import SearchSpace, decode, random_population
 from galstm_torch.training.architecture import Architecture, format_compact
-from galstm_torch.training.batched_trainer import fit_group
 from galstm_torch.training.cost import training_flops
-from galstm_torch.training.data import DataSplits
+from galstm_torch.training.grouped.batched_trainer import fit_group
 from galstm_torch.training.trainer import TrainSettings, fit, train
 
 REFERENCE_GENOMES = ("[1,1,151,248]", "[1,1,83,200]", "[3,1,135,41,126,47]")

@@ -12,8 +12,8 @@ from galstm_torch.config.bounds import bounds, check, in_space, validate_data
 from galstm_torch.config.capabilities import check_training, validate_executor
 from galstm_torch.config.goals import validate_goals
 from galstm_torch.errors import ConfigError
-from galstm_torch.ga.operators import SELECTIONS
-from galstm_torch.ga.settings import STRATEGIES, GAConfig, ReferenceConfig
+from galstm_torch.ga.genome.operators import SELECTIONS
+from galstm_torch.ga.search.settings import STRATEGIES, GAConfig, ReferenceConfig
 from galstm_torch.observe.settings import TensorBoardConfig
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.model import INITS

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from galstm_torch.data.images import TRAIN_IMAGES, too_few_val_images
 from galstm_torch.errors import ConfigError
 from galstm_torch.training.architecture import Architecture
-from galstm_torch.training.data import TRAIN_IMAGES, too_few_val_images
 
 
 def check(ok: bool, key: str, value: Any, allowed: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from galstm_torch.config.bounds import check
 from galstm_torch.config.capabilities import check_latency
 from galstm_torch.errors import ConfigError
-from galstm_torch.ga.objectives import OBJECTIVES
+from galstm_torch.ga.pareto.objectives import OBJECTIVES
 
 
 def _objective_list(ga: Any) -> list[str]:

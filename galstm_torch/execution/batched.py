@@ -12,6 +12,7 @@ from typing import Iterator, Optional
 
 import torch
 
+from galstm_torch.data.images import DataSplits
 from galstm_torch.execution.executor import (
     Outcome,
     Task,
@@ -21,8 +22,7 @@ from galstm_torch.execution.executor import (
     run_task,
 )
 from galstm_torch.training.architecture import Architecture, format_compact
-from galstm_torch.training.batched_trainer import train_group
-from galstm_torch.training.data import DataSplits
+from galstm_torch.training.grouped.batched_trainer import train_group
 from galstm_torch.training.trainer import TrainSettings
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterator, Optional, Protocol
 
 import torch
 
+from galstm_torch.data.images import DataSplits
 from galstm_torch.execution.weights import save_weights
 from galstm_torch.training.architecture import Architecture, format_compact
-from galstm_torch.training.data import DataSplits
 from galstm_torch.training.trainer import (
     Evaluation,
     TrainingDiverged,

@@ -16,6 +16,7 @@ from typing import Iterator, Optional
 
 import torch
 
+from galstm_torch.data.images import DataSplits
 from galstm_torch.execution.executor import (
     Outcome,
     Task,
@@ -26,8 +27,7 @@ from galstm_torch.execution.executor import (
 )
 from galstm_torch.execution.weights import save_weights
 from galstm_torch.training.architecture import Architecture, format_compact
-from galstm_torch.training.data import DataSplits
-from galstm_torch.training.graphed import PLAIN, GraphOptions, train_graphed
+from galstm_torch.training.grouped.graphed import PLAIN, GraphOptions, train_graphed
 from galstm_torch.training.trainer import TrainSettings, at_fidelity
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from galstm_torch.training.graphed import graph_support
+from galstm_torch.training.grouped.graphed import graph_support
 from galstm_torch.training.trainer import TrainSettings
 
 # The capabilities a setting may need; ``Capabilities.why`` explains a missing one to users.

@@ -25,7 +25,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from galstm_torch.training.safe_load import load_tensors
+from galstm_torch.files.safe_load import load_tensors
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,10 @@ from typing import Any, Optional
 
 import torch
 
+from galstm_torch.data.images import DataSplits
+from galstm_torch.data.load import load_data
 from galstm_torch.errors import ClusterError, GalstmError
 from galstm_torch.execution.executor import Outcome, Task, run_task
-from galstm_torch.training.data import DataSplits, load_data
 from galstm_torch.training.runtime import set_deterministic
 from galstm_torch.training.trainer import TrainSettings
 

@@ -19,8 +19,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from galstm_torch.files.atomic import atomic_write
 from galstm_torch.files.tables import CsvTable
-from galstm_torch.ga.events import Best, GenerationDone, Sink
-from galstm_torch.ga.goals import FrontPoint, ParetoSummary
+from galstm_torch.ga.pareto.goals import FrontPoint, ParetoSummary
+from galstm_torch.ga.search.events import Best, GenerationDone, Sink
 from galstm_torch.observe.plots import Throttle, pareto_figure, render, save_rgb_png
 from galstm_torch.training.architecture import format_compact
 

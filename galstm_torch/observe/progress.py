@@ -11,8 +11,8 @@ from typing import IO, Iterator, Optional
 import torch
 from tqdm import tqdm
 
-from galstm_torch.ga.events import GenerationDone, GenerationStarted, GenomeTrained, Sink
-from galstm_torch.ga.pace import format_duration, generation_label
+from galstm_torch.ga.search.events import GenerationDone, GenerationStarted, GenomeTrained, Sink
+from galstm_torch.ga.search.pace import format_duration, generation_label
 from galstm_torch.training.architecture import Architecture, format_compact
 
 LOSS_EVERY_S = 0.5  # seconds between loss read-outs: each one is a host sync on CUDA

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from galstm_torch.ga.search import SearchResult
+from galstm_torch.ga.search.loop import SearchResult
 from galstm_torch.training.architecture import format_compact
 from galstm_torch.training.trainer import Evaluation
 

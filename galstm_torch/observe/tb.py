@@ -13,9 +13,9 @@ from torch.utils.tensorboard import SummaryWriter
 
 from galstm_torch.errors import ConfigError
 from galstm_torch.files.atomic import write_json
-from galstm_torch.ga.evaluator import Result
-from galstm_torch.ga.events import Best, GenerationDone, Sink
-from galstm_torch.ga.genome import SearchSpace, active_mask
+from galstm_torch.ga.fidelity.evaluator import Result
+from galstm_torch.ga.genome.encoding import SearchSpace, active_mask
+from galstm_torch.ga.search.events import Best, GenerationDone, Sink
 from galstm_torch.observe.plots import (
     GenerationPoint,
     GenomePoint,

@@ -17,8 +17,8 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
-from galstm_torch.ga.evaluator import Result
-from galstm_torch.ga.genome import SearchSpace
+from galstm_torch.ga.fidelity.evaluator import Result
+from galstm_torch.ga.genome.encoding import SearchSpace
 from galstm_torch.training.architecture import Architecture, format_compact, slot_names
 
 METRICS = ("hparam/fitness", "hparam/val_acc", "hparam/test_acc", "hparam/params",

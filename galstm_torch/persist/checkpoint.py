@@ -21,10 +21,10 @@ import torch
 from galstm_torch.errors import GalstmError
 from galstm_torch.execution.executor import Outcome
 from galstm_torch.files.atomic import WriteFailed, atomic_write
-from galstm_torch.ga.events import Sink
-from galstm_torch.ga.state import SearchState
+from galstm_torch.files.safe_load import load_tensors
+from galstm_torch.ga.search.events import Sink
+from galstm_torch.ga.search.state import SearchState
 from galstm_torch.persist.checkpoint_schema import SchemaError, check_keys, check_meta, check_tensors
-from galstm_torch.training.safe_load import load_tensors
 from galstm_torch.training.trainer import Evaluation
 
 FORMAT = 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from galstm_torch.execution.weights import prune
-from galstm_torch.ga.events import GenerationDone, Sink
+from galstm_torch.ga.search.events import GenerationDone, Sink
 
 
 class WeightKeeper(Sink):

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 
 from galstm_torch.errors import ConfigError
-from galstm_torch.ga.genome import SearchSpace, check_population
-from galstm_torch.ga.state import SearchState
+from galstm_torch.ga.genome.encoding import SearchSpace, check_population
+from galstm_torch.ga.search.state import SearchState
 from galstm_torch.persist.records import population_fields
 
 Rows = dict[int, dict[int, list[int]]]  # generation -> index -> genes

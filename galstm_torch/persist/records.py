@@ -7,9 +7,9 @@ from pathlib import Path
 
 from galstm_torch.files.atomic import write_json
 from galstm_torch.files.tables import CsvTable
-from galstm_torch.ga.evaluator import Result
-from galstm_torch.ga.events import GENERATION_FIELDS, Best, GenerationDone, Sink
-from galstm_torch.ga.genome import SearchSpace
+from galstm_torch.ga.fidelity.evaluator import Result
+from galstm_torch.ga.genome.encoding import SearchSpace
+from galstm_torch.ga.search.events import GENERATION_FIELDS, Best, GenerationDone, Sink
 from galstm_torch.training.architecture import format_compact, slot_names
 
 CSV_FIELDS = ("generation", "index", "genome", "fidelity", "replicate", "fitness", "val_acc",

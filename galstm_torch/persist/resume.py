@@ -12,8 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from galstm_torch.errors import ConfigError
-from galstm_torch.ga.genome import SearchSpace, check_population
-from galstm_torch.ga.pace import limit_reached
+from galstm_torch.ga.genome.encoding import SearchSpace, check_population
+from galstm_torch.ga.search.pace import limit_reached
 from galstm_torch.persist.checkpoint import CheckpointError, SearchState, check_cache_keys, load
 from galstm_torch.persist.population_table import check_population_table
 

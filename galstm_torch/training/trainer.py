@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from galstm_torch.data.images import DataSplits
 from galstm_torch.training.architecture import Architecture
-from galstm_torch.training.data import DataSplits
 from galstm_torch.training.latency import measure_latency
 from galstm_torch.training.model import LSTMClassifier, build_model, count_parameters
 

@@ -1,0 +1,1 @@
+"""The genome: its encoding as a masked integer population tensor, and the GA's operators."""

@@ -1,0 +1,1 @@
+"""The Pareto math: fronts, crowding, hypervolume, the objectives and a search's goals."""

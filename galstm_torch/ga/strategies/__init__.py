@@ -1,0 +1,1 @@
+"""The strategies: what proposes the next population (GA, NSGA-II, random, Optuna's samplers)."""
