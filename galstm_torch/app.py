@@ -13,11 +13,11 @@ from galstm_torch.config import Config, validate
 from galstm_torch.data.tensors import check_val_split
 from galstm_torch.errors import ConfigError, GalstmError
 from galstm_torch.execution import weights
+from galstm_torch.execution.capabilities import refuse_precision
 from galstm_torch.execution.executor import SerialExecutor
-from galstm_torch.executors import data_desc, driver_data, goals_of, make_executor, refuse_precision
+from galstm_torch.executors import data_spec, driver_data, make_executor, prepare_process
 from galstm_torch.files.atomic import WriteFailed
 from galstm_torch.ga.fidelity.evaluator import Evaluator
-from galstm_torch.ga.fidelity.rungs import Schedule
 from galstm_torch.ga.genome.encoding import SearchSpace
 from galstm_torch.ga.search.loop import Search, SearchResult
 from galstm_torch.observe.progress import Progress, bars_above_logs, bars_enabled
@@ -44,6 +44,7 @@ from galstm_torch.sinks import make_sinks
 from galstm_torch.training.architecture import format_compact
 from galstm_torch.training.observers import Observers
 from galstm_torch.training.trainer import TrainingDiverged, TrainSettings
+from galstm_torch.wiring import goals_of, schedule, train_settings
 
 log = logging.getLogger(__name__)
 
@@ -61,22 +62,6 @@ def to_config(cfg: "DictConfig | Config") -> Config:
         config = cast(Config, OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), cfg)))
     validate(config)
     return config
-
-
-def train_settings(cfg: Config) -> TrainSettings:
-    t, m = cfg.trainer, cfg.model
-    return TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, adam_eps=t.adam_eps,
-                         dropout=m.dropout, l2=m.l2, init=m.init, fitness_split=t.fitness_split,
-                         eval_batch_size=t.eval_batch_size, precision=t.precision,
-                         lr_schedule=t.lr_schedule, screen_batch_size=t.screen_batch_size or 0,
-                         latency_batch=cfg.ga.latency_batch if "latency" in cfg.ga.objectives else 0)
-
-
-def schedule(cfg: Config) -> Schedule:
-    """The rungs (in epochs) and the seeds policy of a search."""
-    ga = cfg.ga
-    return Schedule(tuple(r * cfg.trainer.epochs for r in ga.rungs), promote=ga.promote,
-                    seeds=ga.seeds, confirm=ga.confirm)
 
 
 def _hydra() -> "Any | None":
@@ -147,7 +132,7 @@ def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], 
                              weights_dir=out / weights.FOLDER)
     try:
         evaluator = Evaluator(executor, settings, run_seed=config.seed,
-                              data_desc=data_desc(config), budget=config.ga.budget_epochs)
+                              data_desc=data_spec(config).describe(), budget=config.ga.budget_epochs)
         begin()
         start = 0 if state is None else state.generation + (state.phase == "evaluated")
         sinks = make_sinks(config, out, space, board, start, aims.multi, progress)
@@ -167,7 +152,11 @@ def _after_search(config: Config, result: SearchResult, evaluator: Evaluator,
                   serial: Optional[SerialExecutor], out: Path) -> None:
     """The model export and, with final.epochs > 0, the final training, in this process
     (with Ray, the driver loads the data for them only now)."""
-    data, device = (serial.data, serial.device) if serial is not None else driver_data(config)
+    if serial is not None:
+        data, device = serial.data, serial.device
+    else:
+        device = prepare_process(config)
+        data = driver_data(config, device)
     settings = train_settings(config)
     try:
         _export_and_final(config, result, evaluator, data, settings, device, out)
@@ -196,7 +185,8 @@ def _evaluate_mode(config: Config, out: Path, begin: Callable[[], None]) -> floa
     genome, progress = format_compact(config.genome), Progress(bars_enabled(config.progress))
     try:
         with graceful_termination(), bars_above_logs(progress):  # SIGTERM as Ctrl-C
-            data, device = driver_data(config)
+            device = prepare_process(config)
+            data = driver_data(config, device)
             refuse_precision(settings := train_settings(config), device)  # as a search does
             begin()
             e = evaluate_genome(list(config.genome), data, settings, run_seed=config.seed,

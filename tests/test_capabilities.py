@@ -1,5 +1,6 @@
-"""Each executor declares its Capabilities once (execution/registry.py): the configs, the
-refusals and the wiring follow from that declaration, never from an executor's name."""
+"""Each executor declares its Capabilities once, in its module (collected in
+execution/registry.py): the configs, the refusals and the wiring follow from that
+declaration, never from an executor's name."""
 from __future__ import annotations
 
 import re

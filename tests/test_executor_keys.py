@@ -8,6 +8,7 @@ from galstm_torch import executors
 from galstm_torch.app import to_config, train_settings
 from galstm_torch.errors import ConfigError
 from galstm_torch.execution import pool as pool_executor
+from galstm_torch.execution.capabilities import START_TIMEOUT_S
 from galstm_torch.execution.worker import WorkerSpec
 
 from conftest import TINY, compose_cfg
@@ -47,7 +48,8 @@ def test_the_pool_gets_its_start_timeout_and_a_typed_spec(monkeypatch):
     spec = seen["spec"]
     assert isinstance(spec, WorkerSpec) and spec.threads == 1 and spec.data.train_samples == 600
     default = to_config(compose_cfg(*TINY, "executor=pool"))
-    assert executors.start_timeout(default) == executors.START_TIMEOUT_S
+    assert executors.make_executor(default, train_settings(default)) == "pool"
+    assert seen["timeout"] == START_TIMEOUT_S  # executor.start_timeout_s=null
 
 
 @pytest.mark.parametrize("trainer", [{"epochs": 1}, {"epochs": 1, "engine": "auto", "max_group": None}],

@@ -1,6 +1,7 @@
 """The executor a config asks for, and the settings it cannot apply, refused in one line
-before anything starts. Every rule reads the executor's declared ``Capabilities``
-(execution/registry.py), never its name; ``executor=auto`` picks an executor that can."""
+before anything starts. Every rule reads the executor's declared ``Capabilities`` (each
+executor module's CAPABILITIES, collected in execution/registry.py), never its name;
+``executor=auto`` picks an executor that can."""
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ from typing import Any, Optional
 from galstm_torch.config.bounds import check
 from galstm_torch.errors import ConfigError
 from galstm_torch.execution import registry
-from galstm_torch.execution.registry import Capabilities
+from galstm_torch.execution.capabilities import Capabilities
 
 _ADDRESS = re.compile(r"auto|ray://\S+|[\w.\-\[\]:]+:\d+")
 

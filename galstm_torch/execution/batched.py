@@ -13,6 +13,7 @@ from typing import Iterator, Optional
 import torch
 
 from galstm_torch.data.images import DataSplits
+from galstm_torch.execution.capabilities import LATENCY, Capabilities, Launch
 from galstm_torch.execution.executor import (
     Outcome,
     Task,
@@ -39,7 +40,7 @@ class BatchedExecutor:
 
     def __init__(self, data: DataSplits, settings: TrainSettings, device: torch.device,
                  max_group: Optional[int] = None) -> None:
-        # the padded model's fixed shape: registry.BATCHED.data_shape, checked by the wiring
+        # the padded model's fixed shape: CAPABILITIES.data_shape, checked by the wiring
         self.data, self.settings, self.device, self.max_group = data, settings, device, max_group
         self.slots = 1  # one group after another; the evaluator sends no ahead requests
 
@@ -78,3 +79,14 @@ class BatchedExecutor:
 
     def close(self) -> None:
         pass
+
+
+def _build(launch: Launch) -> BatchedExecutor:
+    data, device = launch.here()
+    return BatchedExecutor(data, launch.settings, device, max_group=launch.options.max_group)
+
+
+CAPABILITIES = Capabilities(
+    "batched", in_process=True, build=_build, fractional_epochs=False, kept_weights=False,
+    keys=("max_group",), data_shape=(28, 10),
+    why=((LATENCY, "it is measured after each training, which this executor does not do"),))

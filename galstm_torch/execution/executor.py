@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Optional, Protocol
 import torch
 
 from galstm_torch.data.images import DataSplits
+from galstm_torch.execution.capabilities import Capabilities, Launch
 from galstm_torch.execution.weights import save_weights
 from galstm_torch.training.architecture import Architecture, format_compact
 from galstm_torch.training.trainer import (
@@ -79,7 +80,7 @@ def group_tasks(tasks: list[Task], key: Callable[[Task], Any],
 class Executor(Protocol):
     """What the evaluator drives. ``slots``: trainings it runs at once (the evaluator fills
     idle ones with the leaders' further seeds, ahead of their turn). What an executor can do
-    beyond this is declared in ``registry.py`` (its Capabilities)."""
+    beyond this is declared in its module's CAPABILITIES (capabilities.py)."""
 
     slots: int
 
@@ -142,3 +143,12 @@ class SerialExecutor:
 
     def close(self) -> None:
         pass
+
+
+def _build(launch: Launch) -> SerialExecutor:
+    data, device = launch.here()
+    return SerialExecutor(data, launch.settings, device, observer=launch.observer,
+                          weights_dir=launch.weights_dir)
+
+
+CAPABILITIES = Capabilities("serial", in_process=True, build=_build, curves=True, latency=True)

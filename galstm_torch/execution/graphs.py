@@ -17,6 +17,7 @@ from typing import Iterator, Optional
 import torch
 
 from galstm_torch.data.images import DataSplits
+from galstm_torch.execution.capabilities import DEVICES, Capabilities, Launch
 from galstm_torch.execution.executor import (
     Outcome,
     Task,
@@ -27,7 +28,12 @@ from galstm_torch.execution.executor import (
 )
 from galstm_torch.execution.weights import save_weights
 from galstm_torch.training.architecture import Architecture, format_compact
-from galstm_torch.training.grouped.graphed import PLAIN, GraphOptions, train_graphed
+from galstm_torch.training.grouped.graphed import (
+    PLAIN,
+    GraphOptions,
+    graph_support,
+    train_graphed,
+)
 from galstm_torch.training.trainer import TrainSettings, at_fidelity
 
 log = logging.getLogger(__name__)
@@ -116,3 +122,14 @@ class GraphsExecutor:
     def close(self) -> None:
         pass
 
+
+
+def _build(launch: Launch) -> GraphsExecutor:
+    data, device = launch.here()
+    return GraphsExecutor(data, launch.settings, device, max_group=launch.options.max_group,
+                          weights_dir=launch.weights_dir)
+
+
+CAPABILITIES = Capabilities("graphs", in_process=True, build=_build, latency=True, parallel=True,
+                            devices=("cuda",), keys=("max_group",), settings_check=graph_support,
+                            why=((DEVICES, "replays CUDA graphs"),))

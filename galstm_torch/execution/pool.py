@@ -22,7 +22,14 @@ from typing import Any, Iterator, Optional
 
 import torch
 
-from galstm_torch.errors import ClusterError
+from galstm_torch.errors import ClusterError, ConfigError
+from galstm_torch.execution.capabilities import (
+    LATENCY,
+    SHARED_TIMING,
+    Capabilities,
+    Launch,
+    refuse_precision,
+)
 from galstm_torch.execution.executor import Outcome, Task
 from galstm_torch.execution.worker import GenomeWorker, WorkerSpec
 
@@ -175,3 +182,20 @@ def default_workers(device: str, threads: int) -> int:
     if device.startswith("cuda:"):
         return 4
     return max(1, (os.cpu_count() or 1) // threads)
+
+
+def _build(launch: Launch) -> PoolExecutor:
+    """Local worker processes, several per GPU or one per few CPU cores."""
+    device = pool_device(launch.trainer.device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.device={launch.trainer.device} but this machine has no "
+                          "CUDA GPU: use trainer.device=cpu (or auto)")
+    refuse_precision(launch.settings, torch.device(device))
+    threads = launch.threads
+    workers = launch.options.num_workers or default_workers(device, threads)
+    return PoolExecutor(WorkerSpec.of(launch, device, threads), workers, launch.start_timeout_s)
+
+
+CAPABILITIES = Capabilities("pool", in_process=False, build=_build, parallel=True,
+                            keys=("num_workers", "threads_per_worker", "start_timeout_s"),
+                            why=((LATENCY, SHARED_TIMING),))

@@ -14,31 +14,12 @@ from typing import Any, Optional
 
 import torch
 
-from galstm_torch.data.images import DataSplits
-from galstm_torch.data.load import load_data
+from galstm_torch.data.load import DataSpec
 from galstm_torch.errors import ClusterError, GalstmError
+from galstm_torch.execution.capabilities import Launch
 from galstm_torch.execution.executor import Outcome, Task, run_task
 from galstm_torch.training.runtime import set_deterministic
 from galstm_torch.training.trainer import TrainSettings
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """The data a worker loads (an absolute root: a worker's working directory may not be
-    the driver's)."""
-
-    name: str
-    root: str
-    download: bool = False
-    train_samples: Optional[int] = None
-    test_samples: Optional[int] = None
-    val_fraction: float = 0.1
-    path: Optional[str] = None  # data=tensors: the file
-
-    def load(self) -> DataSplits:
-        return load_data(self.name, self.root, download=self.download,
-                         train_samples=self.train_samples, test_samples=self.test_samples,
-                         val_fraction=self.val_fraction, path=self.path)
 
 
 @dataclass(frozen=True)
@@ -57,6 +38,13 @@ class WorkerSpec:
         """This spec on another device (and thread count)."""
         return dataclasses.replace(self, device=device,
                                    threads=self.threads if threads is None else threads)
+
+    @classmethod
+    def of(cls, launch: Launch, device: str = "cpu", threads: int = 1) -> "WorkerSpec":
+        """What a worker of this launch needs."""
+        weights = launch.weights_dir
+        return cls(launch.data_spec, launch.settings, device, threads,
+                   launch.trainer.deterministic, str(weights) if weights else None)
 
 
 class GenomeWorker:

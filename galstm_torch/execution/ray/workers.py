@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any, Iterator, Optional
 
 from galstm_torch.errors import ClusterError, ConfigError
+from galstm_torch.execution.capabilities import LATENCY, SHARED_TIMING, Capabilities, Launch
 from galstm_torch.execution.executor import Outcome, Task, failed_outcome
 from galstm_torch.execution.ray.resources import RayOptions, plan_workers
 from galstm_torch.execution.worker import GenomeWorker, WorkerSpec
@@ -190,3 +191,24 @@ class RayExecutor:
                     self.ray.kill(actor)
         self._actors = []
 
+
+
+RESTARTS = 3  # executor.max_restarts=null: restarts per worker
+
+
+def _build(launch: Launch) -> RayExecutor:
+    """Ray workers receive a WorkerSpec and load the data themselves. They keep no weights:
+    they may run on other machines."""
+    ex = launch.options
+    options = RayOptions(address=ex.address, num_workers=ex.num_workers,
+                         threads_per_worker=launch.threads, gpus_per_worker=ex.gpus_per_worker,
+                         max_restarts=RESTARTS if ex.max_restarts is None else ex.max_restarts,
+                         start_timeout_s=launch.start_timeout_s)
+    return RayExecutor(options, WorkerSpec.of(launch), launch.trainer.device)
+
+
+CAPABILITIES = Capabilities(
+    "ray", in_process=False, build=_build, kept_weights=False, parallel=True,
+    keys=("address", "num_workers", "threads_per_worker", "gpus_per_worker", "max_restarts",
+          "start_timeout_s"),
+    why=((LATENCY, SHARED_TIMING),))
