@@ -33,8 +33,6 @@ from galstm_torch.persist.resume import not_a_run
 CONF = config_dir()
 TOOLS = ("report", "bench", "export")
 
-register_configs()
-
 
 @hydra.main(version_base="1.3", config_path=str(CONF), config_name=CONFIG_NAME)
 def search(cfg: DictConfig) -> float:
@@ -151,6 +149,7 @@ def main() -> None:
         else:
             from galstm_torch.bench.__main__ import main as tool
         sys.exit(tool(argv[1:]))
+    register_configs()  # the schema conf/config.yaml names as base_config, before Hydra composes
     problem = check_overrides(argv, CONF)
     if problem:  # a typo or a wrong type, in one line as every refusal (Hydra prints 6-8)
         print(f"error: {problem}", file=sys.stderr)
