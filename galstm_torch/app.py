@@ -172,7 +172,7 @@ def _export_and_final(config: Config, result: SearchResult, evaluator: Evaluator
           "galstm_torch.load_model(path) rebuilds it)", flush=True)
     if config.final.epochs > 0:
         final = dataclasses.replace(settings, lr_schedule=config.final.lr_schedule)
-        e = train_final(result.best.result.arch, data, final, config.final.epochs,
+        e = train_final(result.best.arch, data, final, config.final.epochs,
                         run_seed=config.seed, device=device, out=out)
         print(f"final        {config.final.epochs} epochs on train+val: test acc {e.test_acc:.4f}"
               f"   ({e.seconds:.1f}s, final_model.pt)", flush=True)
@@ -287,4 +287,4 @@ def _search_mode(checked: Config, out_dir: "str | Path | None", overrides: Optio
                           f"on that disk, then resume with python train.py resume={out}; the "
                           "last checkpoint is intact") from None
     pareto = result.best.pareto  # a Pareto search returns its front's hypervolume
-    return float(pareto.hypervolume if pareto else result.best.result.evaluation.fitness)
+    return float(pareto.hypervolume if pareto else result.best.fitness)

@@ -62,3 +62,13 @@ def run_train(*overrides: str, cwd: Path = ROOT, timeout: int = 300) -> subproce
     env.pop("GALSTM_DATA_ROOT", None)
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *overrides], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def one_seed_row(arch, outcome, fidelity: float = 1.0):
+    """A genome's Row from the one record it has (what the sinks read, without a search)."""
+    import math
+
+    from galstm_torch.ga.fidelity.rungs import Row, Standing
+
+    st = Standing(0, outcome.evaluation.fitness, math.nan, 1, outcome.status == "failed")
+    return Row(arch, fidelity, st, outcome)

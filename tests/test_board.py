@@ -7,18 +7,20 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import api_pb2, metadata
 
 from galstm_torch.execution.executor import Outcome, Task, failed_outcome
-from galstm_torch.ga.fidelity.evaluator import Result
+from galstm_torch.ga.fidelity.rungs import Row
 from galstm_torch.ga.genome.encoding import SearchSpace
 from galstm_torch.observe.tb_hparams import HParamsLog, genome_hparams, session_name
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.trainer import Evaluation
 
+from conftest import one_seed_row
 
-def result(arch: Architecture, fitness: "float | None") -> Result:
+
+def result(arch: Architecture, fitness: "float | None") -> Row:
     if fitness is None:
-        return Result(arch, failed_outcome(Task(arch.compact, 0), "diverged"), False)
+        return one_seed_row(arch, failed_outcome(Task(arch.compact, 0), "diverged"))
     e = Evaluation(fitness, fitness, fitness - 0.01, 0.5, 1234, 2.0, 100.0)
-    return Result(arch, Outcome(arch.compact, e), False)
+    return one_seed_row(arch, Outcome(arch.compact, e))
 
 
 def session(folder) -> tuple[dict, int, EventAccumulator]:

@@ -19,6 +19,7 @@ from galstm_torch.ga.search.loop import Search
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.trainer import Evaluation, TrainSettings
 
+from conftest import one_seed_row
 from test_search_quality import NoisyExecutor
 
 SPACE = SearchSpace()
@@ -79,8 +80,8 @@ def test_each_generation_is_announced_trained_and_done_then_finished_and_closed(
 def test_a_search_without_sinks_finds_the_same_best():
     with_sink = _search([Recording()])[0].run()
     alone = _search([])[0].run()
-    assert alone.best.result.arch == with_sink.best.result.arch
-    assert alone.best.result.fitness == with_sink.best.result.fitness
+    assert alone.best.arch == with_sink.best.arch
+    assert alone.best.fitness == with_sink.best.fitness
 
 
 def test_sinks_are_closed_when_the_search_fails():
@@ -107,9 +108,11 @@ def test_the_best_so_far_of_a_pareto_search_is_the_fronts_most_accurate_genome()
     knee = FrontPoint(a, 0.7, 1, 900, math.nan, val_acc=0.71, test_acc=0.69)
     summary = ParetoSummary(("accuracy", "params"), {}, (knee, accurate), knee, 0.5)
     e = Evaluation(0.7, 0.71, 0.69, 0.1, 900, 1.0, 1.0)
-    best = Best(Result(a, Outcome(a.compact, e), cache_hit=False), 0, pareto=summary)
-    event = GenerationDone([best.result], torch.tensor([0.7]), best,
-                           GenerationInfo(0, 1.0, 1, 0, 1.0), torch.zeros(1, 6), [best.result])
+    row = one_seed_row(a, Outcome(a.compact, e))
+    best = Best.of(row, 0, pareto=summary)
+    event = GenerationDone([row], torch.tensor([0.7]), best,
+                           GenerationInfo(0, 1.0, 1, 0, 1.0), torch.zeros(1, 6),
+                           [Result(a, row.first, cache_hit=False)])
     assert event.leader == (0.9, 0.91, 0.89)
     assert event.scalars["fitness/best_so_far"] == 0.9
     assert event.scalars["accuracy/test_best_so_far"] == 0.89

@@ -57,7 +57,7 @@ def test_the_pool_gets_its_start_timeout_and_a_typed_spec(monkeypatch):
 def test_a_config_saved_when_every_executor_had_ray_defaults_still_resumes(trainer):
     from omegaconf import OmegaConf
 
-    from galstm_torch.persist.resume import migrate
+    from galstm_torch.persist.migrate import saved_config as migrate
 
     saved = OmegaConf.create({"trainer": trainer, "executor": {
         "name": "serial", "max_restarts": 3, "start_timeout_s": 300.0, "address": None}})

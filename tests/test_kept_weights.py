@@ -21,7 +21,7 @@ from galstm_torch.persist.models.export import load_export
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.trainer import Evaluation, TrainSettings, train
 
-from conftest import TINY, compose_cfg, sample
+from conftest import TINY, compose_cfg, one_seed_row, sample
 
 SEARCH = [*TINY, "trainer.num_threads=1", "ga.pop_size=4", "ga.generations=2",
           "tensorboard.enabled=false", "seed=5"]
@@ -52,10 +52,10 @@ def _done(compact, seed, status="ok") -> GenerationDone:
     """A generation whose best so far is ``compact`` trained with ``seed``."""
     arch = Architecture.from_compact(compact)
     e = Evaluation(0.9, 0.9, 0.9, 0.1, 100, 1.0, 1.0)
-    result = Result(arch, Outcome(arch.compact, e, status=status, seed=seed), cache_hit=False)
+    row = one_seed_row(arch, Outcome(arch.compact, e, status=status, seed=seed))
     info = GenerationInfo(0, 1.0, 1, 0)
-    return GenerationDone([result], torch.tensor([0.9]), Best(result, 0), info,
-                          torch.zeros(1, 4), [result])
+    return GenerationDone([row], torch.tensor([0.9]), Best.of(row, 0), info,
+                          torch.zeros(1, 4), [Result(arch, row.first, cache_hit=False)])
 
 
 def test_the_keeper_leaves_only_the_best_genomes_weights(tmp_path):
@@ -204,9 +204,9 @@ def test_kept_weights_of_another_architecture_are_dropped_and_the_genome_retrain
         return build_model(a, n_features=data.n_features), e
 
     monkeypatch.setattr(outputs, "train", fake_train)
-    result = Result(arch, Outcome(arch.compact, e, status="ok", seed=7), cache_hit=False)
-    evaluator = SimpleNamespace(cached=lambda a: None, task=lambda a: SimpleNamespace(seed=7))
-    outputs.export_best(Best(result, 0), evaluator, sample(600, 200), TrainSettings(),
+    row = one_seed_row(arch, Outcome(arch.compact, e, status="ok", seed=7))
+    evaluator = SimpleNamespace(task=lambda a: SimpleNamespace(seed=7))
+    outputs.export_best(Best.of(row, 0), evaluator, sample(600, 200), TrainSettings(),
                         torch.device("cpu"), tmp_path)
     assert retrained == [(arch.compact, 7)]
     assert "do not fit that genome" in caplog.text and "retrains" in caplog.text

@@ -20,7 +20,7 @@ from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.observers import CurveCollector, Observers
 from galstm_torch.training.trainer import Evaluation, TrainSettings, steps_per_epoch, train
 
-from conftest import sample
+from conftest import one_seed_row, sample
 
 CPU = torch.device("cpu")
 
@@ -66,16 +66,16 @@ def test_the_search_bar_counts_generations_with_the_compute_based_eta():
     progress = Progress(True, file=shown)
     arch = Architecture((32,), (16,))
     outcome = Outcome(arch.compact, Evaluation(0.75, 0.75, 0.75, 0.1, 10, 0.0, 0.0))
-    result = Result(arch, outcome, cache_hit=False)
+    result, row = Result(arch, outcome, cache_hit=False), one_seed_row(arch, outcome)
     for generation, eta in ((0, 125.0), (1, 0.0)):
         progress.generation_started(GenerationStarted(
             generation, 2, 1, 0, None, budget=12.0, compute=4.0 * generation,
             eta=None if generation == 0 else 125.0))
         progress.genome_trained(GenomeTrained("k", outcome))
         info = GenerationInfo(generation, 1.0, generation + 1, 0, 4.0 * (generation + 1), eta)
-        progress.generation_done(GenerationDone([result], torch.tensor([0.75]),
-                                                Best(result, 0), info, torch.zeros(1, 4), [result]))
-    progress.finish(Best(result, 0))
+        progress.generation_done(GenerationDone([row], torch.tensor([0.75]),
+                                                Best.of(row, 0), info, torch.zeros(1, 4), [result]))
+    progress.finish(Best.of(row, 0))
     progress.close()
     text = shown.getvalue()
     assert "search:   0%" in text and "0/2 generations" in text and "ETA after this generation" in text

@@ -136,13 +136,13 @@ def test_racing_gives_the_answer_fresh_seeds_and_reports_their_mean(tmp_path):
     executor = NoisyExecutor()
     result = search(tmp_path, ga(budget_epochs=20.0), executor).run()
     best = result.best
-    reps = [t for t in executor.tasks if t.compact == best.result.arch.compact and t.fidelity is None]
+    reps = [t for t in executor.tasks if t.compact == best.arch.compact and t.fidelity is None]
     assert best.seeds == 3 and len(reps) == 3 and len({t.seed for t in reps}) == 3
     by_seed = {r["replicate"]: float(r["fitness"]) for r in rows(tmp_path)
-               if r["genome"] == str(list(best.result.arch.compact)).replace(" ", "")
+               if r["genome"] == str(list(best.arch.compact)).replace(" ", "")
                and r["fidelity"] == "1" and r["cache_hit"] == "0"}
     assert sorted(by_seed) == ["0", "1", "2"]
-    assert best.result.fitness == pytest.approx(sum(by_seed.values()) / 3)
+    assert best.fitness == pytest.approx(sum(by_seed.values()) / 3)
     assert best.se > 0
 
 
@@ -169,8 +169,8 @@ def test_resume_after_a_kill_ends_exactly_as_an_uninterrupted_run(tmp_path, stra
                          start=state.generation + (state.phase == "evaluated"))
         resumed.restore(state)
         again = resumed.run()
-        assert again.best.result.arch == whole.best.result.arch
-        assert again.best.result.fitness == whole.best.result.fitness
+        assert again.best.arch == whole.best.arch
+        assert again.best.fitness == whole.best.fitness
         assert torch.equal(again.population, whole.population)
         assert again.compute == pytest.approx(whole.compute)
         drop = ("seconds", "samples_per_s")
@@ -264,7 +264,7 @@ def test_failed_genomes_are_never_promoted_and_rank_below_every_working_one(tmp_
     result = search(tmp_path, ga(budget_epochs=12.0), executor).run()
     promoted_ = [t for t in executor.tasks if t.fidelity is None]
     assert promoted_ and all(t.compact[1] != 3 for t in promoted_)
-    assert result.best.result.arch.compact[1] != 3
+    assert result.best.arch.compact[1] != 3
     from galstm_torch.ga.fidelity.rungs import Standing
     assert Standing(1, 0.0, 0.0, 1, failed=True).key < Standing(0, 0.01, 0.0, 1).key
 
@@ -277,7 +277,7 @@ def test_trainings_ahead_of_the_race_change_nothing_but_when_they_run(tmp_path):
     alone = search(tmp_path / "one", config, one)
     together = search(tmp_path / "two", config, two)
     a, b = alone.run(), together.run()
-    assert b.best.result.arch == a.best.result.arch and b.best.result.fitness == a.best.result.fitness
+    assert b.best.arch == a.best.arch and b.best.fitness == a.best.fitness
     assert torch.equal(a.population, b.population) and a.compute == b.compute
     assert rows(tmp_path / "one") == rows(tmp_path / "two")
     racing = [t for t in two.tasks if t.fidelity is None]

@@ -70,7 +70,8 @@ class SyntheticExecutor:
             noise = int(hashlib.sha256(str(task.compact).encode()).hexdigest()[:8], 16) / 16**8
             fitness = 0.95 + 0.02 * sum(units) / (256 * len(units)) - 0.005 * (n_lstm - 2) ** 2 \
                 + 0.01 * noise
-            yield Outcome(task.compact, Evaluation(fitness, fitness, fitness, 0.1, 0, 0.0, 0.0))
+            yield Outcome(task.compact, Evaluation(fitness, fitness, fitness, 0.1, 0, 0.0, 0.0),
+                          seed=task.seed)
 
     def close(self) -> None:
         pass
@@ -116,7 +117,7 @@ def real_search(data: DataSplits, device: torch.device, *, pop_size: int, genera
             "cache_hits": evaluator.cache_hits, "trainings_share": evaluator.trained / requested,
             "seconds": total, "s_per_generation": total / generations,
             "training_s": timed.seconds, "outside_training_share": 1 - timed.seconds / total,
-            "best_fitness": result.best.result.evaluation.fitness}
+            "best_fitness": result.best.fitness}
 
 
 def projection(name: str, seeds: list[int], pop_size: int = 20, generations: int = 40) -> dict[str, Any]:

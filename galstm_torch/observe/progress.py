@@ -70,7 +70,7 @@ class Progress(Sink):
             self._search_postfix()  # the ETA counts down between generations
 
     def generation_done(self, event: GenerationDone) -> None:
-        self.end_generation(event.hits, event.best.result.fitness)
+        self.end_generation(event.hits, event.best.fitness)
         if self._run is not None:
             self._run.n = event.info.generation + 1
             self.search_pace(event.info.compute, self._pace[1], event.info.eta)

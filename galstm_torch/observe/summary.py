@@ -10,16 +10,16 @@ from galstm_torch.training.trainer import Evaluation
 
 
 def search_summary(result: SearchResult, out_dir: Path) -> str:
-    e, best = result.best.result.evaluation, result.best
+    best = result.best
     spread = f" ± {best.se:.4f} (mean of {best.seeds} seeds)" if best.seeds > 1 else ""
     front = [] if best.pareto is None else [
         f"pareto front {len(best.pareto.front)} genomes, hypervolume "
         f"{best.pareto.hypervolume:.4f} (pareto.csv, pareto.png); the best genome is its knee"]
     return "\n".join([*front,
-        f"best genome  {format_compact(best.result.arch.compact)} "
+        f"best genome  {format_compact(best.arch.compact)} "
         f"(generation {best.generation})",
-        f"fitness      {e.fitness:.4f}{spread}   val acc {e.val_acc:.4f}   "
-        f"test acc {e.test_acc:.4f}   params {e.params:,}",
+        f"fitness      {best.fitness:.4f}{spread}   val acc {best.val_acc:.4f}   "
+        f"test acc {best.test_acc:.4f}   params {best.params:,}",
         f"trainings    {result.trained} (cache hits {result.cache_hits}, compute "
         f"{result.compute:.2f} epochs)   "
         f"wall time {result.seconds:.1f}s",

@@ -13,7 +13,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from galstm_torch.errors import ConfigError
 from galstm_torch.files.atomic import write_json
-from galstm_torch.ga.fidelity.evaluator import Result
+from galstm_torch.ga.fidelity.rungs import Row
 from galstm_torch.ga.genome.encoding import SearchSpace, active_mask
 from galstm_torch.ga.search.events import Best, GenerationDone, Sink
 from galstm_torch.observe.plots import (
@@ -36,11 +36,10 @@ FIGURES = {"figures/fitness": "fitness.png", "figures/accuracy_vs_params": "accu
 
 def best_table(best: Best) -> str:
     """The best genome so far as a small markdown table."""
-    e = best.result.evaluation
     return ("| genome | fitness | val acc | test acc | params | generation |\n"
             "| --- | --- | --- | --- | --- | --- |\n"
-            f"| `{format_compact(best.result.arch.compact)}` | {e.fitness:.4f} | {e.val_acc:.4f} "
-            f"| {e.test_acc:.4f} | {e.params:,} | {best.generation} |")
+            f"| `{format_compact(best.arch.compact)}` | {best.fitness:.4f} | {best.val_acc:.4f} "
+            f"| {best.test_acc:.4f} | {best.params:,} | {best.generation} |")
 
 
 class Board(Sink):
@@ -134,24 +133,24 @@ class Board(Sink):
         for r in event.results:
             if self.hparams is not None:
                 self.hparams.add(r, g)
-            if r.outcome.status == "ok":
-                e, name = r.evaluation, format_compact(r.arch.compact)
-                self.genomes.setdefault(name, (g, GenomePoint(name, e.params, e.val_acc,
-                                                              e.test_acc, e.fitness)))
+            if r.status == "ok":
+                name = format_compact(r.arch.compact)
+                self.genomes.setdefault(name, (g, GenomePoint(name, r.params, r.val_acc,
+                                                              r.test_acc, r.fitness)))
         self.history.append(GenerationPoint(g, scalars["fitness/best"], scalars["fitness/mean"],
                                             scalars["fitness/min"], scalars["fitness/best"],
                                             scalars["fitness/best_so_far"]))
         self.computes[g] = event.info.compute
         self._write_history()
 
-    def _histograms(self, results: list[Result], fitness: torch.Tensor,
+    def _histograms(self, results: list[Row], fitness: torch.Tensor,
                     population: torch.Tensor, step: int) -> None:
         w, space = self.writer, self.space
         assert w is not None  # generation() checked it
         w.add_histogram("population/fitness", fitness, step)
         w.add_histogram("population/n_lstm", population[:, 0], step)
         w.add_histogram("population/n_dense", population[:, 1], step)
-        params = [r.evaluation.params for r in results if r.outcome.status == "ok"]
+        params = [r.params for r in results if r.status == "ok"]
         if params:
             w.add_histogram("population/params", torch.tensor(params), step)
         active = active_mask(population, space)

@@ -17,7 +17,7 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
-from galstm_torch.ga.fidelity.evaluator import Result
+from galstm_torch.ga.fidelity.rungs import Row
 from galstm_torch.ga.genome.encoding import SearchSpace
 from galstm_torch.training.architecture import Architecture, format_compact, slot_names
 
@@ -60,17 +60,16 @@ class HParamsLog:
                         "n_dense": list(range(1, space.max_dense_layers + 1)),
                         "status": ["ok", "failed"]}
 
-    def add(self, result: Result, generation: int) -> None:
-        name = session_name(result.arch.compact)
+    def add(self, row: Row, generation: int) -> None:
+        name = session_name(row.arch.compact)
         if name in self.seen:
             return
         self.seen.add(name)
-        e = result.evaluation
-        values = (e.fitness, e.val_acc, e.test_acc, float(e.params), e.seconds)
+        values = (row.fitness, row.val_acc, row.test_acc, float(row.params), row.seconds)
         metrics = dict(zip(METRICS, values))
-        hp = {**genome_hparams(result.arch, self.space), "status": result.outcome.status}
+        hp = {**genome_hparams(row.arch, self.space), "status": row.status}
         experiment, start, end = hparams(hp, metrics, hparam_domain_discrete=self.domains)
-        if result.outcome.status != "ok":  # the dashboard can then filter failed trials out
+        if row.status != "ok":  # the dashboard can then filter failed trials out
             _set_status(end, api_pb2.STATUS_FAILURE)
         with SummaryWriter(log_dir=str(self.root / name)) as writer:
             file_writer = writer._get_file_writer()  # the summaries go in this very folder

@@ -23,7 +23,8 @@ from galstm_torch.execution.executor import Outcome
 from galstm_torch.files.atomic import WriteFailed, atomic_write
 from galstm_torch.files.safe_load import load_tensors
 from galstm_torch.ga.search.events import Sink
-from galstm_torch.ga.search.state import SearchState
+from galstm_torch.ga.search.state import Met, SearchState
+from galstm_torch.persist import migrate
 from galstm_torch.persist.checkpoint_schema import SchemaError, check_keys, check_meta, check_tensors
 from galstm_torch.training.trainer import Evaluation
 
@@ -92,7 +93,8 @@ def _write_meta(folder: Path, state: SearchState, name: str, digest: str) -> Non
         "cache": {k: outcome_to_dict(o) for k, o in state.cache.items()},
         "trained_in_generation": state.trained_in_generation, "best": state.best,
         "trained": state.trained, "cache_hits": state.cache_hits, "spent": state.spent,
-        "seen": state.seen, "idle": state.idle, "budget_cut": state.budget_cut,
+        "seen": [[m.generation, *m.compact] for m in state.seen], "idle": state.idle,
+        "budget_cut": state.budget_cut,
     }
     atomic_write(folder / STATE, json.dumps(meta, indent=1).encode())
 
@@ -156,9 +158,12 @@ def _load_tensors(folder: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]
 
 
 def load(folder: Path) -> SearchState:
+    """The search state saved in ``folder``; one written by an older version is brought to
+    this version's form (migrate.py)."""
     meta = _read_meta(folder)
     tensors = _load_tensors(folder, meta)
     try:
+        meta = migrate.state(meta, folder)
         return SearchState(
             generation=int(meta["generation"]), phase=str(meta["phase"]),
             population=tensors["population"], rng_state=tensors["rng_state"],
@@ -166,8 +171,8 @@ def load(folder: Path) -> SearchState:
             cache={k: outcome_from_dict(v) for k, v in meta["cache"].items()},
             trained_in_generation=list(meta["trained_in_generation"]), best=meta["best"],
             trained=int(meta["trained"]), cache_hits=int(meta["cache_hits"]),
-            spent=None if meta.get("spent") is None else float(meta["spent"]),
-            seen=[[int(v) for v in item] for item in meta.get("seen", [])],
+            spent=float(meta["spent"]),
+            seen=[Met(int(g), tuple(int(v) for v in compact)) for g, *compact in meta["seen"]],
             idle=int(meta.get("idle", 0)), budget_cut=meta.get("budget_cut"))
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint {folder / STATE} is incomplete ({err!r}); "

@@ -18,9 +18,9 @@ class WeightKeeper(Sink):
 
     def generation_done(self, event: GenerationDone) -> None:
         best = event.best
-        if best.result.outcome.status != "ok":  # nothing trained well yet
+        if best.status != "ok":  # nothing trained well yet
             return
-        keep = {best.result.arch.compact}
+        keep = {best.arch.compact}
         if best.pareto is not None:
             keep |= {p.arch.compact for p in best.pareto.front}
         prune(self.folder, keep)

@@ -14,6 +14,7 @@ from omegaconf.errors import OmegaConfBaseException
 from galstm_torch.errors import ConfigError
 from galstm_torch.ga.genome.encoding import SearchSpace, check_population
 from galstm_torch.ga.search.pace import limit_reached
+from galstm_torch.persist import migrate
 from galstm_torch.persist.checkpoint import CheckpointError, SearchState, check_cache_keys, load
 from galstm_torch.persist.population_table import check_population_table
 
@@ -30,73 +31,26 @@ def _is_free(key: str) -> bool:
     return any(key == k or key.startswith(k + ".") for k in NOT_SEARCH)
 
 
-# Keys added after checkpoints already existed, by the version that added them, with the
-# value that keeps the old behaviour: a checkpoint written before a key existed was hashed
-# without it.
-ADDED: list[dict[str, Any]] = [
-    {"ga.objectives": ["accuracy"], "ga.reference.accuracy": None, "ga.reference.params": None,
-     "ga.reference.latency": None, "ga.latency_batch": 1},  # the Pareto search
-    {"trainer.screen_batch_size": None},                    # the screening batch
-]
-ADDED_LATER = {k: v for era in ADDED for k, v in era.items()}
-
-
-def config_hash(cfg: DictConfig, *, legacy: bool = False, before: Optional[int] = None,
-                extra: "dict[str, Any] | None" = None) -> str:
-    """SHA-256 over every search-changing value of a config. ``legacy``: as the first
-    version hashed it (every ADDED key is left out while at its old behaviour); ``before``:
-    as the version before ADDED[before] (the keys of that era and later are left out);
-    ``extra``: keys an earlier version had and hashed (trainer.engine)."""
-    flat: dict[str, Any] = dict(extra or {})
-    late = {k: v for era in ADDED[(0 if legacy else len(ADDED) if before is None else before):]
-            for k, v in era.items()}
+def config_hash(cfg: "DictConfig | dict[str, Any]") -> str:
+    """SHA-256 over every search-changing value of a config (a DictConfig, or a plain
+    container of one: migrate.hashed_forms)."""
+    flat: dict[str, Any] = {}
 
     def walk(node: Any, prefix: str) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
                 walk(v, f"{prefix}.{k}" if prefix else str(k))
-        elif not _is_free(prefix) and not (prefix in late and late[prefix] == node):
+        elif not _is_free(prefix):
             flat[prefix] = node
 
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    walk(cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True), "")
     return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _engine_keys(cfg: DictConfig) -> list[dict[str, Any]]:
-    """The trainer.engine / trainer.max_group values a version before executor=batched hashed
-    for this config (auto and sequential both meant the serial engine)."""
-    ex = cfg.get("executor") or {}
-    if ex.get("name") == "batched":
-        return [{"trainer.engine": "batched", "trainer.max_group": ex.get("max_group")}]
-    return [{"trainer.engine": e, "trainer.max_group": None} for e in ("auto", "sequential")]
 
 
 def known_hashes(cfg: DictConfig) -> set[str]:
     """Every hash this config had under this version or an earlier one: a checkpoint written
     by any of them continues."""
-    found = set()
-    for extra in [None, *_engine_keys(cfg)]:
-        found |= {config_hash(cfg, before=era, extra=extra) for era in [None, *range(len(ADDED))]}
-    return found
-
-
-def migrate(saved: DictConfig) -> DictConfig:
-    """A saved config from before executor=batched: trainer.engine=batched and
-    trainer.max_group become executor=batched and executor.max_group, and the executor keys
-    that then had defaults for every executor are null where the executor does not read
-    them (executor settings never change a search)."""
-    ex = saved.get("executor")
-    if ex is not None and ex.get("name") != "ray":  # also configs saved before trainer.engine
-        for key, default in (("max_restarts", 3), ("start_timeout_s", 300)):
-            if key in ex and ex[key] == default:
-                ex[key] = None
-    trainer = saved.get("trainer")
-    if trainer is None or "engine" not in trainer:
-        return saved
-    engine, group = trainer.pop("engine"), trainer.pop("max_group", None)
-    if engine == "batched":
-        saved.executor = OmegaConf.create({"name": "batched", "max_group": group})
-    return saved
+    return {config_hash(form) for form in migrate.hashed_forms(cfg)}
 
 
 def save_config(cfg: DictConfig, folder: Path) -> None:
@@ -153,7 +107,7 @@ def resumed_config(folder: Path, current: DictConfig, overrides: list[str]) -> D
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"{path} cannot be read ({first}): restore it from the run's "
                           ".hydra/config.yaml or start a new run") from None
-    saved = migrate(saved)
+    saved = migrate.saved_config(saved)
     _check_schema(path, current, saved)
     keys = _override_keys(overrides)
     if "ga.generations" in keys and "ga.budget_epochs" not in keys:
@@ -248,9 +202,8 @@ def finished(config: Any, state: SearchState, run_dir: Path) -> Optional[dict]:
     if best is None or state.phase != "evaluated" or \
             not all((run_dir / m).is_file() for m in models):
         return None
-    spent = state.spent if state.spent is not None else state.trained * config.trainer.epochs
     cheapest = config.ga.rungs[0] * config.trainer.epochs  # the first rung (app.schedule)
-    stops = limit_reached(config.ga.generations, config.ga.budget_epochs, state, spent, cheapest)
+    stops = limit_reached(config.ga.generations, config.ga.budget_epochs, state, state.spent, cheapest)
     return best if stops else None
 
 

@@ -5,10 +5,11 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional
 
 from galstm_torch.execution.executor import Executor, Outcome, Task
-from galstm_torch.training.architecture import Architecture, format_compact
+from galstm_torch.ga.fidelity.store import Measurements, replicates
+from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.runtime import genome_seed
 from galstm_torch.training.trainer import TrainSettings
 
@@ -61,14 +62,6 @@ def settings_fingerprint(settings: TrainSettings, run_seed: int, data_desc: dict
 MICRO = 1_000_000  # compute is counted in micro-epochs
 
 
-class CacheView(Protocol):
-    """What Evaluator.replicates reads: the Evaluator itself, or a view of its cache
-    (rungs._ReplayView borrows the method)."""
-
-    def cached(self, arch: Architecture, fidelity: Optional[float] = None,
-               replicate: int = 0) -> Optional[Outcome]: ...
-
-
 class Evaluator:
     """Sends the uncached genomes of a generation to an executor and caches what comes back.
 
@@ -81,8 +74,8 @@ class Evaluator:
                  budget: Optional[float] = None) -> None:
         self.executor, self.run_seed, self.budget = executor, run_seed, budget
         self.target = float(settings.epochs)
-        self.fingerprint = settings_fingerprint(settings, run_seed, data_desc or {})
-        self.cache: dict[str, Outcome] = {}
+        self.store = Measurements(settings_fingerprint(settings, run_seed, data_desc or {}),
+                                  self.target)
         self.trained = 0
         self.cache_hits = 0
         self._spent = 0  # compute trained so far, in micro-epochs: an integer sum is the same
@@ -99,38 +92,33 @@ class Evaluator:
     def units(epochs: float) -> int:
         return round(epochs * MICRO)
 
-    def _suffix(self, fidelity: Optional[float], replicate: int) -> str:
-        """'' for the target fidelity's first replicate: keys (and seeds) of runs made before
-        fidelities and replicates existed stay the same, so their checkpoints resume."""
-        at = "" if fidelity is None or fidelity == self.target else f"@{fidelity:g}"
-        return at + (f"#{replicate}" if replicate else "")
+    @property
+    def cache(self) -> dict[str, Outcome]:
+        """The store's records by key (what a checkpoint saves)."""
+        return self.store.records
 
     def key(self, arch: Architecture, fidelity: Optional[float] = None, replicate: int = 0) -> str:
-        """The cache key of (genome, fidelity, seed) under this run's settings."""
-        return f"{format_compact(arch.compact)}{self._suffix(fidelity, replicate)}|{self.fingerprint}"
+        """The store's key of (genome, fidelity, seed) under this run's settings."""
+        return self.store.key(arch, fidelity, replicate)
 
     def cached(self, arch: Architecture, fidelity: Optional[float] = None,
                replicate: int = 0) -> Optional[Outcome]:
-        return self.cache.get(self.key(arch, fidelity, replicate))
+        return self.store.cached(arch, fidelity, replicate)
 
-    def replicates(self: CacheView, arch: Architecture,
-                   fidelity: Optional[float] = None) -> list[Outcome]:
-        """The outcomes of replicates 0, 1, ... of a genome at a fidelity, as far as cached."""
-        found: list[Outcome] = []
-        while (o := self.cached(arch, fidelity, len(found))) is not None:
-            found.append(o)
-        return found
+    def replicates(self, arch: Architecture, fidelity: Optional[float] = None) -> list[Outcome]:
+        """The records of replicates 0, 1, ... of a genome at a fidelity, as far as stored."""
+        return replicates(self.store, arch, fidelity)
 
     def restore(self, cache: dict[str, Outcome], *, trained: int, cache_hits: int,
-                spent: Optional[float] = None) -> None:
-        """Continue from a checkpoint's cache and counters (older checkpoints have no
-        ``spent``: all their trainings were at the target fidelity)."""
-        self.cache, self.trained, self.cache_hits = dict(cache), trained, cache_hits
-        self._spent = self.units(trained * self.target if spent is None else spent)
+                spent: float) -> None:
+        """Continue from a checkpoint's records and counters (persist/migrate.py brought an
+        older checkpoint to this form when it was loaded)."""
+        self.store.records, self.trained, self.cache_hits = dict(cache), trained, cache_hits
+        self._spent = self.units(spent)
 
     def task(self, request: "Request | Architecture") -> Task:
         r = request if isinstance(request, Request) else Request(request)
-        seed = genome_seed(self.run_seed, r.arch.compact, self._suffix(r.fidelity, r.replicate))
+        seed = genome_seed(self.run_seed, r.arch.compact, self.store.suffix(r.fidelity, r.replicate))
         fidelity = None if r.fidelity is None or r.fidelity == self.target else r.fidelity
         return Task(r.arch.compact, seed, fidelity)
 
@@ -180,7 +168,7 @@ class Evaluator:
             if pair in spare:
                 self.ahead[spare[pair][0]] = outcome
                 continue
-            key, r = todo.get(pair) or self._match(todo, outcome)
+            key, r = todo[pair]
             self._record(key, r, outcome, trained_now, on_outcome)
         return [self._result(r, trained_now) for r in reqs]
 
@@ -220,17 +208,12 @@ class Evaluator:
 
     def _record(self, key: str, r: Request, outcome: Outcome, trained_now: set[str],
                 on_outcome: Optional[Callable[[str, Outcome], None]]) -> None:
-        self.cache[key] = outcome
+        self.store.add(key, outcome)
         self.trained += 1
         self._spent += self.units(self.cost(r))
         trained_now.add(key)
         if on_outcome is not None:
             on_outcome(key, outcome)
-
-    @staticmethod
-    def _match(todo: dict, outcome: Outcome) -> tuple[str, Request]:
-        """An outcome without a seed (an executor that predates replicates) is its genome's."""
-        return next(v for (compact, _), v in todo.items() if compact == outcome.compact)
 
     def _result(self, r: Request, trained_now: set[str]) -> Result:
         key = self.key(r.arch, r.fidelity, r.replicate)

@@ -19,11 +19,12 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from galstm_torch.execution.executor import Outcome
 from galstm_torch.ga.fidelity.evaluator import Evaluator, Request, Result
+from galstm_torch.ga.fidelity.store import replicates
 from galstm_torch.training.architecture import Architecture
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,60 @@ class Standing:
         return -1.0 if self.failed or self.rung < 0 else 2.0 * self.rung + self.mean
 
 
+@dataclass(frozen=True)
+class Row:
+    """A genome where it stands: its key in the store (genome, fidelity) with its standing
+    there (the mean fitness over its seeds), and the record of its first seed there (the
+    trained model the export keeps; the metrics the tables show beside the mean)."""
+
+    arch: Architecture
+    fidelity: float
+    standing: Standing
+    first: Outcome
+
+    @property
+    def fitness(self) -> float:
+        """The mean fitness over the genome's seeds at this fidelity."""
+        return self.standing.mean
+
+    @property
+    def seeds(self) -> int:
+        return self.standing.seeds
+
+    @property
+    def se(self) -> float:
+        """The standard error of the mean (NaN for one seed)."""
+        return self.standing.se
+
+    @property
+    def status(self) -> str:
+        return self.first.status
+
+    @property
+    def error(self) -> str:
+        return self.first.error
+
+    @property
+    def val_acc(self) -> float:
+        return self.first.evaluation.val_acc
+
+    @property
+    def test_acc(self) -> float:
+        return self.first.evaluation.test_acc
+
+    @property
+    def loss(self) -> float:
+        return self.first.evaluation.loss
+
+    @property
+    def params(self) -> int:
+        return self.first.evaluation.params
+
+    @property
+    def seconds(self) -> float:
+        return self.first.evaluation.seconds
+
+
 def promoted(scores: list[float], share: float) -> list[int]:
     """Indices of the top ceil(n * share) scores, best first; ties keep the earlier index."""
     k = math.ceil(len(scores) * share - 1e-9)
@@ -67,6 +122,7 @@ def promoted(scores: list[float], share: float) -> list[int]:
 
 def standing(evaluator: "Evaluator | _ReplayView", arch: Architecture,
              schedule: Schedule) -> Standing:
+    """The genome's standing, from the store's records of its seeds."""
     top = len(schedule.fidelities) - 1
     for rung in range(top, -1, -1):
         outcomes = evaluator.replicates(arch, schedule.fidelities[rung])
@@ -76,6 +132,17 @@ def standing(evaluator: "Evaluator | _ReplayView", arch: Architecture,
             failed = all(o.status == "failed" for o in outcomes)
             return Standing(rung, statistics.fmean(fit), se, len(fit), failed)
     return Standing(-1, 0.0, math.nan, 0)
+
+
+def row(evaluator: Evaluator, arch: Architecture, schedule: Schedule) -> Optional[Row]:
+    """The genome's Row at the highest rung it reached; None before its first training."""
+    st = standing(evaluator, arch, schedule)
+    if st.rung < 0:
+        return None
+    fidelity = schedule.fidelities[st.rung]
+    first = evaluator.cached(arch, fidelity)
+    assert first is not None  # standing found the replicates from the first on
+    return Row(arch, fidelity, st, first)
 
 
 def leaders(evaluator: "Evaluator | _ReplayView", seen: list[Architecture], schedule: Schedule,
@@ -101,11 +168,11 @@ def best_genome(evaluator: Evaluator, seen: list[Architecture],
 
 @dataclass
 class GenerationEvaluation:
-    """What one generation's evaluation produced: a Result per population row (at the highest
-    rung its genome reached, fitness = the mean over its seeds), every evaluation made (one
-    per request, for evaluations.csv), and whether the budget cut it short."""
+    """What one generation's evaluation produced: a Row per population row (its genome at the
+    highest rung it reached), every evaluation made (one per request, for evaluations.csv),
+    and whether the budget cut it short."""
 
-    rows: list[Optional[Result]]  # None: the budget ran out before the row's first training
+    rows: list[Optional[Row]]  # None: the budget ran out before the row's first training
     evaluations: list[Result]
     exhausted: bool
 
@@ -120,7 +187,7 @@ class GenerationRunner:
         the top share by fitness (a Pareto search passes nsga2.promoted)."""
         self.evaluator, self.schedule = evaluator, schedule
         self.promote = promote or (lambda results, share: promoted(
-            [r.outcome.evaluation.fitness for r in results], share))
+            [r.fitness for r in results], share))
         self.trained_before, self.on_outcome = trained_before, on_outcome
         self.evaluations: list[Result] = []
         self.exhausted = False
@@ -145,8 +212,8 @@ class GenerationRunner:
         unused = self.evaluator.forget_ahead()
         if unused:
             log.info("%d training(s) ahead of the race were not needed", unused)
-        return GenerationEvaluation([self._row(a) for a in archs], self.evaluations,
-                                    self.exhausted)
+        return GenerationEvaluation([row(self.evaluator, a, self.schedule) for a in archs],
+                                    self.evaluations, self.exhausted)
 
     def _rungs(self, archs: list[Architecture]) -> None:
         """Rung 0 for every row whose genome has no target score yet (a row per population
@@ -183,16 +250,6 @@ class GenerationRunner:
             self._run([Request(need[0], target, have)],
                       ahead=[Request(need[0], target, r) for r in range(have + 1, s.seeds)])
 
-    def _row(self, arch: Architecture) -> Optional[Result]:
-        """The row's Result at its genome's highest rung, with fitness = mean over seeds."""
-        st = standing(self.evaluator, arch, self.schedule)
-        if st.rung < 0:  # cut by the budget before its first training
-            return None
-        outcome = self.evaluator.cached(arch, self.schedule.fidelities[st.rung])
-        assert outcome is not None
-        mean = replace(outcome, evaluation=replace(outcome.evaluation, fitness=st.mean))
-        return Result(arch, mean, cache_hit=True, fidelity=self.schedule.fidelities[st.rung])
-
 
 class _ReplayView:
     """The evaluator's cache without the keys still hidden (``cached`` and ``replicates``,
@@ -210,7 +267,8 @@ class _ReplayView:
             return None
         return self.evaluator.cached(arch, fidelity, replicate)
 
-    replicates = Evaluator.replicates  # the same walk over replicates, through this view
+    def replicates(self, arch: Architecture, fidelity: Optional[float] = None) -> list[Outcome]:
+        return replicates(self, arch, fidelity)
 
 
 def _unique(results: list[Result]) -> list[Result]:

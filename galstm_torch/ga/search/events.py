@@ -24,35 +24,36 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import torch
 
 from galstm_torch.files.atomic import finite
+from galstm_torch.ga.fidelity.rungs import Row
 from galstm_torch.training.architecture import format_compact
 
-if TYPE_CHECKING:  # annotations only: every layer may import this module
+if TYPE_CHECKING:  # annotations only
     from galstm_torch.execution.executor import Outcome
     from galstm_torch.ga.fidelity.evaluator import Result
     from galstm_torch.ga.pareto.goals import ParetoSummary
-    from galstm_torch.training.trainer import Evaluation
 
 
 @dataclass(frozen=True)
-class Best:
-    """The search's answer so far. Its fitness is the mean over ``seeds`` seeds at the target
-    fidelity (``se``: standard error, NaN for one seed); the other metrics are its first
-    seed's."""
+class Best(Row):
+    """The search's answer so far: a genome at the target fidelity (its fitness is the mean
+    over ``seeds`` seeds, ``se`` its standard error; the other metrics are its first seed's),
+    the generation that first met it and, in a Pareto search, the front (the genome is then
+    its knee)."""
 
-    result: Result
     generation: int
-    seeds: int = 1
-    se: float = math.nan
-    pareto: "Optional[ParetoSummary]" = None  # a Pareto search: the front; result is its knee
+    pareto: "Optional[ParetoSummary]" = None
+
+    @classmethod
+    def of(cls, row: Row, generation: int, pareto: "Optional[ParetoSummary]" = None) -> Best:
+        return cls(row.arch, row.fidelity, row.standing, row.first, generation, pareto)
 
     def to_json(self) -> dict:
-        e = self.result.evaluation
-        out = {"genome": format_compact(self.result.arch.compact),
-               "compact": list(self.result.arch.compact), "fitness": e.fitness,
+        out = {"genome": format_compact(self.arch.compact),
+               "compact": list(self.arch.compact), "fitness": self.fitness,
                "fitness_se": finite(self.se), "seeds": self.seeds,
-               "val_acc": finite(e.val_acc), "test_acc": finite(e.test_acc),
-               "loss": finite(e.loss),
-               "params": e.params, "generation": self.generation}
+               "val_acc": finite(self.val_acc), "test_acc": finite(self.test_acc),
+               "loss": finite(self.loss),
+               "params": self.params, "generation": self.generation}
         return out if self.pareto is None else out | self.pareto.to_json()
 
 
@@ -95,10 +96,10 @@ class GenomeTrained:
 @dataclass(frozen=True)
 class GenerationDone:
     """One evaluated generation: ``results``, ``fitness`` and ``population`` have a row per
-    genome; ``evaluations`` holds every evaluation made (rungs, seeds); ``hits``: the cache
-    hits among them."""
+    genome (``results``: where each genome stands); ``evaluations`` holds every evaluation
+    made (rungs, seeds); ``hits``: the cache hits among them."""
 
-    results: list[Result]
+    results: list[Row]
     fitness: torch.Tensor
     best: Best
     info: GenerationInfo
@@ -118,15 +119,14 @@ class GenerationDone:
         knee has its own scalars under pareto/)."""
         p = self.best.pareto
         if p is None or not p.front:
-            e = self.best.result.evaluation
-            return e.fitness, e.val_acc, e.test_acc
+            return self.best.fitness, self.best.val_acc, self.best.test_acc
         top = max(p.front, key=lambda point: point.accuracy)
         return top.accuracy, top.val_acc, top.test_acc
 
     @cached_property
-    def top(self) -> Evaluation:
+    def top(self) -> Row:
         """The generation's best row."""
-        return self.results[int(self.fitness.argmax())].evaluation
+        return self.results[int(self.fitness.argmax())]
 
     @cached_property
     def samples(self) -> float:
@@ -137,7 +137,7 @@ class GenerationDone:
     @cached_property
     def params(self) -> list[int]:
         """Parameters of the rows that trained without failing."""
-        return [r.evaluation.params for r in self.results if r.outcome.status == "ok"]
+        return [r.params for r in self.results if r.status == "ok"]
 
 
 # The population-level figures of a generation, keyed by their TensorBoard tag; in this order

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Optional, Sequence
 
@@ -19,7 +19,7 @@ import torch
 from galstm_torch.errors import GalstmError
 from galstm_torch.execution.executor import Outcome
 from galstm_torch.ga.fidelity.evaluator import Evaluator, Result
-from galstm_torch.ga.fidelity.rungs import GenerationRunner, Schedule, best_genome, standing
+from galstm_torch.ga.fidelity.rungs import GenerationRunner, Row, Schedule, best_genome, row
 from galstm_torch.ga.genome.encoding import SearchSpace, check_population, decode, random_population
 from galstm_torch.ga.pareto.goals import Goals, ParetoSummary
 from galstm_torch.ga.search.events import (
@@ -40,7 +40,7 @@ from galstm_torch.ga.search.pace import (
     stopping_rule,
 )
 from galstm_torch.ga.search.settings import GAConfig
-from galstm_torch.ga.search.state import SearchState
+from galstm_torch.ga.search.state import Met, SearchState
 from galstm_torch.ga.strategies.nsga2 import promoted
 from galstm_torch.ga.strategies.proposals import Context, next_population
 from galstm_torch.training.architecture import Architecture, format_compact
@@ -82,19 +82,13 @@ class Search:
         self._clock = (time.perf_counter(), 0.0)  # this invocation's start and compute then
 
     def restore(self, state: SearchState) -> None:
-        """Continue from a checkpoint (its config was already checked by the caller)."""
+        """Continue from a checkpoint (its config was already checked by the caller, and
+        persist/migrate.py brought an older one to this version's form)."""
         self.state = state
         self._hits_start = state.cache_hits
         self.generator.set_state(state.rng_state)
         self.evaluator.restore(state.cache, trained=state.trained, cache_hits=state.cache_hits,
                                spent=state.spent)
-        if not state.seen:  # a checkpoint from before `seen`: its best first, with the
-            best = state.cache.get((state.best or {}).get("key", ""))  # generation it had
-            if best is not None:  # found under state.best's key, so state.best is set
-                assert state.best is not None
-                self._note_seen([Architecture.from_compact(best.compact)], state.best["generation"])
-            for outcome in state.cache.values():  # then the rest (their generation is unknown)
-                self._note_seen([Architecture.from_compact(outcome.compact)], state.generation)
         self._update_best()
 
     def save(self) -> None:
@@ -105,7 +99,7 @@ class Search:
         s.rng_state, s.cache, s.trained, s.cache_hits, s.spent = (
             self.generator.get_state(), ev.cache, ev.trained, hits, ev.spent)
         if self.best is not None:
-            s.best = {"generation": self.best.generation, "key": ev.key(self.best.result.arch)}
+            s.best = {"generation": self.best.generation, "key": ev.key(self.best.arch)}
         self._emit("state", s)
 
     def _emit(self, event: str, *payload: Any) -> None:
@@ -114,14 +108,14 @@ class Search:
             getattr(sink, event)(*payload)
 
     def _note_seen(self, archs: list[Architecture], generation: int) -> None:
-        known = {tuple(item[1:]) for item in self.state.seen}
+        known = {m.compact for m in self.state.seen}
         for a in archs:
             if a.compact not in known:
                 known.add(a.compact)
-                self.state.seen.append([generation, *a.compact])
+                self.state.seen.append(Met(generation, a.compact))
 
     def _seen(self) -> list[Architecture]:
-        return [Architecture.from_compact(item[1:]) for item in self.state.seen]
+        return [Architecture.from_compact(m.compact) for m in self.state.seen]
 
     def _update_best(self) -> None:
         """The answer so far: the best mean at the target fidelity, confirmed by every seed;
@@ -135,13 +129,10 @@ class Search:
             arch = best_genome(self.evaluator, self._seen(), self.schedule)
         if arch is None:
             return
-        st = standing(self.evaluator, arch, self.schedule)
-        outcome = self.evaluator.cached(arch, self.schedule.fidelities[-1])
-        assert outcome is not None
-        mean = replace(outcome, evaluation=replace(outcome.evaluation, fitness=st.mean))
-        found = next(item[0] for item in self.state.seen if tuple(item[1:]) == arch.compact)
-        self.best = Best(Result(arch, mean, cache_hit=False, fidelity=self.schedule.fidelities[-1]),
-                         found, seeds=st.seeds, se=st.se, pareto=pareto)
+        at_target = row(self.evaluator, arch, self.schedule)
+        assert at_target is not None  # best_genome and the front rank genomes at the target
+        found = next(m.generation for m in self.state.seen if m.compact == arch.compact)
+        self.best = Best.of(at_target, found, pareto)
 
     def _on_outcome(self, key: str, outcome: Outcome) -> None:
         self.state.trained_in_generation.append(key)
@@ -155,7 +146,7 @@ class Search:
         staged = len(self.schedule.fidelities) > 1 or self.schedule.seeds > 1
         self._emit("generation_started", GenerationStarted(
             self.state.generation, self.ga.generations, None if staged else len(keys), known,
-            None if self.best is None else self.best.result.fitness,
+            None if self.best is None else self.best.fitness,
             budget=self.evaluator.budget, compute=self.evaluator.spent,
             eta=self._eta(self.state.generation)))
 
@@ -198,18 +189,18 @@ class Search:
                                "genome was trained at the target fidelity: raise it")
         self._record(results, fitness, s.population[keep], done.evaluations,
                      time.perf_counter() - start, self.evaluator.cache_hits - hits_before)
-        if all(r.outcome.status == "failed" for r in results):
+        if all(r.status == "failed" for r in results):
             raise SearchFailed(f"every genome of generation {s.generation} failed (first: "
-                               f"{results[0].outcome.error}); see evaluations.csv and fix the "
+                               f"{results[0].error}); see evaluations.csv and fix the "
                                "trainer or model settings")
 
-    def _record(self, results: list[Result], fitness: torch.Tensor, population: torch.Tensor,
+    def _record(self, results: list[Row], fitness: torch.Tensor, population: torch.Tensor,
                 evaluations: list[Result], seconds: float, hits: int) -> None:
         """Write the generation out, mark it evaluated and checkpoint."""
         s = self.state
         # No working genome at the target yet (all failed so far): the rows are recorded
         # against the generation's first row, as the best of nothing.
-        best = self.best or Best(results[0], s.generation)
+        best = self.best or Best.of(results[0], s.generation)
         info = GenerationInfo(s.generation, seconds, self.evaluator.trained,
                               self.evaluator.cache_hits, self.evaluator.spent,
                               self._eta(s.generation + 1))
@@ -219,10 +210,10 @@ class Search:
         self.save()
         self._log(results, fitness, info, best)
 
-    def _log(self, results: list[Result], fitness: torch.Tensor, info: GenerationInfo,
+    def _log(self, results: list[Row], fitness: torch.Tensor, info: GenerationInfo,
              best: Best) -> None:
         """One line per generation, numbered from 0 as the tables and TensorBoard are."""
-        failed = sum(r.outcome.status == "failed" for r in results)
+        failed = sum(r.status == "failed" for r in results)
         budget = self.evaluator.budget
         p = best.pareto
         answer = "best so far" if p is None else \
@@ -233,7 +224,7 @@ class Search:
                  "trained %d, cache hits %d, compute %.2f%s epochs, %.1fs%s",
                  generation_label(info.generation, self.ga.generations),
                  fitness.max(), fitness.mean(), f" ({failed} failed)" if failed else "",
-                 answer, format_compact(best.result.arch.compact), best.result.fitness,
+                 answer, format_compact(best.arch.compact), best.fitness,
                  best.seeds, "" if best.seeds == 1 else "s",
                  info.trained, info.cache_hits, info.compute,
                  f"/{budget:g}" if budget is not None else "", info.seconds, eta)
@@ -241,7 +232,7 @@ class Search:
     def _advance(self) -> None:
         """The next population from the evaluated one, by the strategy's rule."""
         s = self.state
-        met = {tuple(item[1:]): item[0] for item in reversed(s.seen)}  # the first wins
+        met = {m.compact: m.generation for m in reversed(s.seen)}  # the first wins
         ctx = Context(self.ga, self.space, self.goals, self.evaluator, self.schedule,
                       self._seen(), self.generator, self.run_seed, met)
         s.population = next_population(ctx, s.population, s.generation)

@@ -10,6 +10,15 @@ import torch
 from galstm_torch.execution.executor import Outcome
 
 
+@dataclass(frozen=True)
+class Met:
+    """A genome the search has met, with the generation that first met it (a checkpoint
+    saves it as the list [generation, *compact])."""
+
+    generation: int
+    compact: tuple[int, ...]
+
+
 @dataclass
 class SearchState:
     """Everything needed to continue a search exactly where it stopped.
@@ -28,8 +37,7 @@ class SearchState:
     best: Optional[dict[str, Any]] = None  # {"generation", "key"}
     trained: int = 0
     cache_hits: int = 0
-    spent: Optional[float] = None  # compute so far (epochs); None in checkpoints before budgets
-    seen: list[list[int]] = field(default_factory=list)  # [generation, *compact] per genome,
-                                                        # in the order the search met them
+    spent: float = 0.0  # compute so far (epochs of the training split)
+    seen: list[Met] = field(default_factory=list)  # in the order the search met them
     idle: int = 0  # generations in a row that trained nothing
     budget_cut: Optional[float] = None  # the budget that cut the last generation short

@@ -49,12 +49,11 @@ def export_best(best: Best, evaluator: Evaluator, data: DataSplits, settings: Tr
     kept them (weights.py), else the genome retrained with its own seed. Then the kept
     weights are removed.
 
-    The genome's first seed is exported (best.result's fitness may be the mean over several
-    seeds). Retraining is bit-for-bit the search's training on CPU; on CUDA it may differ in
+    The genome's first seed is exported (``best.first``; best's fitness may be the mean over
+    several seeds). Retraining is bit-for-bit the search's training on CPU; on CUDA it may differ in
     the last digits, and the export then stores what the retrained model measures.
     """
-    arch = best.result.arch
-    outcome = evaluator.cached(arch) or best.result.outcome
+    arch, outcome = best.arch, best.first
     if outcome.retried:  # the search trained it with half the batch after running out of memory
         settings = dataclasses.replace(settings, batch_size=max(1, settings.batch_size // 2))
     seed = evaluator.task(arch).seed
