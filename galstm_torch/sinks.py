@@ -1,7 +1,7 @@
 """The run's sinks, assembled once per run: the progress bars, the CSV tables and best.json
 (Tables), the TensorBoard board, for a Pareto search the front's outputs (ParetoLog), the
 kept weights of the best genome (WeightKeeper) and the checkpoint (Checkpoints). Each
-subscribes to the search's events (events.py) and knows none of the others.
+subscribes to the search's events (ga/search/events.py) and knows none of the others.
 
 TensorBoard and matplotlib are imported only when a run writes to them (about a second of
 start-up that mode=evaluate and tensorboard.enabled=false need not pay)."""

@@ -1,4 +1,4 @@
-"""``bench pareto``: NSGA-II's selection (ga/fronts.py) on large populations: non-dominated
+"""``bench pareto``: NSGA-II's selection (ga/pareto/fronts.py) on large populations: non-dominated
 sorting, crowding and the survivors of one generation, with 2 objectives (the sort-based
 path) and 3 (the dominance-matrix path)."""
 from __future__ import annotations

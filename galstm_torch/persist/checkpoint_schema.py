@@ -16,7 +16,7 @@ STATUSES = ("ok", "failed")
 EVALUATION = ("fitness", "val_acc", "test_acc", "loss", "params", "seconds", "samples_per_s")
 OPTIONAL = ("latency",)  # added later: checkpoints from before it lack it
 ACCURACIES = ("val_acc", "test_acc")  # NaN: not measured (an empty split, a failed training)
-# The cache keys the evaluator makes (ga/evaluator.py, Evaluator.key): the genome, "@" and a
+# The cache keys the evaluator makes (ga/fidelity/store.py, Measurements.key): the genome, "@" and a
 # lower rung's epochs, or "#" and a further seed at the target fidelity, "|" the fingerprint
 # of the run's training settings.
 KEY = re.compile(r"(\[[0-9,]*\])(?:@([0-9.e+-]+)|#([1-9][0-9]*))?\|([0-9a-f]+)")

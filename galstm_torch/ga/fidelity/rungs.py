@@ -184,7 +184,7 @@ class GenerationRunner:
                  on_outcome: Optional[Callable[[str, Outcome], None]] = None,
                  promote: Optional[Callable[[list[Result], float], list[int]]] = None) -> None:
         """``promote`` picks who goes up a rung (indices into a rung's results); by default
-        the top share by fitness (a Pareto search passes nsga2.promoted)."""
+        the top share by fitness (a strategy may pass its own: NSGA-II ranks by front)."""
         self.evaluator, self.schedule = evaluator, schedule
         self.promote = promote or (lambda results, share: promoted(
             [r.fitness for r in results], share))

@@ -67,7 +67,7 @@ class GenerationInfo:
     cache_hits: int   # cumulative cache hits in this run
     compute: float = 0.0  # cumulative compute in this run (epochs of the training split)
     eta: Optional[float] = None  # seconds until the search stops, from its pace so far
-                                 # (ga/pace.py); 0 = it stops now; None = not measured yet
+                                 # (pace.py); 0 = it stops now; None = not measured yet
 
 
 @dataclass(frozen=True)
