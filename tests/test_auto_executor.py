@@ -26,7 +26,7 @@ def _cfg(**changes) -> Config:
     (16, {}, "pool"),
     (1, {}, "serial"),
     (4, {"tensorboard": TensorBoardConfig(curves=True)}, "serial"),
-    (4, {"ga": GAConfig(objectives=["accuracy", "params", "latency"], elitism=0,
+    (4, {"ga": GAConfig(strategy="nsga2", objectives=["accuracy", "params", "latency"], elitism=0,
                         tournament_size=2, reference=ReferenceConfig(latency=0.01))}, "serial"),
 ])
 def test_auto_resolves_by_cores_and_settings(monkeypatch, cores, changes, expected):

@@ -125,7 +125,7 @@ def search(tmp, config: GAConfig, executor: NoisyExecutor, start: int = 0) -> Se
 
 
 def mo(**overrides) -> GAConfig:
-    base = dict(strategy="ga", objectives=["accuracy", "params"], pop_size=8, generations=None,
+    base = dict(strategy="nsga2", objectives=["accuracy", "params"], pop_size=8, generations=None,
                 budget_epochs=24.0, rungs=[1.0], seeds=1, elitism=0, tournament_size=2,
                 mutation_rate=0.3, guide=0)
     return GAConfig(**{**base, **overrides})
@@ -165,13 +165,15 @@ def test_rungs_promote_the_extremes_of_the_screened_front(tmp_path):
 
 
 def test_optuna_nsga2_proposals_are_valid_and_seeded():
-    from galstm_torch.ga.strategies.tpe import propose
+    from galstm_torch.ga.strategies.optuna_nsga2 import nsga2_sampler
+    from galstm_torch.ga.strategies.optuna_study import propose
+    from galstm_torch.ga.strategies.tpe import tpe_sampler
 
     g = torch.Generator().manual_seed(1)
     pop = random_population(16, SPACE, generator=g)
     history = [(decode(r, SPACE).compact, (float(i) / 16, float(GOALS.params(r[None])[0])),
                 i // 8) for i, r in enumerate(pop)]
-    for sampler in ("nsga2", "tpe"):  # Optuna's NSGA-II, and its multi-objective TPE
+    for sampler in (nsga2_sampler, tpe_sampler):  # Optuna's NSGA-II, its multi-objective TPE
         kw = dict(seed=3, sampler=sampler, directions=("maximize", "minimize"), generation=2)
         a, b = propose(history, 8, SPACE, **kw), propose(history, 8, SPACE, **kw)
         check_population(a, SPACE)
@@ -183,9 +185,9 @@ def test_optuna_nsga2_asks_belong_to_the_generation_proposed():
     the new asks are the next generation, bred from parents that include it."""
     import optuna
 
-    from galstm_torch.ga.strategies.tpe import _nsga2
+    from galstm_torch.ga.strategies.optuna_nsga2 import nsga2_sampler
 
-    sampler = _nsga2(optuna, 8, seed=0, generation=2)
+    sampler = nsga2_sampler(optuna, 8, seed=0, generation=2)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
     key = sampler._get_generation_key()
     dist = optuna.distributions.FloatDistribution(0, 1)
@@ -216,8 +218,9 @@ def test_optuna_nsga2_asks_belong_to_the_generation_proposed():
     ({"latency_batch": 0}, "ga.latency_batch=0 is out of range"),
     ({"latency_batch": 8}, "latency is not in ga.objectives"),
     ({"guide_pick": "best"}, "ga.guide_pick=best is out of range"),
-    ({"objectives": ["accuracy"], "guide_pick": "improvement"}, "picks a Pareto search's children"),
-    ({"objectives": ["accuracy"], "reference": ReferenceConfig(accuracy=0.5)},
+    ({"strategy": "ga", "objectives": ["accuracy"], "guide_pick": "improvement"},
+     "picks a Pareto search's children"),
+    ({"strategy": "ga", "objectives": ["accuracy"], "reference": ReferenceConfig(accuracy=0.5)},
      "reference point of a Pareto search"),
 ])
 def test_settings_a_pareto_search_cannot_apply_are_refused_in_one_line(changes, message):

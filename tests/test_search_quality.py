@@ -185,15 +185,16 @@ def test_resume_after_a_kill_ends_exactly_as_an_uninterrupted_run(tmp_path, stra
 
 def test_tpe_proposes_valid_genomes_that_depend_only_on_history_and_seed():
     pytest.importorskip("optuna")
-    from galstm_torch.ga.strategies.tpe import propose
+    from galstm_torch.ga.strategies.optuna_study import propose
+    from galstm_torch.ga.strategies.tpe import tpe_sampler
 
     history = [((1, 1, 64, 64), 0.8, 0), ((3, 1, 200, 100, 250, 64), 0.9, 0),
                ((2, 3, 40, 50, 60, 70, 80), 0.6, 1)]
-    a = propose(history, 6, SPACE, seed=5)
-    b = propose(history, 6, SPACE, seed=5)
+    a = propose(history, 6, SPACE, seed=5, sampler=tpe_sampler)
+    b = propose(history, 6, SPACE, seed=5, sampler=tpe_sampler)
     check_population(a, SPACE)
     assert a.shape == (6, SPACE.n_genes) and torch.equal(a, b)
-    assert not torch.equal(a, propose(history, 6, SPACE, seed=6))
+    assert not torch.equal(a, propose(history, 6, SPACE, seed=6, sampler=tpe_sampler))
 
 
 def test_the_budget_and_rungs_are_checked_in_one_line():

@@ -13,7 +13,8 @@ from galstm_torch.config.capabilities import check_training, validate_executor
 from galstm_torch.config.goals import validate_goals
 from galstm_torch.errors import ConfigError
 from galstm_torch.ga.genome.operators import SELECTIONS
-from galstm_torch.ga.search.settings import STRATEGIES, GAConfig, ReferenceConfig
+from galstm_torch.ga.search.settings import GAConfig, ReferenceConfig
+from galstm_torch.ga.strategies.registry import STRATEGIES, strategy_of
 from galstm_torch.observe.settings import TensorBoardConfig
 from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.model import INITS
@@ -186,18 +187,11 @@ def _validate_budget(ga: GAConfig, trainer: TrainerConfig, mode: str) -> None:
     check(ga.guide >= 0, "ga.guide", ga.guide, "must be >= 0 (0 = off)")
     check(0 <= ga.mutation_step <= 1, "ga.mutation_step", ga.mutation_step,
            "must be in [0, 1] (0 = uniform redraw)")
-    for key in ("guide", "mutation_step"):
-        if getattr(ga, key) and ga.strategy != "ga":
-            raise ConfigError(f"ga.{key}={getattr(ga, key)} shapes the GA's offspring: it needs "
-                              f"ga.strategy=ga (not {ga.strategy}), or ga.{key}=0")
     if ga.budget_epochs is not None and mode == "search":  # evaluate mode trains one genome
         least = least_budget(ga, trainer.epochs)
         check(ga.budget_epochs >= least - 1e-9, "ga.budget_epochs", ga.budget_epochs,
                f"must bring at least one genome to the target fidelity ({least:g} epochs "
                f"with ga.pop_size={ga.pop_size} and ga.rungs={list(ga.rungs)})")
-    if ga.strategy in ("tpe", "optuna_nsga2") and (len(rungs) > 1 or ga.seeds > 1):
-        raise ConfigError(f"ga.strategy={ga.strategy} runs at the target fidelity with one seed: "
-                          "set ga.rungs=[1.0] ga.seeds=1")
 
 
 def _where_trainings_run(cfg: Config) -> None:
@@ -246,6 +240,7 @@ def validate(cfg: Config) -> None:
     validate_data(cfg.data)
     validate_executor(cfg.executor, trainer.device)
     _validate_budget(ga, trainer, cfg.mode)
+    strategy_of(ga.strategy).check(cfg)  # what the strategy cannot apply (its own module)
     validate_goals(ga, trainer, cfg.executor.name)
 
 

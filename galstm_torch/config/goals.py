@@ -38,20 +38,6 @@ def _reference(ga: Any, names: list[str]) -> None:
                           "in seconds per sample, e.g. ga.reference.latency=0.002")
 
 
-def _pareto_ga(ga: Any, names: list[str]) -> None:
-    """What the GA's NSGA-II selection cannot take."""
-    if ga.elitism:
-        raise ConfigError(f"ga.elitism={ga.elitism}: NSGA-II keeps the best fronts itself; set "
-                          "ga.elitism=0 (ga=nsga2 does)")
-    if ga.selection != "tournament" or ga.tournament_size != 2:
-        raise ConfigError(f"ga.selection={ga.selection} ga.tournament_size={ga.tournament_size}: "
-                          "NSGA-II picks parents by a binary tournament on (front, crowding); set "
-                          "ga.selection=tournament ga.tournament_size=2 (ga=nsga2 does)")
-    if ga.guide and "latency" in names:
-        raise ConfigError("ga.guide predicts accuracy and counts params but has no model of "
-                          "latency: set ga.guide=0 with the latency objective")
-
-
 GUIDE_PICKS = ("crowding", "improvement", "ucb")
 
 
@@ -60,9 +46,6 @@ def _single(ga: Any) -> None:
     if ga.guide_pick != "crowding":
         raise ConfigError(f"ga.guide_pick={ga.guide_pick} picks a Pareto search's children: add "
                           "an objective (ga=nsga2), or drop it")
-    if ga.strategy == "optuna_nsga2":
-        raise ConfigError("ga.strategy=optuna_nsga2 is a Pareto search: add an objective, "
-                          "e.g. ga.objectives=[accuracy,params]")
     if ga.reference.stated():
         raise ConfigError(f"ga.reference={ga.reference.stated()} is the hypervolume's reference "
                           "point of a Pareto search: add an objective (ga=nsga2), or drop it")
@@ -85,5 +68,3 @@ def validate_goals(ga: Any, trainer: Any, executor: str) -> None:
     if ga.seeds > 1:
         raise ConfigError(f"ga.seeds={ga.seeds} races one leader, and a Pareto search has a "
                           "front of them: set ga.seeds=1")
-    if ga.strategy == "ga":
-        _pareto_ga(ga, names)

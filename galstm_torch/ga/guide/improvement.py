@@ -24,13 +24,15 @@ OPTIMISM = 1.0  # standard deviations added to each predicted accuracy
 RIDGE = 1.0     # the ridge penalty of surrogate.fit_ridge's default
 
 
-def optimistic_accuracy(candidates: torch.Tensor, known: torch.Tensor, accuracy: torch.Tensor,
-                        goals: Goals, *, posterior: bool = False) -> torch.Tensor:
-    """Predicted accuracy of each candidate plus OPTIMISM residual standard deviations, or
-    with ``posterior`` plus OPTIMISM standard deviations of the prediction itself (Bayesian
+def optimistic_accuracy(candidates: torch.Tensor, at_target: torch.Tensor,
+                        accuracy: torch.Tensor, goals: Goals, *,
+                        posterior: bool = False) -> torch.Tensor:
+    """Predicted accuracy of each candidate (by a ridge model of the genomes ``at_target``
+    and their ``accuracy`` there) plus OPTIMISM residual standard deviations, or with
+    ``posterior`` plus OPTIMISM standard deviations of the prediction itself (Bayesian
     ridge: residual sd x sqrt(x' (X'X + penalty)^-1 x)), which is largest where the data say
     least, e.g. a layer count no measured genome has."""
-    x = features(known, goals.space)
+    x = features(at_target, goals.space)
     weights = fit_ridge(x, accuracy.to(torch.float64))
     spread = (accuracy - x @ weights).std() if len(accuracy) > 2 else accuracy.new_zeros(())
     xc = features(candidates, goals.space)
@@ -63,16 +65,18 @@ def greedy_improvement(points: torch.Tensor, front: torch.Tensor, n: int, goals:
     return chosen
 
 
-def pick_improving(candidates: torch.Tensor, seen: torch.Tensor, known: torch.Tensor,
+def pick_improving(candidates: torch.Tensor, tried: torch.Tensor, at_target: torch.Tensor,
                    accuracy: torch.Tensor, front: torch.Tensor, n: int, goals: Goals, *,
                    posterior: bool = False) -> torch.Tensor:
-    """n distinct never-seen candidates by greedy predicted hypervolume improvement over the
-    measured ``front``; fewer improving ones are topped up by front_pick.pick_front's rule."""
+    """n distinct candidates never ``tried`` (every genome trained at any rung), by greedy
+    predicted hypervolume improvement over the measured ``front``, accuracy predicted from
+    the genomes ``at_target`` and their ``accuracy`` there; fewer improving ones are topped
+    up by front_pick.pick_front's rule."""
     unique = candidates[first_occurrences(candidates)]
-    fresh = unique[~(unique.unsqueeze(1) == seen.unsqueeze(0)).all(dim=2).any(dim=1)]
+    fresh = unique[~(unique.unsqueeze(1) == tried.unsqueeze(0)).all(dim=2).any(dim=1)]
     if len(fresh) == 0:
-        return pick_front(candidates, seen, torch.zeros(len(seen)), n, goals)
-    optimistic = optimistic_accuracy(fresh, known, accuracy, goals, posterior=posterior)
+        return pick_front(candidates, tried, torch.zeros(len(tried)), n, goals)
+    optimistic = optimistic_accuracy(fresh, at_target, accuracy, goals, posterior=posterior)
     predicted = as_maximised({"accuracy": optimistic, "params": goals.params(fresh)},
                              ["accuracy", "params"])
     chosen = greedy_improvement(predicted, front, n, goals)

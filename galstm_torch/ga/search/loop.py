@@ -41,8 +41,8 @@ from galstm_torch.ga.search.pace import (
 )
 from galstm_torch.ga.search.settings import GAConfig
 from galstm_torch.ga.search.state import Met, SearchState
-from galstm_torch.ga.strategies.nsga2 import promoted
-from galstm_torch.ga.strategies.proposals import Context, next_population
+from galstm_torch.ga.strategies.base import Context
+from galstm_torch.ga.strategies.registry import strategy_of
 from galstm_torch.training.architecture import Architecture, format_compact
 
 log = logging.getLogger(__name__)
@@ -171,8 +171,8 @@ class Search:
         runner = GenerationRunner(self.evaluator, self.schedule,
                                   trained_before=set(s.trained_in_generation),
                                   on_outcome=self._on_outcome,
-                                  promote=partial(promoted, self.goals) if self.goals.multi
-                                  else None)
+                                  promote=partial(strategy_of(self.ga.strategy).promote,
+                                                  self.goals))
         done = runner.run(archs, self._seen())
         s.idle = 0 if any(not r.cache_hit for r in done.evaluations) else s.idle + 1
         s.budget_cut = self.evaluator.budget if done.exhausted else None
@@ -235,7 +235,7 @@ class Search:
         met = {m.compact: m.generation for m in reversed(s.seen)}  # the first wins
         ctx = Context(self.ga, self.space, self.goals, self.evaluator, self.schedule,
                       self._seen(), self.generator, self.run_seed, met)
-        s.population = next_population(ctx, s.population, s.generation)
+        s.population = strategy_of(self.ga.strategy).propose(ctx, s.population, s.generation)
         s.generation, s.phase, s.trained_in_generation = s.generation + 1, "evaluating", []
         self._hits_start = self.evaluator.cache_hits
         self.save()

@@ -15,6 +15,7 @@ from typing import Optional
 from galstm_torch.ga.fidelity.rungs import Schedule
 from galstm_torch.ga.search.settings import GAConfig
 from galstm_torch.ga.search.state import SearchState
+from galstm_torch.ga.strategies.registry import strategy_of
 
 EPS = 1e-9
 IDLE_GENERATIONS = 50  # with no generation limit, stop after this many that trained nothing
@@ -73,7 +74,7 @@ def stopping_rule(ga: GAConfig, budget: Optional[float], schedule: Schedule) -> 
     if budget is None:
         return f"stops after {gens} generations (ga.generations; no compute budget)"
     first = generation_cost(schedule, ga.pop_size)
-    later = generation_cost(schedule, ga.pop_size - (ga.elitism if ga.strategy == "ga" else 0))
+    later = generation_cost(schedule, ga.pop_size - strategy_of(ga.strategy).kept(ga))
     likely = likely_generations(budget, first, later, schedule.fidelities[0])
     cost = f"generation 0 alone costs up to about {first:.3g} epochs, so"
     if gens is None:

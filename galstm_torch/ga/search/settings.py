@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-STRATEGIES = ("ga", "random", "tpe", "optuna_nsga2")
-
 
 @dataclass
 class ReferenceConfig:
@@ -31,8 +29,9 @@ class GAConfig:
     selection compares genomes at the same rung; two elites keep the best; mutation moves
     both units and layer counts. The other presets in conf/ga/ state what they change."""
 
-    strategy: str = "ga"  # ga | random (a fresh random population each generation) | tpe or
-                          # optuna_nsga2 (Optuna's samplers through our evaluator)
+    strategy: str = "ga"  # ga | nsga2 (several objectives) | random (a fresh random population
+                          # each generation) | tpe or optuna_nsga2 (Optuna's samplers through
+                          # our evaluator): ga/strategies/registry.py
     pop_size: int = 12
     generations: Optional[int] = None  # null = until ga.budget_epochs is spent
     # Compute budget in epochs of the training split: 12 (10 min 40 s on full MNIST on 2 idle
@@ -45,9 +44,9 @@ class GAConfig:
     promote: float = 0.25  # share of a rung trained at the next rung: the best quarter
     seeds: int = 3     # seeds the leaders get at the target fidelity (fitness = their mean)
     confirm: int = 1   # leaders raced to ga.seeds after each generation
-    guide: int = 16    # GA only: a ridge model of the scores so far picks each generation's
-                       # children among guide x as many, as many random genomes and the
-                       # corners of the unit box (docs/search.md; RESULTS.md 5); 0 = off
+    guide: int = 16    # GA and NSGA-II only: a ridge model of the scores so far picks each
+                       # generation's children among guide x as many, as many random genomes
+                       # and the corners of the unit box (docs/search.md; RESULTS.md 5); 0 = off
     guide_pick: str = "crowding"  # Pareto search with ga.guide >= 2: the predicted front by
                                   # crowding, or by predicted hypervolume gain: improvement | ucb
     selection: str = "tournament"
@@ -59,6 +58,6 @@ class GAConfig:
                                 # s > 0 = a Gaussian step of sd s * (max_units - min_units)
     layer_mutation_rate: float = 0.1
     objectives: List[str] = field(default_factory=lambda: ["accuracy"])  # + params, latency:
-                                     # a Pareto search (NSGA-II; ga=nsga2, docs/pareto.md)
+                                     # a Pareto search (ga.strategy=nsga2; ga=nsga2, docs/pareto.md)
     reference: ReferenceConfig = field(default_factory=lambda: ReferenceConfig())
     latency_batch: int = 1  # the batch size at which the latency objective is measured

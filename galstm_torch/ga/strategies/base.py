@@ -1,0 +1,100 @@
+"""The extension point of the search: a Strategy proposes each next population (as Optuna's
+BaseSampler samples each trial) and says which genomes climb the rungs. Every strategy reads
+only the Context: the evaluator's cache, the genomes seen and the run's generator, so a
+resumed run proposes exactly what it would have.
+
+Adding a strategy takes its module (a subclass with a ``name``), its entry in registry.py,
+its YAML in conf/ga/ and a test; config validation calls its ``check``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from galstm_torch.errors import ConfigError
+from galstm_torch.ga.fidelity.evaluator import Evaluator, Result
+from galstm_torch.ga.fidelity.rungs import Schedule, promoted
+from galstm_torch.ga.genome.encoding import SearchSpace, population_from_compact
+from galstm_torch.ga.pareto.fronts import survivors
+from galstm_torch.ga.pareto.goals import Goals
+from galstm_torch.ga.pareto.objectives import as_maximised
+from galstm_torch.training.architecture import Architecture
+
+
+@dataclass
+class Context:
+    """What a strategy may read."""
+
+    ga: Any
+    space: SearchSpace
+    goals: Goals
+    evaluator: Evaluator
+    schedule: Schedule
+    seen: list[Architecture]
+    generator: torch.Generator
+    run_seed: int
+    met: dict[tuple[int, ...], int]  # the generation in which each genome was first met
+
+
+# The ga.* keys that shape children made by the GA's operators: a strategy that makes no
+# such children would ignore them silently.
+BREEDING_KEYS = ("guide", "mutation_step")
+
+
+class Strategy:
+    """One way of proposing populations. Subclasses set ``name`` (the ga.strategy value) and
+    ``propose``; ``breeds`` says whether they make children with the GA's operators (and so
+    read ga.guide and ga.mutation_step); ``check`` refuses what they cannot apply."""
+
+    name: ClassVar[str] = ""
+    breeds: ClassVar[bool] = False
+
+    def propose(self, ctx: Context, population: torch.Tensor, generation: int) -> torch.Tensor:
+        """The population of generation ``generation`` + 1, after ``population`` (that of
+        ``generation``) was evaluated."""
+        raise NotImplementedError
+
+    def kept(self, ga: Any) -> int:
+        """How many genomes each next population carries over unchanged (the GA's elites):
+        they cost nothing to evaluate again, which the start line's estimate counts."""
+        return 0
+
+    def check(self, cfg: Any) -> None:
+        """Raise ConfigError, in one line naming the key and the fix, for a setting of
+        ``cfg`` (the whole config, read duck-typed: ga does not import the config) that this
+        strategy cannot apply."""
+        if self.breeds:
+            return
+        ga = cfg.ga
+        for key in BREEDING_KEYS:
+            if getattr(ga, key):
+                raise ConfigError(f"ga.{key}={getattr(ga, key)} shapes the GA's offspring: it "
+                                  f"needs ga.strategy=ga or nsga2 (not {ga.strategy}), or "
+                                  f"ga.{key}=0")
+
+    def promote(self, goals: Goals, results: list[Result], share: float) -> list[int]:
+        """Successive halving: the indices (into a rung's ``results``) of the top
+        ceil(n * share), by fitness with one objective, by front then crowding (NSGA-II's
+        survivors) with several, on their scores at that rung."""
+        if not goals.multi:
+            return promoted([r.fitness for r in results], share)
+        return _survivors(goals, results, share)
+
+
+def _survivors(goals: Goals, results: list[Result], share: float) -> list[int]:
+    k = math.ceil(len(results) * share - 1e-9)
+    if k == 0:
+        return []
+    population = population_from_compact([list(r.arch.compact) for r in results], goals.space)
+    values = {"accuracy": torch.tensor([r.outcome.evaluation.fitness for r in results],
+                                       dtype=torch.float64),
+              "params": goals.params(population),
+              "latency": torch.tensor([r.outcome.evaluation.latency for r in results],
+                                      dtype=torch.float64)}
+    objectives = as_maximised(values, goals.names)
+    failed = torch.tensor([r.outcome.status == "failed" for r in results]) | \
+        torch.isnan(objectives).any(dim=1)
+    return survivors(objectives, k, failed).tolist()
