@@ -19,3 +19,14 @@ class DataError(GalstmError):
 
 class ClusterError(GalstmError):
     """The Ray cluster cannot run the evaluations (unreachable, or every worker died)."""
+
+
+def check(ok: bool, key: str, value: object, allowed: str) -> None:
+    """Raise ConfigError naming the key, its value and what is allowed: the one range check
+    every section's schema uses (config/, ga/search/settings.py, observe/settings.py)."""
+    if not ok:
+        raise ConfigError(f"{key}={value} is out of range: {allowed}")
+
+
+def one_of(key: str, value: str, choices: "tuple[str, ...]") -> None:
+    check(value in choices, key, value, f"choose one of {', '.join(choices)}")

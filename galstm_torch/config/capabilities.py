@@ -7,8 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from galstm_torch.config.bounds import check
-from galstm_torch.errors import ConfigError
+from galstm_torch.errors import ConfigError, check, one_of
 from galstm_torch.execution import registry
 from galstm_torch.execution.capabilities import Capabilities
 
@@ -17,15 +16,13 @@ _ADDRESS = re.compile(r"auto|ray://\S+|[\w.\-\[\]:]+:\d+")
 
 def asked(name: str) -> Optional[Capabilities]:
     """The capabilities of executor=``name``; None for auto (it picks one that can) and for
-    an unknown name (validate_executor refuses it)."""
+    an unknown name (check_keys refuses it)."""
     return registry.EXECUTORS.get(name)
 
 
-def validate_executor(ex: Any, device: str = "auto") -> None:
-    """executor.*: a known name, values in range, only the keys it reads, and a device it
-    can train on (``device``: trainer.device)."""
-    names = registry.NAMES
-    check(ex.name in names, "executor.name", ex.name, f"choose one of {', '.join(names)}")
+def check_keys(ex: Any) -> None:
+    """executor.*: a known name, values in range, and only the keys it reads."""
+    one_of("executor.name", ex.name, registry.NAMES)
     for key in ("num_workers", "threads_per_worker", "max_group"):
         value = getattr(ex, key)
         check(value is None or value >= 1, f"executor.{key}", value, "must be >= 1 or null")
@@ -38,8 +35,13 @@ def validate_executor(ex: Any, device: str = "auto") -> None:
     _only_for(ex)
     check(ex.address is None or _ADDRESS.fullmatch(ex.address) is not None, "executor.address",
           ex.address, "use null (a local Ray), auto, host:port or ray://host:port")
+
+
+def check_device(ex: Any, device: str) -> None:
+    """A device the executor cannot train on (``device``: trainer.device); auto's device is
+    known only when the run starts."""
     caps, device_type = asked(ex.name), device.split(":")[0]
-    if caps is not None and device_type in registry.DEVICE_TYPES:  # auto: known at the start
+    if caps is not None and device_type in registry.DEVICE_TYPES:
         refuse_device(caps, device_type, device)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from galstm_torch.errors import check
+
 
 @dataclass
 class TensorBoardConfig:
@@ -14,3 +16,6 @@ class TensorBoardConfig:
     curves: bool = False     # per-genome training curves under genomes/<genome>/ (many series;
                              # an executor with the curves capability: serial, or auto)
     curve_every: int = 10    # optimizer steps averaged into one curve point
+
+    def check(self) -> None:
+        check(self.curve_every >= 1, "tensorboard.curve_every", self.curve_every, "must be >= 1")

@@ -1,9 +1,21 @@
 """The search's settings (``ga.*``): a dataclass of the config schema, kept here so that the
-search reads them without importing the whole config."""
+search reads them without importing the whole config, and its own ranges beside it
+(``GAConfig.check``). Rules that read another section too are in config/rules.py, and what a
+strategy cannot apply in its own ``check`` (ga/strategies/)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import List, Optional
+
+from galstm_torch.errors import ConfigError, check, one_of
+from galstm_torch.ga.genome.operators import SELECTIONS
+from galstm_torch.ga.pareto.objectives import OBJECTIVES
+from galstm_torch.ga.strategies.registry import STRATEGIES
+
+MAX_POP = 100_000      # a population tensor, its candidates and its cache stay in memory
+MAX_GUIDE = 1_000      # candidates per child the guide scores
+GUIDE_PICKS = ("crowding", "improvement", "ucb")  # how ga/guide picks a Pareto search's children
 
 
 @dataclass
@@ -61,3 +73,82 @@ class GAConfig:
                                      # a Pareto search (ga.strategy=nsga2; ga=nsga2, docs/pareto.md)
     reference: ReferenceConfig = field(default_factory=lambda: ReferenceConfig())
     latency_batch: int = 1  # the batch size at which the latency objective is measured
+
+    def check(self) -> None:
+        """Raise ConfigError with one line naming the first bad ga.* key and its range."""
+        _population(self)
+        _budget(self)
+        _objectives(self)
+
+
+def _population(ga: GAConfig) -> None:
+    check(ga.pop_size >= 2, "ga.pop_size", ga.pop_size, "must be at least 2")
+    check(ga.pop_size <= MAX_POP, "ga.pop_size", ga.pop_size, f"must be at most {MAX_POP:,}")
+    check(0 <= ga.elitism < ga.pop_size, "ga.elitism", ga.elitism,
+          f"must be in [0, pop_size) = [0, {ga.pop_size - 1}]")
+    one_of("ga.strategy", ga.strategy, STRATEGIES)
+    one_of("ga.selection", ga.selection, SELECTIONS)
+    if ga.selection == "tournament":
+        check(1 <= ga.tournament_size <= ga.pop_size, "ga.tournament_size", ga.tournament_size,
+              f"must be in [1, pop_size] = [1, {ga.pop_size}]")
+    for key in ("crossover_rate", "mutation_rate", "layer_mutation_rate"):
+        value = getattr(ga, key)
+        check(0.0 <= value <= 1.0, f"ga.{key}", value, "must be in [0, 1]")
+    check(0 <= ga.guide <= MAX_GUIDE, "ga.guide", ga.guide,
+          f"must be in [0, {MAX_GUIDE}] (0 = off)")
+    check(0 <= ga.mutation_step <= 1, "ga.mutation_step", ga.mutation_step,
+          "must be in [0, 1] (0 = uniform redraw)")
+
+
+def _budget(ga: GAConfig) -> None:
+    """Generations, budget, rungs and seeds."""
+    check(ga.generations is None or ga.generations >= 1, "ga.generations", ga.generations,
+          "must be at least 1, or null with ga.budget_epochs set")
+    if ga.budget_epochs is not None:
+        check(math.isfinite(ga.budget_epochs) and ga.budget_epochs > 0, "ga.budget_epochs",
+              ga.budget_epochs, "must be a finite number > 0")
+    elif ga.generations is None:
+        raise ConfigError("ga.generations=null needs a budget: set ga.budget_epochs (epochs of "
+                          "training) or a number of generations")
+    rungs = list(ga.rungs)
+    check(bool(rungs) and rungs[-1] == 1.0 and all(0 < a < b for a, b in zip(rungs, rungs[1:]))
+          and rungs[0] > 0, "ga.rungs", rungs,
+          "fractions of trainer.epochs, increasing and ending at 1.0, e.g. [0.111,0.333,1.0]")
+    check(0 < ga.promote <= 1, "ga.promote", ga.promote, "must be in (0, 1]")
+    check(ga.seeds >= 1, "ga.seeds", ga.seeds, "must be at least 1")
+    check(ga.confirm >= 1, "ga.confirm", ga.confirm, "must be at least 1")
+    if ga.confirm > 1 and ga.seeds == 1:
+        raise ConfigError(f"ga.confirm={ga.confirm} races leaders to ga.seeds seeds, but "
+                          "ga.seeds=1: set ga.seeds above 1, or ga.confirm=1")
+
+
+def _objectives(ga: GAConfig) -> None:
+    """The objectives, their reference point and how latency is measured."""
+    names = list(ga.objectives)
+    for name in names:
+        check(name in OBJECTIVES, "ga.objectives", names,
+              f"each must be one of {', '.join(OBJECTIVES)}")
+    check(len(set(names)) == len(names), "ga.objectives", names, "must not repeat an objective")
+    check(bool(names) and names[0] == "accuracy", "ga.objectives", names,
+          "must start with accuracy, e.g. [accuracy,params] or [accuracy,params,latency]")
+    _reference(ga.reference.stated(), names)
+    check(ga.latency_batch >= 1, "ga.latency_batch", ga.latency_batch, "must be >= 1")
+    one_of("ga.guide_pick", ga.guide_pick, GUIDE_PICKS)
+    if ga.latency_batch != 1 and "latency" not in names:
+        raise ConfigError(f"ga.latency_batch={ga.latency_batch} sets how latency is measured, "
+                          "but latency is not in ga.objectives: add it, or drop the setting")
+
+
+def _reference(ref: dict[str, float], names: list[str]) -> None:
+    for key, value in ref.items():
+        check(key in names, f"ga.reference.{key}", value,
+              f"names an objective this search does not have ({', '.join(names)})")
+        check(math.isfinite(value), f"ga.reference.{key}", value, "must be a finite number")
+    if "accuracy" in ref:
+        check(0 <= ref["accuracy"] < 1, "ga.reference.accuracy", ref["accuracy"], "must be in [0, 1)")
+    for key in ("params", "latency"):
+        if key in ref:
+            check(ref[key] > 0, f"ga.reference.{key}", ref[key], "must be > 0")
+    if "latency" in names and "latency" not in ref:
+        raise ConfigError("ga.objectives has latency: state the hypervolume's reference latency "
+                          "in seconds per sample, e.g. ga.reference.latency=0.002")
