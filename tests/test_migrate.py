@@ -59,3 +59,41 @@ def test_a_checkpoint_hashed_when_ga_with_objectives_meant_nsga2_is_recognised()
     single.ga.objectives = ["accuracy"]  # nsga2 was never implied by one objective
     assert config_hash(OmegaConf.merge(single, {"ga": {"strategy": "ga"}})) \
         not in known_hashes(single)
+
+
+def test_a_saved_config_where_ga_with_objectives_meant_nsga2_says_nsga2():
+    saved = OmegaConf.create({"ga": {"strategy": "ga", "objectives": ["accuracy", "params"]}})
+    assert migrate.saved_config(saved).ga.strategy == "nsga2"
+    single = OmegaConf.create({"ga": {"strategy": "ga", "objectives": ["accuracy"]}})
+    assert migrate.saved_config(single).ga.strategy == "ga"
+
+
+def test_a_pareto_run_saved_when_ga_with_objectives_meant_nsga2_is_extended(tmp_path,
+                                                                             monkeypatch):
+    """A run of the older form (ga.strategy=ga, two objectives, hashed so) resumes as nsga2:
+    its config and hash are migrated at load, and the search goes on where it stopped."""
+    import json
+
+    from test_behaviour_fingerprint import _fake_train
+
+    from galstm_torch.app import run
+    from galstm_torch.execution import executor
+
+    from conftest import TINY_DATA
+
+    monkeypatch.setattr(executor, "train", _fake_train)
+    search = [*TINY_DATA, "ga=nsga2", "ga.pop_size=4", "model.max_lstm_layers=2",
+              "model.max_dense_layers=2", "progress=false", "tensorboard.enabled=false"]
+    run(compose_cfg(*search, "ga.generations=1"), out_dir=tmp_path)
+    folder = tmp_path / "checkpoint"
+    saved = OmegaConf.load(folder / "config.yaml")
+    saved.ga.strategy = "ga"  # as the version before nsga2 was its own strategy saved it
+    OmegaConf.save(saved, folder / "config.yaml")
+    meta = json.loads((folder / "state.json").read_text())
+    meta["config_hash"] = config_hash(saved)
+    (folder / "state.json").write_text(json.dumps(meta))
+    extend = ["ga.generations=2"]
+    run(compose_cfg(*search, f"resume={tmp_path}", *extend), overrides=extend)
+    state = load(folder)
+    saved.ga.strategy = "nsga2"
+    assert state.generation == 1 and state.config_hash == config_hash(saved)

@@ -73,12 +73,17 @@ def saved_config(saved: DictConfig) -> DictConfig:
     - from before executor=batched: trainer.engine=batched and trainer.max_group become
       executor=batched and executor.max_group, and the executor keys that then had defaults
       for every executor are null where the executor does not read them (executor settings
-      never change a search)."""
+      never change a search);
+    - from before nsga2 was its own strategy: ga.strategy=ga with several objectives is
+      ga.strategy=nsga2."""
     ex = saved.get("executor")
     if ex is not None and ex.get("name") != "ray":  # also configs saved before trainer.engine
         for key, default in (("max_restarts", 3), ("start_timeout_s", 300)):
             if key in ex and ex[key] == default:
                 ex[key] = None
+    ga = saved.get("ga")
+    if ga is not None and _implied_nsga2(ga.get("strategy"), ga.get("objectives")):
+        ga.strategy = "nsga2"
     trainer = saved.get("trainer")
     if trainer is None or "engine" not in trainer:
         return saved

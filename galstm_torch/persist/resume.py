@@ -169,7 +169,8 @@ def check_state(config: Any, run_dir: Path, state: SearchState) -> None:
 def continued(config: Any, run_dir: Path, plain: DictConfig, *,
               auto: bool) -> tuple[SearchState, str]:
     """The checkpoint ``run_dir`` continues, checked against its config (``plain``, as
-    ``config``), and the config's hash."""
+    ``config``), and the config's hash (the checkpoint's from now on: one an earlier version
+    wrote for this config is migrated)."""
     state = load(run_dir / "checkpoint")
     if state.config_hash not in known_hashes(plain):
         if auto:
@@ -181,7 +182,8 @@ def continued(config: Any, run_dir: Path, plain: DictConfig, *,
     if config.ga.generations is not None and config.ga.generations < state.generation + 1:
         raise ConfigError(f"ga.generations={config.ga.generations} is below the "
                           f"{state.generation + 1} generations this run already reached")
-    return state, config_hash(plain)
+    state.config_hash = config_hash(plain)
+    return state, state.config_hash
 
 
 def _best_json(run_dir: Path) -> Optional[dict]:
