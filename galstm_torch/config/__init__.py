@@ -7,6 +7,7 @@ its schema (``check``), then the rules across sections (rules.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import List, Optional
 
 from galstm_torch.config.rules import check_rules, least_budget
@@ -27,7 +28,14 @@ __all__ = ["Config", "DataConfig", "ExecutorConfig", "FinalConfig", "GAConfig", 
            "least_budget", "register_configs", "validate"]
 
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed and derive_seed take 63-bit seeds
-MODES = ("search", "evaluate")
+
+
+class Mode(str, Enum):
+    SEARCH = "search"
+    EVALUATE = "evaluate"  # train exactly `genome` once
+
+
+MODES = tuple(Mode)
 
 
 @dataclass

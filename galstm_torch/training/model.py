@@ -1,6 +1,7 @@
 """Build an ``nn.Module`` from an Architecture: stacked LSTMs, dense blocks, a 10-way head."""
 from __future__ import annotations
 
+from enum import Enum
 from typing import Protocol, cast
 
 import torch
@@ -8,7 +9,16 @@ from torch import nn
 
 from galstm_torch.training.architecture import Architecture
 
-INITS = ("torch", "keras")
+
+class Init(str, Enum):
+    """model.init: PyTorch's default initialisation, or Keras' (Glorot/orthogonal, forget
+    bias 1, Keras BatchNorm)."""
+
+    TORCH = "torch"
+    KERAS = "keras"
+
+
+INITS = tuple(Init)
 
 
 class LSTMLayer(Protocol):

@@ -6,11 +6,20 @@ modifies its input. No operator loops over individuals in Python.
 """
 from __future__ import annotations
 
+from enum import Enum
+
 import torch
 
 from galstm_torch.ga.genome.encoding import N_DENSE, N_LSTM, SearchSpace, active_mask, random_units, unit_mask
 
-SELECTIONS = ("roulette", "tournament", "rank")
+
+class Selection(str, Enum):
+    ROULETTE = "roulette"
+    TOURNAMENT = "tournament"
+    RANK = "rank"
+
+
+SELECTIONS = tuple(Selection)
 
 
 _RESOLUTION = 1 << 24  # probabilities are applied in steps of 2**-24

@@ -10,12 +10,20 @@ Costs are negated so that every column is maximised, as fronts.py and hypervolum
 from __future__ import annotations
 
 import statistics
+from enum import Enum
 
 import torch
 
 from galstm_torch.ga.genome.encoding import SearchSpace, active_mask
 
-OBJECTIVES = ("accuracy", "params", "latency")
+
+class Objective(str, Enum):
+    ACCURACY = "accuracy"
+    PARAMS = "params"
+    LATENCY = "latency"
+
+
+OBJECTIVES = tuple(Objective)
 MINIMISED = ("params", "latency")
 
 

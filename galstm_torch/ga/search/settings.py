@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import List, Optional
 
 from galstm_torch.errors import ConfigError, check, one_of
@@ -15,7 +16,17 @@ from galstm_torch.ga.strategies.registry import STRATEGIES
 
 MAX_POP = 100_000      # a population tensor, its candidates and its cache stay in memory
 MAX_GUIDE = 1_000      # candidates per child the guide scores
-GUIDE_PICKS = ("crowding", "improvement", "ucb")  # how ga/guide picks a Pareto search's children
+
+
+class GuidePick(str, Enum):
+    """How ga/guide picks a Pareto search's children (ga.guide_pick)."""
+
+    CROWDING = "crowding"
+    IMPROVEMENT = "improvement"
+    UCB = "ucb"
+
+
+GUIDE_PICKS = tuple(GuidePick)
 
 
 @dataclass
