@@ -165,9 +165,9 @@ def test_rungs_promote_the_extremes_of_the_screened_front(tmp_path):
 
 
 def test_optuna_nsga2_proposals_are_valid_and_seeded():
-    from galstm_torch.ga.strategies.optuna_nsga2 import nsga2_sampler
-    from galstm_torch.ga.strategies.optuna_study import propose
-    from galstm_torch.ga.strategies.tpe import tpe_sampler
+    from galstm_torch.ga.strategies.optuna_samplers.nsga2 import nsga2_sampler
+    from galstm_torch.ga.strategies.optuna_samplers.study import propose
+    from galstm_torch.ga.strategies.optuna_samplers.tpe import tpe_sampler
 
     g = torch.Generator().manual_seed(1)
     pop = random_population(16, SPACE, generator=g)
@@ -185,7 +185,7 @@ def test_optuna_nsga2_asks_belong_to_the_generation_proposed():
     the new asks are the next generation, bred from parents that include it."""
     import optuna
 
-    from galstm_torch.ga.strategies.optuna_nsga2 import nsga2_sampler
+    from galstm_torch.ga.strategies.optuna_samplers.nsga2 import nsga2_sampler
 
     sampler = nsga2_sampler(optuna, 8, seed=0, generation=2)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)

@@ -185,8 +185,8 @@ def test_resume_after_a_kill_ends_exactly_as_an_uninterrupted_run(tmp_path, stra
 
 def test_tpe_proposes_valid_genomes_that_depend_only_on_history_and_seed():
     pytest.importorskip("optuna")
-    from galstm_torch.ga.strategies.optuna_study import propose
-    from galstm_torch.ga.strategies.tpe import tpe_sampler
+    from galstm_torch.ga.strategies.optuna_samplers.study import propose
+    from galstm_torch.ga.strategies.optuna_samplers.tpe import tpe_sampler
 
     history = [((1, 1, 64, 64), 0.8, 0), ((3, 1, 200, 100, 250, 64), 0.9, 0),
                ((2, 3, 40, 50, 60, 70, 80), 0.6, 1)]

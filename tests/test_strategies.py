@@ -129,8 +129,8 @@ def test_a_strategy_refuses_what_it_cannot_apply_in_one_line(name, changes, mess
 
 def test_optuna_log_level_is_the_callers_again_after_a_proposal():
     optuna = pytest.importorskip("optuna")
-    from galstm_torch.ga.strategies.optuna_study import propose
-    from galstm_torch.ga.strategies.tpe import tpe_sampler
+    from galstm_torch.ga.strategies.optuna_samplers.study import propose
+    from galstm_torch.ga.strategies.optuna_samplers.tpe import tpe_sampler
 
     before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.DEBUG)

@@ -206,8 +206,14 @@ class GenerationRunner:
         self.evaluations.extend(results)
         return results
 
-    def run(self, archs: list[Architecture], seen: list[Architecture]) -> GenerationEvaluation:
-        self._rungs(archs)
+    def run(self, archs: list[Architecture], seen: list[Architecture],
+            fidelities: Optional[list[float]] = None) -> GenerationEvaluation:
+        """``fidelities``: the rung of each row, when the strategy picks them (DEHB's
+        brackets): each row trains there once and nothing is promoted."""
+        if fidelities is None:
+            self._rungs(archs)
+        else:
+            self._run([Request(a, f) for a, f in zip(archs, fidelities, strict=True)])
         self._race(seen)
         unused = self.evaluator.forget_ahead()
         if unused:

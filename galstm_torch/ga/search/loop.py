@@ -1,7 +1,6 @@
-"""The search loop: evaluate (rungs, racing), record, then propose the next population:
-select -> crossover -> mutate (with elitism), a random draw, or TPE. It stops at the first
-of ``ga.generations`` and the compute budget ``ga.budget_epochs`` (pace.py: the start line
-that says which, and the ETA).
+"""The search loop: evaluate (rungs, racing), record, then propose the next population by
+the strategy's rule (ga/strategies/). It stops at the first of ``ga.generations`` and the
+compute budget ``ga.budget_epochs`` (pace.py: the start line that says which, and the ETA).
 
 The loop checkpoints after every evaluated genome and at every generation boundary, and
 continues from a SearchState exactly as if it had never stopped.
@@ -20,7 +19,7 @@ from galstm_torch.errors import GalstmError
 from galstm_torch.execution.executor import Outcome
 from galstm_torch.ga.fidelity.evaluator import Evaluator, Result
 from galstm_torch.ga.fidelity.rungs import GenerationRunner, Row, Schedule, best_genome, row
-from galstm_torch.ga.genome.encoding import SearchSpace, check_population, decode, random_population
+from galstm_torch.ga.genome.encoding import SearchSpace, check_population, decode
 from galstm_torch.ga.pareto.goals import Goals, ParetoSummary
 from galstm_torch.ga.search.events import (
     Best,
@@ -75,8 +74,9 @@ class Search:
         self.generator = generator
         self.schedule = schedule or Schedule((evaluator.target,))
         self.run_seed = run_seed
-        self.state = SearchState(0, "evaluating", random_population(
-            ga.pop_size, space, generator=generator), generator.get_state(), config_hash)
+        self.strategy = strategy_of(ga.strategy)
+        self.state = SearchState(0, "evaluating", self.strategy.initial(self._context([])),
+                                 generator.get_state(), config_hash)
         self.best: Optional[Best] = None
         self._hits_start = 0  # cache hits before the generation being evaluated
         self._clock = (time.perf_counter(), 0.0)  # this invocation's start and compute then
@@ -116,6 +116,13 @@ class Search:
 
     def _seen(self) -> list[Architecture]:
         return [Architecture.from_compact(m.compact) for m in self.state.seen]
+
+    def _context(self, seen: list[Met]) -> Context:
+        """What the strategy reads, with the genomes met so far."""
+        met = {m.compact: m.generation for m in reversed(seen)}  # the first wins
+        return Context(self.ga, self.space, self.goals, self.evaluator, self.schedule,
+                       [Architecture.from_compact(m.compact) for m in seen], self.generator,
+                       self.run_seed, met)
 
     def _update_best(self) -> None:
         """The answer so far: the best mean at the target fidelity, confirmed by every seed;
@@ -168,12 +175,14 @@ class Search:
         archs = [decode(row, self.space) for row in s.population]
         self._note_seen(archs, s.generation)
         self._announce(archs)
+        # A strategy that owns fidelity names each row's rung (asked again on resume).
+        fidelities = self.strategy.fidelities(self._context(s.seen), s.population, s.generation) \
+            if self.strategy.owns_fidelity else None
         runner = GenerationRunner(self.evaluator, self.schedule,
                                   trained_before=set(s.trained_in_generation),
                                   on_outcome=self._on_outcome,
-                                  promote=partial(strategy_of(self.ga.strategy).promote,
-                                                  self.goals))
-        done = runner.run(archs, self._seen())
+                                  promote=partial(self.strategy.promote, self.goals))
+        done = runner.run(archs, self._seen(), fidelities)
         s.idle = 0 if any(not r.cache_hit for r in done.evaluations) else s.idle + 1
         s.budget_cut = self.evaluator.budget if done.exhausted else None
         keep = [i for i, r in enumerate(done.rows) if r is not None]
@@ -232,10 +241,7 @@ class Search:
     def _advance(self) -> None:
         """The next population from the evaluated one, by the strategy's rule."""
         s = self.state
-        met = {m.compact: m.generation for m in reversed(s.seen)}  # the first wins
-        ctx = Context(self.ga, self.space, self.goals, self.evaluator, self.schedule,
-                      self._seen(), self.generator, self.run_seed, met)
-        s.population = strategy_of(self.ga.strategy).propose(ctx, s.population, s.generation)
+        s.population = self.strategy.propose(self._context(s.seen), s.population, s.generation)
         s.generation, s.phase, s.trained_in_generation = s.generation + 1, "evaluating", []
         self._hits_start = self.evaluator.cache_hits
         self.save()

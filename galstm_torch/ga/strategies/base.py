@@ -3,8 +3,8 @@ BaseSampler samples each trial) and says which genomes climb the rungs. Every st
 only the Context: the evaluator's cache, the genomes seen and the run's generator, so a
 resumed run proposes exactly what it would have.
 
-Adding a strategy takes its module (a subclass with a ``name``), its entry in registry.py,
-its YAML in conf/ga/ and a test; config validation calls its ``check``.
+Adding a strategy takes its module (a subclass with a ``name``: registry.py finds it), its
+YAML in conf/ga/ and a test; config validation calls its ``check``.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import torch
 from galstm_torch.errors import ConfigError
 from galstm_torch.ga.fidelity.evaluator import Evaluator, Result
 from galstm_torch.ga.fidelity.rungs import Schedule, promoted
-from galstm_torch.ga.genome.encoding import SearchSpace, population_from_compact
+from galstm_torch.ga.genome.encoding import SearchSpace, population_from_compact, random_population
 from galstm_torch.ga.pareto.fronts import survivors
 from galstm_torch.ga.pareto.goals import Goals
 from galstm_torch.ga.pareto.objectives import as_maximised
@@ -47,15 +47,32 @@ BREEDING_KEYS = ("guide", "mutation_step")
 class Strategy:
     """One way of proposing populations. Subclasses set ``name`` (the ga.strategy value) and
     ``propose``; ``breeds`` says whether they make children with the GA's operators (and so
-    read ga.guide and ga.mutation_step); ``check`` refuses what they cannot apply."""
+    read ga.guide and ga.mutation_step); ``check`` refuses what they cannot apply.
+
+    ``owns_fidelity``: the strategy picks the rung each genome trains at (``fidelities``), as
+    Hyperband-style optimisers do; the loop then trains each genome once there and promotes
+    nothing (``promote`` is not asked). Otherwise every genome climbs ga.rungs by successive
+    halving."""
 
     name: ClassVar[str] = ""
     breeds: ClassVar[bool] = False
+    owns_fidelity: ClassVar[bool] = False
+
+    def initial(self, ctx: Context) -> torch.Tensor:
+        """The population of generation 0: by default drawn at random from the run's
+        generator."""
+        return random_population(ctx.ga.pop_size, ctx.space, generator=ctx.generator)
 
     def propose(self, ctx: Context, population: torch.Tensor, generation: int) -> torch.Tensor:
         """The population of generation ``generation`` + 1, after ``population`` (that of
         ``generation``) was evaluated."""
         raise NotImplementedError
+
+    def fidelities(self, ctx: Context, population: torch.Tensor, generation: int) -> list[float]:
+        """With ``owns_fidelity``: the fidelity (epochs, one of ``ctx.schedule``'s rungs) of
+        each row of ``population``, generation ``generation``. Asked whenever that generation
+        is evaluated, a resumed one too: it must depend on ``ctx`` alone, as ``propose``."""
+        raise NotImplementedError(f"ga.strategy={self.name} does not pick fidelities")
 
     def kept(self, ga: Any) -> int:
         """How many genomes each next population carries over unchanged (the GA's elites):

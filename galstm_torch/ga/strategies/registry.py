@@ -1,17 +1,36 @@
 """Every strategy by its ``ga.strategy`` name: the one list the config, the search and the
-tests read (adding a strategy adds its line here)."""
+tests read. It is found, not written: every module of this package (its subpackages too) is
+imported and each Strategy subclass with a ``name`` registered, so adding a strategy is
+adding its module. The names are in alphabetical order."""
 from __future__ import annotations
 
-from galstm_torch.errors import ConfigError
-from galstm_torch.ga.strategies.base import Strategy
-from galstm_torch.ga.strategies.ga import GA
-from galstm_torch.ga.strategies.nsga2 import NSGA2
-from galstm_torch.ga.strategies.optuna_nsga2 import OptunaNSGA2
-from galstm_torch.ga.strategies.random_draw import RandomDraw
-from galstm_torch.ga.strategies.tpe import TPE
+import importlib
+import pkgutil
 
-REGISTRY: dict[str, Strategy] = {s.name: s for s in (GA(), NSGA2(), RandomDraw(), TPE(),
-                                                      OptunaNSGA2())}
+from galstm_torch.errors import ConfigError
+from galstm_torch.ga import strategies
+from galstm_torch.ga.strategies.base import Strategy
+
+
+def _found() -> dict[str, Strategy]:
+    for module in pkgutil.walk_packages(strategies.__path__, f"{strategies.__name__}."):
+        importlib.import_module(module.name)
+    classes, todo = [], list(Strategy.__subclasses__())
+    while todo:  # a strategy may subclass another one
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.name and cls.__module__.startswith(f"{strategies.__name__}."):
+            classes.append(cls)
+    named: dict[str, Strategy] = {}
+    for cls in sorted(classes, key=lambda c: c.name):
+        if cls.name in named:
+            raise TypeError(f"two strategies are named {cls.name}: {cls.__module__}, "
+                            f"{type(named[cls.name]).__module__}")
+        named[cls.name] = cls()
+    return named
+
+
+REGISTRY: dict[str, Strategy] = _found()
 STRATEGIES = tuple(REGISTRY)
 
 

@@ -1,4 +1,4 @@
-"""Optuna's samplers as strategies (tpe.py, optuna_nsga2.py), for comparing the GA against
+"""Optuna's samplers as strategies (tpe.py, nsga2.py), for comparing the GA against
 them through the same evaluator, cache and compute budget.
 
 Each generation rebuilds an in-memory study from every genome scored at the target fidelity

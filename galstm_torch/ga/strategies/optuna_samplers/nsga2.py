@@ -1,5 +1,5 @@
 """Optuna's NSGA-II (``ga.strategy=optuna_nsga2``), asked for each generation through
-optuna_study.py. Each trial is tagged with the generation in which the search first met its
+study.py. Each trial is tagged with the generation in which the search first met its
 genome, and the new asks with the generation being proposed, so that Optuna's parent
 selection runs over the search's own generations (a generation with fewer distinct new
 genomes than ``n`` is still a whole generation)."""
@@ -11,7 +11,7 @@ import torch
 
 from galstm_torch.errors import ConfigError
 from galstm_torch.ga.strategies.base import Context, Strategy
-from galstm_torch.ga.strategies.optuna_study import check_one_fidelity, propose_for
+from galstm_torch.ga.strategies.optuna_samplers.study import check_one_fidelity, propose_for
 
 
 def nsga2_sampler(optuna: Any, n: int, seed: int, generation: int) -> Any:

@@ -1,5 +1,5 @@
 """Optuna's TPE (``ga.strategy=tpe``; with several objectives, Optuna's multi-objective TPE),
-asked for each generation through optuna_study.py. Its n asks of one generation are pending
+asked for each generation through study.py. Its n asks of one generation are pending
 together: the constant liar keeps them apart."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from galstm_torch.ga.strategies.base import Context, Strategy
-from galstm_torch.ga.strategies.optuna_study import check_one_fidelity, propose_for
+from galstm_torch.ga.strategies.optuna_samplers.study import check_one_fidelity, propose_for
 
 
 def tpe_sampler(optuna: Any, n: int, seed: int, generation: int) -> Any:
