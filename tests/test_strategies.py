@@ -1,6 +1,7 @@
 """The strategies behind ga.strategy: the registry names every one, each proposes valid and
 reproducible populations through the same evaluator, and each refuses in one line what it
-cannot apply (its own check, called by config validation)."""
+cannot apply (its own check, called by config validation); DEHB, which picks each genome's
+rung itself, trains each at the rung it picked and resumes exactly."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,15 +17,18 @@ from galstm_torch.config import Config, GAConfig, ReferenceConfig
 from galstm_torch.errors import ConfigError
 from galstm_torch.ga.fidelity.evaluator import Evaluator
 from galstm_torch.ga.fidelity.rungs import Schedule
-from galstm_torch.ga.genome.encoding import SearchSpace, check_population
+from galstm_torch.ga.genome.encoding import SearchSpace, check_population, population_from_compact
 from galstm_torch.ga.pareto.goals import Goals
 from galstm_torch.ga.search.events import GenerationDone, Sink
 from galstm_torch.ga.search.loop import Search
-from galstm_torch.ga.strategies.base import Strategy
+from galstm_torch.ga.strategies.base import Context, Strategy
 from galstm_torch.ga.strategies.registry import REGISTRY, STRATEGIES, strategy_of
+from galstm_torch.persist import checkpoint
+from galstm_torch.persist.checkpoint import Checkpoints
+from galstm_torch.persist.records import Tables
 from galstm_torch.training.trainer import TrainSettings
 
-from test_search_quality import NoisyExecutor
+from test_search_quality import NoisyExecutor, rows
 
 SPACE = SearchSpace(max_lstm_layers=2, max_dense_layers=2, min_units=16, max_units=48)
 PRESETS = Path(__file__).resolve().parents[1] / "conf" / "ga"
@@ -39,8 +43,9 @@ CASES = {
     "random": {"guide": 0, "rungs": [0.5, 1.0], "promote": 0.5},
     "tpe": ONE_FIDELITY,
     "optuna_nsga2": {**PARETO, **ONE_FIDELITY},
+    "dehb": {"guide": 0, "elitism": 0, "rungs": [0.25, 0.5, 1.0], "promote": 0.5, "seeds": 1},
 }
-OPTUNA = {"tpe", "optuna_nsga2"}
+EXTRAS = {"tpe": "optuna", "optuna_nsga2": "optuna", "dehb": "dehb"}  # optional dependencies
 
 
 def test_the_registry_holds_every_strategy_by_its_name():
@@ -55,7 +60,7 @@ def test_the_registry_holds_every_strategy_by_its_name():
 
 
 def test_an_unknown_strategy_is_refused_with_the_choices():
-    with pytest.raises(ConfigError, match="ga.strategy=cmaes is out of range: choose one of ga, "):
+    with pytest.raises(ConfigError, match="ga.strategy=cmaes is out of range: choose one of dehb, ga, "):
         strategy_of("cmaes")
     with pytest.raises(ConfigError, match="ga.strategy=cmaes"):
         to_config(dataclasses.replace(Config(), ga=GAConfig(strategy="cmaes")))
@@ -83,8 +88,8 @@ def _populations(name: str, seed: int) -> list[torch.Tensor]:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_each_strategy_accepts_its_setting_and_proposes_valid_reproducible_populations(name):
-    if name in OPTUNA:
-        pytest.importorskip("optuna")
+    if name in EXTRAS:
+        pytest.importorskip(EXTRAS[name])
     config = GAConfig(strategy=name, **CASES[name])
     to_config(dataclasses.replace(Config(), ga=config))  # the checks accept it
     first, again = _populations(name, seed=1), _populations(name, seed=1)
@@ -117,6 +122,12 @@ def test_each_strategy_accepts_its_setting_and_proposes_valid_reproducible_popul
     ("optuna_nsga2", {"objectives": ["accuracy"]}, "ga.strategy=optuna_nsga2 is a Pareto "
      "search: add an "
      "objective"),
+    ("dehb", {"rungs": [0.25, 1.0]}, "ga.rungs=[0.25,1] with ga.promote=0.5 is not a Hyperband "
+     "ladder: ga.strategy=dehb needs two rungs or more up to 1.0, each 1/ga.promote"),
+    ("dehb", {"rungs": [1.0]}, "is not a Hyperband ladder"),
+    ("dehb", {"seeds": 2}, "ga.seeds=2: ga.strategy=dehb trains each genome once, at the rung "
+     "it picks: set ga.seeds=1"),
+    ("dehb", {**PARETO}, "ga.strategy=dehb searches one objective"),
 ])
 def test_a_strategy_refuses_what_it_cannot_apply_in_one_line(name, changes, message):
     ga = GAConfig(strategy=name, **{**CASES[name], **changes})
@@ -140,3 +151,76 @@ def test_optuna_log_level_is_the_callers_again_after_a_proposal():
         assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
     finally:
         optuna.logging.set_verbosity(before)
+
+
+DEHB = {**CASES["dehb"], "strategy": "dehb", "pop_size": 6, "generations": None,
+        "budget_epochs": 10.0}
+
+
+def _dehb(run: Path, space: SearchSpace, stop_after: "int | None" = None,
+          start: int = 0) -> Search:
+    """A DEHB search of ``space`` on the noisy stand-in fitness, with its tables (from
+    generation ``start``) and checkpoints in ``run``."""
+    config = GAConfig(**DEHB)
+    evaluator = Evaluator(NoisyExecutor(stop_after=stop_after), TrainSettings(), run_seed=3,
+                          budget=config.budget_epochs)
+    schedule = Schedule(tuple(config.rungs), promote=config.promote)
+    sinks = [Tables(run, space, start_generation=start), Checkpoints(run / "checkpoint")]
+    return Search(space, config, evaluator, sinks,
+                  generator=torch.Generator().manual_seed(3), config_hash="test",
+                  schedule=schedule, run_seed=3)
+
+
+def _context(search: Search) -> Context:
+    return Context(search.ga, search.space, search.goals, search.evaluator, search.schedule,
+                   [], search.generator, search.run_seed, {})
+
+
+def test_dehb_trains_each_genome_once_at_the_rung_it_picked(tmp_path):
+    pytest.importorskip("dehb")
+    from galstm_torch.ga.strategies.dehb_search import batch
+
+    search = _dehb(tmp_path, SPACE)
+    best = search.run().best
+    ctx = _context(search)
+    table = [(int(r["generation"]), r["genome"], float(r["fidelity"])) for r in rows(tmp_path)]
+    generations = max(g for g, _, _ in table) + 1
+    for g in range(generations):
+        genomes, fidelities = batch(ctx, g)
+        picked = [(str(list(c)).replace(" ", ""), f) for c, f in zip(genomes, fidelities)]
+        trained = [(c, f) for gen, c, f in table if gen == g]
+        assert trained == picked[:len(trained)]  # DEHB's picks, and no promotion of ours
+        assert len(trained) == 6 or g == generations - 1  # the budget cuts the last short
+        check_population(population_from_compact([list(c) for c in genomes], SPACE), SPACE)
+    first_rung = {c: f for _, c, f in reversed(table)}  # the rung each genome first trained at
+    assert any(f == 1.0 and first_rung[c] < 1.0 for _, c, f in table)  # DEHB's promotions
+    assert best.fidelity == 1.0 and generations >= 3
+
+
+def test_dehb_searches_a_space_where_some_genes_have_one_value(tmp_path):
+    pytest.importorskip("dehb")
+    from galstm_torch.ga.strategies.dehb_search import batch
+
+    space = SearchSpace(max_lstm_layers=1, max_dense_layers=2, min_units=32, max_units=32)
+    ctx = _context(_dehb(tmp_path, space))
+    genomes = [list(c) for g in range(3) for c in batch(ctx, g)[0]]  # nothing told: all pending
+    check_population(population_from_compact(genomes, space), space)
+    assert {len(c) for c in genomes} == {4, 5}  # one LSTM layer, one or two dense
+
+
+def test_a_resumed_dehb_search_proposes_what_the_uninterrupted_one_did(tmp_path):
+    pytest.importorskip("dehb")
+    whole = _dehb(tmp_path / "whole", SPACE).run()
+    untimed = lambda run: [{k: v for k, v in r.items()  # noqa: E731
+                            if k not in ("seconds", "samples_per_s")} for r in rows(run)]
+    for stop in (4, 6, 9, 15):  # within generation 0, at its end, within generations 1 and 2
+        run = tmp_path / f"stop{stop}"
+        with pytest.raises(KeyboardInterrupt):
+            _dehb(run, SPACE, stop_after=stop).run()
+        state = checkpoint.load(run / "checkpoint")
+        resumed = _dehb(run, SPACE, start=state.generation + (state.phase == "evaluated"))
+        resumed.restore(state)
+        again = resumed.run()
+        assert untimed(run) == untimed(tmp_path / "whole")
+        assert torch.equal(again.population, whole.population)
+        assert (again.best.arch, again.compute) == (whole.best.arch, whole.compute)
