@@ -84,3 +84,18 @@ def test_an_executor_here_declares_its_slots_and_gets_only_what_it_can_use(caps,
     assert executor.slots == 1 or caps.parallel
     assert (getattr(executor, "observer", None) is not None) == caps.curves
     assert (getattr(executor, "weights_dir", None) is not None) == caps.kept_weights
+
+
+def test_an_executor_is_its_module_the_registry_finds_it(tmp_path, monkeypatch):
+    # A module dropped into the package, declaring CAPABILITIES, is an executor: no list to
+    # edit (its YAML in conf/executor/ and a test are the rest of it).
+    (tmp_path / "echo.py").write_text(
+        "from galstm_torch.execution.capabilities import Capabilities\n"
+        "CAPABILITIES = Capabilities('echo', in_process=True, build=lambda launch: None,\n"
+        "                            keys=('max_group',))\n")
+    from galstm_torch import execution
+
+    monkeypatch.setattr(execution, "__path__", [*execution.__path__, str(tmp_path)])
+    found = registry._found()
+    assert found["echo"].keys == ("max_group",)
+    assert set(found) == set(registry.EXECUTORS) | {"echo"}

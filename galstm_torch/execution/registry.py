@@ -1,25 +1,37 @@
 """Every executor, by ``executor.name``: each module declares its ``CAPABILITIES`` (its
-abilities and its builder, capabilities.py); this is the one list of them.
-
-Adding an executor: its module (an executor class and its CAPABILITIES), one line here, its
-YAML in ``conf/executor/`` and a test. ``auto`` is a chooser, not an executor: it picks one
-of these for the machine and the settings (``executors.resolve_executor``), and reads the
-keys of the one it may start.
+abilities and its builder, capabilities.py). The list is found, not written: every module
+of this package (its subpackages too) is imported and each CAPABILITIES collected, so adding
+an executor is its module, its YAML in ``conf/executor/`` and a test. ``auto`` is a chooser,
+not an executor: it picks one of these for the machine and the settings
+(``executors.resolve_executor``), and reads the keys of the one it may start.
 """
 from __future__ import annotations
 
-from galstm_torch.execution import batched, executor, graphs, pool
+import importlib
+import pkgutil
+
+from galstm_torch import execution
 from galstm_torch.execution.capabilities import DEVICE_TYPES, DEVICES, LATENCY, Capabilities
-from galstm_torch.execution.ray import workers as ray
 
 __all__ = ["AUTO", "AUTO_KEYS", "ALL_KEYS", "Capabilities", "DEVICES", "DEVICE_TYPES",
            "EXECUTORS", "LATENCY", "NAMES", "keys_read", "readers"]
 
-# executor.name -> its capabilities, in the order users read them: this process, this
-# machine, a cluster, then the engines that train a group at once
-EXECUTORS: dict[str, Capabilities] = {c.name: c for c in (
-    executor.CAPABILITIES, pool.CAPABILITIES, ray.CAPABILITIES, batched.CAPABILITIES,
-    graphs.CAPABILITIES)}
+
+
+def _found() -> dict[str, Capabilities]:
+    """executor.name -> its capabilities, in alphabetical order (the modules import their
+    optional libraries, Ray among them, only when the executor starts)."""
+    found: dict[str, Capabilities] = {}
+    for info in pkgutil.walk_packages(execution.__path__, f"{execution.__name__}."):
+        caps = getattr(importlib.import_module(info.name), "CAPABILITIES", None)
+        if isinstance(caps, Capabilities):
+            if caps.name in found:
+                raise TypeError(f"two executors are named {caps.name}: {info.name}")
+            found[caps.name] = caps
+    return dict(sorted(found.items()))
+
+
+EXECUTORS: dict[str, Capabilities] = _found()
 
 AUTO = "auto"
 # What auto picks: a pool on a multi-core CPU, graphs on CUDA wherever the settings allow
