@@ -53,8 +53,8 @@ class GAConfig:
     both units and layer counts. The other presets in conf/ga/ state what they change."""
 
     strategy: str = "ga"  # ga | nsga2 (several objectives) | random (a fresh random population
-                          # each generation) | tpe or optuna_nsga2 (Optuna's samplers through
-                          # our evaluator): ga/strategies/registry.py
+                          # each generation) | tpe or optuna_nsga2 (Optuna's samplers) | dehb
+                          # (DEHB), each through our evaluator: ga/strategies/
     pop_size: int = 12
     generations: Optional[int] = None  # null = until ga.budget_epochs is spent
     # Compute budget in epochs of the training split: 12 (10 min 40 s on full MNIST on 2 idle
