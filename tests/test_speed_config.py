@@ -31,7 +31,8 @@ def config(executor: str = "serial", max_group: "int | None" = None, **trainer) 
 
 @pytest.mark.parametrize("key, value, message", [
     ("precision", "fp8", "trainer.precision=fp8 is out of range: choose one of fp32, bf16, fp16"),
-    ("executor", "gpu", "executor.name=gpu is out of range: choose one of auto, batched, graphs, pool, ray, serial"),
+    ("executor", "gpu",
+     "executor.name=gpu is out of range: choose one of auto, batched, graphs, pool, ray, serial"),
 ])
 def test_bad_speed_settings_are_rejected(key, value, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
