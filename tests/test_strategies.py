@@ -224,3 +224,23 @@ def test_a_resumed_dehb_search_proposes_what_the_uninterrupted_one_did(tmp_path)
         assert untimed(run) == untimed(tmp_path / "whole")
         assert torch.equal(again.population, whole.population)
         assert (again.best.arch, again.compute) == (whole.best.arch, whole.compute)
+
+
+def test_dehbs_start_line_estimates_the_compute_its_generations_spend(tmp_path):
+    # DEHB trains generation 0 at its lowest rung and later ones across its brackets' rungs,
+    # not by our successive halving: the start line's estimate follows its own cost.
+    pytest.importorskip("dehb")
+    from galstm_torch.ga.search.pace import stopping_rule
+
+    search = _dehb(tmp_path, SPACE)
+    dehb = strategy_of("dehb")
+    # its first bracket's 4 genomes at rung 0.25, then the next bracket's first 2 at 0.5
+    assert dehb.generation_cost(search.schedule, 6, first=True) == pytest.approx(2.0)
+    search.run()
+    spent = {}
+    for r in rows(tmp_path):
+        spent[int(r["generation"])] = spent.get(int(r["generation"]), 0.0) + float(r["fidelity"])
+    assert spent[0] == pytest.approx(2.0)  # as estimated, not halving's 4.5
+    line = stopping_rule(search.ga, DEHB["budget_epochs"], search.schedule)
+    assert "costs up to about 2 epochs" in line
+    assert f"about {len(spent)} generations" in line

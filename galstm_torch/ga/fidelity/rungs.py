@@ -41,6 +41,18 @@ class Schedule:
     seeds: int = 1
     confirm: int = 1
 
+    def halving_cost(self, newcomers: int) -> float:
+        """Compute (epochs) of a generation that trains ``newcomers`` new genomes, at most:
+        every one at the first rung, the promoted share (rounded up) at each higher rung,
+        then racing ``confirm`` leaders to ``seeds`` seeds at the target. Cache hits cost
+        less."""
+        fids, pool = self.fidelities, newcomers
+        cost = pool * fids[0]
+        for fid in fids[1:]:
+            pool = math.ceil(pool * self.promote - 1e-9)
+            cost += pool * fid
+        return cost + min(self.confirm, pool) * (self.seeds - 1) * fids[-1]
+
 
 @dataclass(frozen=True)
 class Standing:

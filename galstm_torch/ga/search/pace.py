@@ -46,15 +46,9 @@ def generation_label(generation: int, generations: Optional[int]) -> str:
 
 
 def generation_cost(schedule: Schedule, newcomers: int) -> float:
-    """Compute (epochs) of a generation that trains ``newcomers`` new genomes, at most: every
-    one at the first rung, the promoted share (rounded up) at each higher rung, then racing
-    ``confirm`` leaders to ``seeds`` seeds at the target fidelity. Cache hits cost less."""
-    fids, pool = schedule.fidelities, newcomers
-    cost = pool * fids[0]
-    for fid in fids[1:]:
-        pool = math.ceil(pool * schedule.promote - EPS)
-        cost += pool * fid
-    return cost + min(schedule.confirm, pool) * (schedule.seeds - 1) * fids[-1]
+    """Compute (epochs) of a generation of ``newcomers`` new genomes under successive
+    halving, at most (Schedule.halving_cost)."""
+    return schedule.halving_cost(newcomers)
 
 
 def likely_generations(budget: float, first: float, later: float, cheapest: float) -> int:
@@ -73,8 +67,9 @@ def stopping_rule(ga: GAConfig, budget: Optional[float], schedule: Schedule) -> 
     gens = ga.generations
     if budget is None:
         return f"stops after {gens} generations (ga.generations; no compute budget)"
-    first = generation_cost(schedule, ga.pop_size)
-    later = generation_cost(schedule, ga.pop_size - strategy_of(ga.strategy).kept(ga))
+    strategy = strategy_of(ga.strategy)
+    first = strategy.generation_cost(schedule, ga.pop_size, first=True)
+    later = strategy.generation_cost(schedule, ga.pop_size - strategy.kept(ga), first=False)
     likely = likely_generations(budget, first, later, schedule.fidelities[0])
     cost = f"generation 0 alone costs up to about {first:.3g} epochs, so"
     if gens is None:

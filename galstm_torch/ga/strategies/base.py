@@ -92,6 +92,11 @@ class Strategy:
                                   f"needs ga.strategy=ga or nsga2 (not {ga.strategy}), or "
                                   f"ga.{key}=0")
 
+    def generation_cost(self, schedule: Schedule, newcomers: int, *, first: bool) -> float:
+        """Compute (epochs) a generation of ``newcomers`` new genomes costs at most, for the
+        start line's estimate (``first``: generation 0): successive halving's by default."""
+        return schedule.halving_cost(newcomers)
+
     def promote(self, goals: Goals, results: list[Result], share: float) -> list[int]:
         """Successive halving: the indices (into a rung's ``results``) of the top
         ceil(n * share), by fitness with one objective, by front then crowding (NSGA-II's

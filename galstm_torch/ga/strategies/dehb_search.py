@@ -31,6 +31,7 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from galstm_torch.errors import ConfigError, GalstmError
+from galstm_torch.ga.fidelity.rungs import Schedule
 from galstm_torch.ga.genome.encoding import SearchSpace, population_from_compact
 from galstm_torch.ga.strategies.base import Context, Strategy
 from galstm_torch.training.architecture import Architecture, slot_names
@@ -63,6 +64,15 @@ class DEHBSearch(Strategy):
                               "ga.promote=0.333")
         if importlib.util.find_spec("dehb") is None:
             raise ConfigError(INSTALL_HINT)
+
+    def generation_cost(self, schedule: Schedule, newcomers: int, *, first: bool) -> float:
+        """Generation 0 asks the brackets' first rungs, one bracket after another, all
+        pending; later ones mix the brackets' rungs, on average DEHB's mean cost per job
+        over one round of its brackets."""
+        fids, eta = schedule.fidelities, round(1 / schedule.promote)
+        if first:
+            return sum(fids[rung] for rung in first_rungs(len(fids) - 1, eta, newcomers))
+        return newcomers * hyperband_mean(fids, eta)
 
     def initial(self, ctx: Context) -> torch.Tensor:
         return population_from_compact([list(g) for g in batch(ctx, 0)[0]], ctx.space)
@@ -172,3 +182,32 @@ def _dehb_class() -> Any:
             self.log_filename = ""
 
     return Quiet
+
+
+def _bracket_sizes(top: int, eta: int, s: int) -> list[int]:
+    """Genomes at each rung of bracket s, which starts s rungs below the top (dehb 0.1.1's
+    get_next_iteration)."""
+    n = (top + 1) // (s + 1) * eta ** s
+    return [max(int(n * eta ** -i), 1) for i in range(s + 1)]
+
+
+def first_rungs(top: int, eta: int, jobs: int) -> list[int]:
+    """The rung of each of the first ``jobs`` asks, all pending: each bracket's first rung,
+    bracket after bracket (s = top, top - 1, ..., 0, then again)."""
+    rungs: list[int] = []
+    s = top
+    while len(rungs) < jobs:
+        rungs += [top - s] * _bracket_sizes(top, eta, s)[0]
+        s = s - 1 if s > 0 else top
+    return rungs[:jobs]
+
+
+def hyperband_mean(fidelities: Sequence[float], eta: int) -> float:
+    """Mean compute (epochs) per job over one round of DEHB's brackets on this ladder."""
+    top = len(fidelities) - 1
+    jobs = cost = 0.0
+    for s in range(top, -1, -1):
+        for i, kept in enumerate(_bracket_sizes(top, eta, s)):
+            jobs += kept
+            cost += kept * fidelities[top - s + i]
+    return cost / jobs
