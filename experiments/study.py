@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = {"default": ["ga=default"], "ga_sh": ["ga=default", "ga.guide=0"],
               "random": ["ga=random_search"],
               "random_sh": ["ga=random_sh"], "tpe": ["ga=tpe"], "simple": ["ga=simple"],
+              "dehb": ["ga=dehb"],
               "guided": ["ga=default", "ga.guide=16"],
               "guided_flat": ["ga=default", "ga.guide=16", "ga.rungs=[1.0]"],
               "local": ["ga=default", "ga.guide=0", "ga.mutation_step=0.1"]}
