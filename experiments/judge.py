@@ -23,11 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from galstm_torch.app import to_config, train_settings  # noqa: E402
+from galstm_torch.app import to_config  # noqa: E402
 from galstm_torch.data.load import load_data  # noqa: E402
 from galstm_torch.training.architecture import Architecture, format_compact  # noqa: E402
 from galstm_torch.training.runtime import derive_seed, set_threads  # noqa: E402
 from galstm_torch.training.trainer import train  # noqa: E402
+from galstm_torch.wiring import train_settings  # noqa: E402
 
 JUDGE_SEEDS = 3
 JUDGE_BASE = 1_000_003  # a run seed no experiment uses; the "judge:" key prefix makes sure

@@ -39,6 +39,7 @@ def search(cfg: DictConfig) -> float:
     """One Hydra job: run(cfg), with our errors as one line and exit code 2 (130 when
     interrupted); inside a sweep a failed job does not stop the others (_failed_job)."""
     SWEEP.jobs += 1
+    register_configs()  # again: a launcher may run this job in a fresh process (its resolver)
     try:
         return run(cfg)
     except GalstmError as err:

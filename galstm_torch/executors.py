@@ -1,7 +1,8 @@
 """Build the executor a config asks for (``executor=auto``: the one it picks for this
 machine). Each executor declares what it can do and how it is built (its module's
-CAPABILITIES, collected in execution/registry.py); this module only checks those
-declarations against the run and hands the executor its ``Launch``."""
+CAPABILITIES, found by execution/registry.py); this module checks those declarations
+against the run, prepares this process and loads the data where the executor trains here,
+and hands the executor its ``Launch``."""
 from __future__ import annotations
 
 import logging

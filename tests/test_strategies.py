@@ -244,3 +244,13 @@ def test_dehbs_start_line_estimates_the_compute_its_generations_spend(tmp_path):
     line = stopping_rule(search.ga, DEHB["budget_epochs"], search.schedule)
     assert "costs up to about 2 epochs" in line
     assert f"about {len(spent)} generations" in line
+
+
+def test_a_budget_dehb_cannot_bring_to_the_target_is_refused_before_it_runs():
+    # generation 0 (its brackets' first rungs: 4 x 0.25, 2 x 0.5, 3 x 1, 3 x 0.25) and the
+    # first bracket's climb (2 x 0.5, 1 x 1): 7.75 epochs before any genome can reach 1.0
+    ga = GAConfig(strategy="dehb", **{**CASES["dehb"], "budget_epochs": 7.5})
+    with pytest.raises(ConfigError, match=r"ga.budget_epochs=7.5 is out of range: must bring "
+                                          r"at least one genome to the target fidelity \(7.75"):
+        to_config(dataclasses.replace(Config(), ga=ga))
+    to_config(dataclasses.replace(Config(), ga=dataclasses.replace(ga, budget_epochs=7.75)))

@@ -73,10 +73,9 @@ def _validation_split(data: Any, trainer: Any) -> None:
 
 
 def least_budget(ga: Any, epochs: int) -> float:
-    """The least compute that brings one genome to the target fidelity: with rungs, the whole
-    first rung is screened before anyone is promoted; with one rung, one training."""
-    first = ga.rungs[0] * epochs * (ga.pop_size if len(ga.rungs) > 1 else 1)
-    return first + sum(r * epochs for r in ga.rungs[1:])
+    """The least compute that brings one genome to the target fidelity, by the strategy's
+    own reckoning (successive halving's, or DEHB's brackets)."""
+    return strategy_of(ga.strategy).least_budget(ga, epochs)
 
 
 def _budget(ga: Any, trainer: Any, mode: str) -> None:

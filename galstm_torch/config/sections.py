@@ -10,8 +10,8 @@ from typing import Optional
 
 from galstm_torch.config.capabilities import check_keys
 from galstm_torch.errors import ConfigError, check, one_of
+from galstm_torch.training.choices import FITNESS_SPLITS, LR_SCHEDULES, PRECISIONS
 from galstm_torch.training.model import INITS
-from galstm_torch.training.trainer import FITNESS_SPLITS, LR_SCHEDULES, PRECISIONS
 
 
 @dataclass

@@ -18,7 +18,7 @@ def load_data(name: str, root: "str | Path", *, download: bool = False,
               val_fraction: float = 0.1, path: "str | None" = None) -> DataSplits:
     """Load a data set, keep the first train/test samples, and hold out the last part of the
     training images for validation, as Keras' ``validation_split`` does. ``name=tensors``
-    reads your own sequences from ``path`` (tensor_data.py)."""
+    reads your own sequences from ``path`` (tensors.py)."""
     if name == "tensors":
         return load_tensor_file(path, train_samples=train_samples, test_samples=test_samples,
                                 val_fraction=val_fraction)

@@ -134,7 +134,7 @@ def file_digest(path: "str | Path | None") -> Optional[str]:
 def check_val_split(data: Any, trainer: Any) -> None:
     """With data=tensors and a fitness on the validation split, the split holds at least
     MIN_VAL_IMAGES sequences: a tensor file's size is known only once it is read (the image
-    data sets' is checked with the config, config/bounds.py). ``data``, ``trainer``: the
+    data sets' is checked with the config, config/rules.py). ``data``, ``trainer``: the
     config's sections."""
     if data.name != "tensors" or trainer.fitness_split != "val":
         return

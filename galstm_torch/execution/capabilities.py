@@ -56,7 +56,8 @@ class Launch:
 
     def here(self) -> tuple[DataSplits, torch.device]:
         """The data and the device of an executor that trains in this process."""
-        assert self.data is not None and self.device is not None, "in_process: data loaded here"
+        if self.data is None or self.device is None:  # the wiring loads them for in_process
+            raise TypeError("an executor that trains in this process was built without data")
         return self.data, self.device
 
 

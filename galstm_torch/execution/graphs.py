@@ -1,5 +1,5 @@
 """An executor that trains a generation's new genomes together on one GPU, each as a
-CUDA graph replayed on its own stream (``executor=graphs``; training/graphed.py).
+CUDA graph replayed on its own stream (``executor=graphs``; training/grouped/graphed.py).
 
 Tasks are grouped by fidelity (a group trains in lockstep, so its genomes take the same
 number of steps); ``max_group`` bounds a group. A group that runs out of memory is split in

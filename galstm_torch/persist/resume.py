@@ -204,7 +204,7 @@ def finished(config: Any, state: SearchState, run_dir: Path) -> Optional[dict]:
     if best is None or state.phase != "evaluated" or \
             not all((run_dir / m).is_file() for m in models):
         return None
-    cheapest = config.ga.rungs[0] * config.trainer.epochs  # the first rung (app.schedule)
+    cheapest = config.ga.rungs[0] * config.trainer.epochs  # the first rung (wiring.schedule)
     stops = limit_reached(config.ga.generations, config.ga.budget_epochs, state, state.spent, cheapest)
     return best if stops else None
 

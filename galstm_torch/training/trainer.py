@@ -7,7 +7,6 @@ import functools
 import math
 import time
 from dataclasses import dataclass
-from enum import Enum
 from typing import ContextManager, NamedTuple, Optional, Protocol, cast
 
 import torch
@@ -16,28 +15,10 @@ from torch.nn import functional as F
 
 from galstm_torch.data.images import DataSplits
 from galstm_torch.training.architecture import Architecture
+from galstm_torch.training.choices import LR_SCHEDULES, PRECISIONS
 from galstm_torch.training.latency import measure_latency
 from galstm_torch.training.model import LSTMClassifier, build_model, count_parameters
 
-
-class FitnessSplit(str, Enum):
-    VAL = "val"
-    TEST = "test"
-
-
-class Precision(str, Enum):
-    FP32 = "fp32"
-    BF16 = "bf16"  # autocast
-    FP16 = "fp16"  # autocast and loss scaling; CUDA only
-
-
-class LrSchedule(str, Enum):
-    CONSTANT = "constant"  # the article
-    COSINE = "cosine"      # per-step decay to 0
-
-
-# The choices, as the config checks and error messages list them
-FITNESS_SPLITS, PRECISIONS, LR_SCHEDULES = tuple(FitnessSplit), tuple(Precision), tuple(LrSchedule)
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -1,5 +1,5 @@
 """The engines ``bench gpu`` compares, by variant name, and the GPU utilisation it samples
-while each trains (bench/gpu.py)."""
+while each trains (bench/gpu/generation.py)."""
 from __future__ import annotations
 
 import dataclasses

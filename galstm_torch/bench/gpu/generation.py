@@ -8,7 +8,7 @@ Variants (``--variants``, run in the order given, each skipped once ``--budget-s
   other variants' fitnesses are compared with it on those K genomes;
 - ``graphs``: ``executor=graphs`` as a search runs it, every genome a CUDA graph on its own
   stream, all at once (``executor=auto``'s choice on CUDA); ``graphs+OPT+...`` with only
-  these options of training/graphed.py's GraphOptions (``none``, ``fused``: fused Adam,
+  these options of training/grouped/graphed.py's GraphOptions (``none``, ``fused``: fused Adam,
   ``longest``: the costliest genome's step issued first, ``tf32``: TF32 matrix products) or
   ``bf16`` (autocast);
 - ``graphs1``: the same one genome at a time (the graph alone, without the streams);

@@ -92,6 +92,13 @@ class Strategy:
                                   f"needs ga.strategy=ga or nsga2 (not {ga.strategy}), or "
                                   f"ga.{key}=0")
 
+    def least_budget(self, ga: Any, epochs: int) -> float:
+        """The least compute (epochs) that brings one genome to the target fidelity: with
+        rungs, the whole first rung is screened before anyone is promoted; with one rung,
+        one training."""
+        first = ga.rungs[0] * epochs * (ga.pop_size if len(ga.rungs) > 1 else 1)
+        return first + sum(r * epochs for r in ga.rungs[1:])
+
     def generation_cost(self, schedule: Schedule, newcomers: int, *, first: bool) -> float:
         """Compute (epochs) a generation of ``newcomers`` new genomes costs at most, for the
         start line's estimate (``first``: generation 0): successive halving's by default."""

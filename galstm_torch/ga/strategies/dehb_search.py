@@ -65,6 +65,15 @@ class DEHBSearch(Strategy):
         if importlib.util.find_spec("dehb") is None:
             raise ConfigError(INSTALL_HINT)
 
+    def least_budget(self, ga: Any, epochs: int) -> float:
+        """Generation 0 (its brackets' first rungs), then the first bracket's promotions up
+        to the target: no genome reaches it sooner (more may be spent before it does)."""
+        fids = [r * epochs for r in ga.rungs]
+        top, eta = len(fids) - 1, round(1 / ga.promote)
+        first = sum(fids[rung] for rung in first_rungs(top, eta, ga.pop_size))
+        climbs = _bracket_sizes(top, eta, top)[1:]
+        return first + sum(n * fids[i + 1] for i, n in enumerate(climbs))
+
     def generation_cost(self, schedule: Schedule, newcomers: int, *, first: bool) -> float:
         """Generation 0 asks the brackets' first rungs, one bracket after another, all
         pending; later ones mix the brackets' rungs, on average DEHB's mean cost per job

@@ -150,7 +150,7 @@ def prepared_lanes(archs: list[Architecture], data: DataSplits, settings: TrainS
                    options: GraphOptions = PLAIN) -> list[Lane]:
     """Lanes at the start of their first pass, warmed up and captured as executor=graphs
     captures them (its options; a graph keeps the kernels of its capture), for the profiler
-    (bench/gpu_profile.py) to replay; their batch buffers hold a whole pass."""
+    (bench/gpu/profile.py) to replay; their batch buffers hold a whole pass."""
     cuda = device.type == "cuda"
     lanes = [make_lane(arch, seed, data, settings, device, fused=cuda and options.fused_adam)
              for arch, seed in zip(archs, seeds)]

@@ -1,4 +1,4 @@
-"""One genome's training as a lane of ``executor=graphs`` (training/graphed.py): its model,
+"""One genome's training as a lane of ``executor=graphs`` (training/grouped/graphed.py): its model,
 optimizer and static buffers, the random streams it draws from, and its training step.
 
 The step is written once and serves every form it runs in: eager warm-up and tail steps, the
