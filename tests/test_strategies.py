@@ -28,6 +28,7 @@ from galstm_torch.persist.checkpoint import Checkpoints
 from galstm_torch.persist.records import Tables
 from galstm_torch.training.trainer import TrainSettings
 
+from conftest import compose_cfg
 from test_search_quality import NoisyExecutor, rows
 
 SPACE = SearchSpace(max_lstm_layers=2, max_dense_layers=2, min_units=16, max_units=48)
@@ -254,3 +255,19 @@ def test_a_budget_dehb_cannot_bring_to_the_target_is_refused_before_it_runs():
                                           r"at least one genome to the target fidelity \(7.75"):
         to_config(dataclasses.replace(Config(), ga=ga))
     to_config(dataclasses.replace(Config(), ga=dataclasses.replace(ga, budget_epochs=7.75)))
+
+
+def test_an_operator_key_a_strategy_never_reads_is_said_not_silently_ignored(caplog):
+    # random, tpe and dehb breed no children: a GA operator set by hand is named in the log,
+    # while the operators' defaults and their off value (0), as the presets have them, pass.
+    with caplog.at_level("WARNING"):
+        to_config(compose_cfg("ga=random_sh"))
+        to_config(compose_cfg("ga=tpe"))
+        assert "breeds no children" not in caplog.text
+        to_config(compose_cfg("ga=random_sh", "ga.crossover_rate=0.9"))
+    assert ("ga.crossover_rate=0.9: ga.strategy=random breeds no children, so it does not "
+            "apply; drop it") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        to_config(compose_cfg("ga.crossover_rate=0.9"))  # the GA reads it
+    assert "breeds no children" not in caplog.text

@@ -8,6 +8,8 @@ YAML in conf/ga/ and a test; config validation calls its ``check``.
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,6 +24,8 @@ from galstm_torch.ga.pareto.fronts import survivors
 from galstm_torch.ga.pareto.goals import Goals
 from galstm_torch.ga.pareto.objectives import as_maximised
 from galstm_torch.training.architecture import Architecture
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,6 +46,10 @@ class Context:
 # The ga.* keys that shape children made by the GA's operators: a strategy that makes no
 # such children would ignore them silently.
 BREEDING_KEYS = ("guide", "mutation_step")
+# The GA operators' keys: a strategy that breeds no children never reads them. A preset
+# either inherits their defaults or turns them off (0); any other value was set by hand.
+OPERATOR_KEYS = ("elitism", "selection", "tournament_size", "crossover_rate", "mutation_rate",
+                 "layer_mutation_rate")
 
 
 class Strategy:
@@ -91,6 +99,7 @@ class Strategy:
                 raise ConfigError(f"ga.{key}={getattr(ga, key)} shapes the GA's offspring: it "
                                   f"needs ga.strategy=ga or nsga2 (not {ga.strategy}), or "
                                   f"ga.{key}=0")
+        _warn_unread(ga)
 
     def least_budget(self, ga: Any, epochs: int) -> float:
         """The least compute (epochs) that brings one genome to the target fidelity: with
@@ -111,6 +120,21 @@ class Strategy:
         if not goals.multi:
             return promoted([r.fitness for r in results], share)
         return _survivors(goals, results, share)
+
+
+def _warn_unread(ga: Any) -> None:
+    """A GA operator's key set by hand for a strategy that breeds nothing: said, not
+    refused (saved runs of these strategies carry the operators' defaults)."""
+    strategy = ga.strategy
+    if not dataclasses.is_dataclass(ga):
+        return
+    defaults = {f.name: f.default for f in dataclasses.fields(ga)}
+    unread = [f"ga.{k}={getattr(ga, k)}" for k in OPERATOR_KEYS
+              if getattr(ga, k) not in (defaults.get(k), 0)]
+    if unread:
+        log.warning("%s: ga.strategy=%s breeds no children, so %s not apply; drop %s",
+                    ", ".join(unread), strategy, "it does" if len(unread) == 1 else "they do",
+                    "it" if len(unread) == 1 else "them")
 
 
 def _survivors(goals: Goals, results: list[Result], share: float) -> list[int]:
