@@ -124,7 +124,8 @@ def _search(config: Config, out: Path, state: Optional[checkpoint.SearchState], 
             ) -> tuple[SearchResult, Evaluator, Optional[SerialExecutor]]:
     """Start the executor (the data and the device load), then ``begin`` writing into the
     run directory, and search."""
-    settings, space, aims = train_settings(config), SearchSpace.of(config.model), goals_of(config)
+    settings, aims = train_settings(config), goals_of(config)
+    space = SearchSpace.of(config.model, config.space)
     board = make_board(config, out, space)
     watchers = [o for o in (progress if progress.enabled else None,
                             board.curves if board is not None else None) if o is not None]

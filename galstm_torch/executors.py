@@ -93,7 +93,7 @@ def resolve_executor(config: Config, settings: TrainSettings) -> tuple[str, str]
     if config.tensorboard.curves:
         return here, "training curves are recorded in this process"
     if pick_device(config.trainer.device).type != "cpu":
-        return _on_gpu(settings)
+        return _on_gpu(settings, config.space.name == "extended")
     if "latency" in config.ga.objectives:
         return here, "the latency objective times each model with the machine to itself"
     cores = usable_cores()
@@ -102,10 +102,13 @@ def resolve_executor(config: Config, settings: TrainSettings) -> tuple[str, str]
     return registry.AUTO_ON_CPU.name, f"{cores} CPU cores: one single-thread worker each"
 
 
-def _on_gpu(settings: TrainSettings) -> tuple[str, str]:
+def _on_gpu(settings: TrainSettings, genes: bool) -> tuple[str, str]:
     """A GPU: a generation's genomes as CUDA graphs side by side, unless a setting rules
-    graphs out; then one genome after another in this process, and the log says why."""
+    graphs out (``genes``: space=extended's training genes); then one genome after another in
+    this process, and the log says why."""
     why = registry.AUTO_ON_CUDA.unsupported(settings)
+    if genes and not registry.AUTO_ON_CUDA.training_genes:
+        why = "space=extended trains each genome with its own learning rate and dropouts"
     if why is not None:
         here = registry.AUTO_IN_PROCESS.name
         return here, f"a GPU, but {why}, so one genome after another (executor={here})"

@@ -29,7 +29,7 @@ def schedule(cfg: Config) -> Schedule:
 def goals_of(cfg: Config) -> Goals:
     """The search's objectives (one: accuracy; several: a Pareto search, whose params count
     needs the data's shape: a tensor file is read once)."""
-    space, names = SearchSpace.of(cfg.model), tuple(cfg.ga.objectives)
+    space, names = SearchSpace.of(cfg.model, cfg.space), tuple(cfg.ga.objectives)
     if len(names) == 1:
         return Goals(names, space)
     n_features, n_classes = DataSpec.of(cfg.data, cfg.trainer.val_fraction).shape()

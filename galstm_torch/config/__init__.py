@@ -16,6 +16,7 @@ from galstm_torch.config.sections import (
     ExecutorConfig,
     FinalConfig,
     ModelConfig,
+    SpaceConfig,
     TrainerConfig,
 )
 from galstm_torch.errors import check, one_of
@@ -24,7 +25,7 @@ from galstm_torch.ga.strategies.registry import STRATEGIES
 from galstm_torch.observe.settings import TensorBoardConfig
 
 __all__ = ["Config", "DataConfig", "ExecutorConfig", "FinalConfig", "GAConfig", "ModelConfig",
-           "ReferenceConfig", "TensorBoardConfig", "TrainerConfig", "MODES", "STRATEGIES",
+           "ReferenceConfig", "SpaceConfig", "TensorBoardConfig", "TrainerConfig", "MODES", "STRATEGIES",
            "least_budget", "register_configs", "validate"]
 
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed and derive_seed take 63-bit seeds
@@ -47,6 +48,7 @@ class Config:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     ga: GAConfig = field(default_factory=GAConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     final: FinalConfig = field(default_factory=FinalConfig)
     tensorboard: TensorBoardConfig = field(default_factory=TensorBoardConfig)
@@ -67,7 +69,7 @@ class Config:
 def validate(cfg: Config) -> None:
     """Raise ConfigError with one line naming the first bad key and its allowed range: each
     section's own ranges first, then the rules that read several."""
-    for section in (cfg, cfg.data, cfg.model, cfg.trainer, cfg.executor, cfg.final,
+    for section in (cfg, cfg.data, cfg.model, cfg.space, cfg.trainer, cfg.executor, cfg.final,
                     cfg.tensorboard, cfg.ga):
         section.check()
     check_rules(cfg)

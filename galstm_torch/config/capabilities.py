@@ -66,11 +66,16 @@ def refuse_device(caps: Capabilities, device_type: str, trainer_device: str) -> 
                       "executor=auto")
 
 
-def check_training(name: str, rungs: list[float], curves: bool) -> None:
-    """Screening rungs and training curves, where the executor cannot apply them."""
+def check_training(name: str, rungs: list[float], curves: bool, genes: bool = False) -> None:
+    """Screening rungs, training curves and space=extended's training genes (``genes``),
+    where the executor cannot apply them."""
     caps = asked(name)
     if caps is None:
         return
+    if genes and not caps.training_genes:
+        raise ConfigError(f"executor={caps.name} trains a group of genomes with one learning "
+                          "rate, dropout and BatchNorm, so not space=extended's genomes: use "
+                          "executor=auto (or serial, pool, ray), or space=article")
     if len(rungs) > 1 and not caps.fractional_epochs:
         raise ConfigError(f"executor={caps.name} trains whole epochs only: use ga.rungs=[1.0] "
                           "or another executor")

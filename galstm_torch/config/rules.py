@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from galstm_torch.config.capabilities import check_device, check_latency, check_training
+from galstm_torch.config.sections import ModelConfig
 from galstm_torch.data.images import TRAIN_IMAGES, too_few_val_images
 from galstm_torch.errors import ConfigError, check
+from galstm_torch.ga.genome.encoding import SearchSpace, from_compact
 from galstm_torch.ga.strategies.registry import strategy_of
 from galstm_torch.training.architecture import Architecture
 
@@ -18,7 +20,9 @@ def check_rules(cfg: Any) -> None:
     _validation_split(cfg.data, cfg.trainer)
     _budget(cfg.ga, cfg.trainer, cfg.mode)
     _screening(cfg.ga, cfg.trainer)
-    check_training(cfg.executor.name, list(cfg.ga.rungs), cfg.tensorboard.curves)
+    check_training(cfg.executor.name, list(cfg.ga.rungs), cfg.tensorboard.curves,
+                   cfg.space.name == "extended")
+    _genes(cfg.space, cfg.model)
     check_device(cfg.executor, cfg.trainer.device)
     strategy_of(cfg.ga.strategy).check(cfg)  # what the strategy cannot apply (its own module)
     _objectives(cfg.ga, cfg.executor.name)
@@ -41,6 +45,19 @@ def _mode(cfg: Any) -> None:
     except ValueError as err:
         raise ConfigError(f"genome={list(cfg.genome)} is not a genome: {err}") from None
     _in_space(arch, cfg.model, list(cfg.genome))
+    try:  # the training genes' bounds, and a genome of the other space
+        from_compact(list(cfg.genome), SearchSpace.of(cfg.model, cfg.space))
+    except ValueError as err:
+        raise ConfigError(f"genome={list(cfg.genome)} is outside the search space: "
+                          f"{err}") from None
+
+
+def _genes(space: Any, model: Any) -> None:
+    """space=extended's dropout genes replace model.dropout, which would be ignored."""
+    if space.name == "extended" and model.dropout != ModelConfig.dropout:
+        raise ConfigError(f"model.dropout={model.dropout} cannot apply with space=extended, "
+                          "where each dense block's dropout is a gene: bound it with "
+                          "space.max_dropout, or use space=article")
 
 
 def _in_space(arch: Architecture, model: Any, genome: list[int]) -> None:

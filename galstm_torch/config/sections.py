@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import Enum
 from typing import Optional
 
 from galstm_torch.config.capabilities import check_keys
@@ -57,6 +58,48 @@ class ModelConfig:
         check(math.isfinite(self.l2) and self.l2 >= 0, "model.l2", self.l2,
               "must be a finite number >= 0")
         one_of("model.init", self.init, INITS)
+
+
+class Space(str, Enum):
+    ARTICLE = "article"    # layer counts and units: the article's genome
+    EXTENDED = "extended"  # also the learning rate, dropouts and BatchNorm, as genes
+
+
+SPACES = tuple(Space)
+
+
+@dataclass
+class SpaceConfig:
+    """What a genome holds (conf/space/): the article's layer counts and units, or with
+    space=extended also how each model is trained: a learning-rate step, the dropout between
+    LSTM layers and each dense block's dropout and BatchNorm, each within the bounds below
+    (the unit bounds are model.*). The bounds are read only by space=extended."""
+
+    name: str = "article"   # article | extended
+    min_lr_step: int = -4   # the learning rate is trainer.lr * 10 ** (step / 4): steps -4..4
+    max_lr_step: int = 4    # are 1e-4 .. 1e-2 around trainer.lr=1e-3, 9 values on a log grid
+    max_dropout: float = 0.5       # each dense block's dropout in 0, 0.1, .., max_dropout
+    max_lstm_dropout: float = 0.5  # dropout between stacked LSTM layers in 0, 0.1, .., max
+
+    def check(self) -> None:
+        one_of("space.name", self.name, SPACES)
+        if self.name == "article":
+            for key, default in _EXTENDED_ONLY.items():
+                if getattr(self, key) != default:
+                    raise ConfigError(f"space.{key}={getattr(self, key)} bounds a training gene, "
+                                      "which only space=extended has: add space=extended, or "
+                                      "drop it")
+            return
+        check(-20 <= self.min_lr_step <= self.max_lr_step <= 20, "space.min_lr_step",
+              self.min_lr_step, f"must be in [-20, space.max_lr_step={self.max_lr_step}] "
+              "(space.max_lr_step at most 20: five decades either side of trainer.lr)")
+        for key in ("max_dropout", "max_lstm_dropout"):
+            value = getattr(self, key)
+            check(0 <= value <= 0.9 and abs(value * 10 - round(value * 10)) < 1e-9,
+                  f"space.{key}", value, "must be a multiple of 0.1 in [0, 0.9]")
+
+
+_EXTENDED_ONLY = {"min_lr_step": -4, "max_lr_step": 4, "max_dropout": 0.5, "max_lstm_dropout": 0.5}
 
 
 @dataclass

@@ -88,5 +88,6 @@ def _build(launch: Launch) -> BatchedExecutor:
 
 CAPABILITIES = Capabilities(
     "batched", in_process=True, build=_build, fractional_epochs=False, kept_weights=False,
+    training_genes=False,
     keys=("max_group",), data_shape=(28, 10),
     why=((LATENCY, "it is measured after each training, which this executor does not do"),))

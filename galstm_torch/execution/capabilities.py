@@ -73,6 +73,8 @@ class Capabilities:
                                      # (tensorboard.curves, the inner progress bar)
     latency: bool = False            # times each model alone after training (the objective)
     kept_weights: bool = True        # keeps the target trainings' weights (best_model.pt)
+    training_genes: bool = True      # trains space=extended's genomes: each its own learning
+                                     # rate, dropouts and BatchNorm
     parallel: bool = False           # several trainings at once: its ``slots`` may exceed 1
     devices: tuple[str, ...] = DEVICE_TYPES  # the device types it trains on
     keys: tuple[str, ...] = ()       # the executor.* keys it reads; any other one set is refused

@@ -27,7 +27,7 @@ from galstm_torch.observe.plots import (
 )
 from galstm_torch.observe.settings import TensorBoardConfig
 from galstm_torch.observe.tb_hparams import HParamsLog
-from galstm_torch.training.architecture import format_compact, slot_names
+from galstm_torch.training.architecture import format_compact
 from galstm_torch.training.observers import CurveCollector
 
 log = logging.getLogger(__name__)
@@ -154,11 +154,11 @@ class Board(Sink):
         if params:
             w.add_histogram("population/params", torch.tensor(params), step)
         active = active_mask(population, space)
-        names = slot_names(space.max_lstm_layers, space.max_dense_layers)
-        for column, name in enumerate(names, start=2):
-            units = population[active[:, column], column]
-            if len(units):  # a slot no genome uses has no histogram this generation
-                w.add_histogram(f"population/units/{name}", units, step)
+        for column, name in enumerate(space.column_names[2:], start=2):
+            values = population[active[:, column], column]
+            kind = "units" if column < space.dense_slots.stop else "genes"
+            if len(values):  # a slot no genome uses has no histogram this generation
+                w.add_histogram(f"population/{kind}/{name}", values, step)
 
     def _maybe_draw(self, g: int) -> None:
         if self.settings.figures and self.throttle.ready():

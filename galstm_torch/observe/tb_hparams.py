@@ -19,7 +19,7 @@ from torch.utils.tensorboard.summary import hparams
 
 from galstm_torch.ga.fidelity.rungs import Row
 from galstm_torch.ga.genome.encoding import SearchSpace
-from galstm_torch.training.architecture import Architecture, format_compact, slot_names
+from galstm_torch.training.architecture import Architecture, format_compact, gene_names, slot_names
 
 METRICS = ("hparam/fitness", "hparam/val_acc", "hparam/test_acc", "hparam/params",
            "hparam/seconds")
@@ -31,12 +31,21 @@ def session_name(compact: "tuple[int, ...] | list[int]") -> str:
 
 
 def genome_hparams(arch: Architecture, space: SearchSpace) -> dict:
-    """Layer counts and the units of every slot (0 where the layer is absent)."""
+    """Layer counts and the units of every slot (0 where the layer is absent); in
+    space=extended also the training genes: the learning-rate step, the dropout rates and
+    each block's BatchNorm (0 where the block is absent)."""
     lstm = list(arch.lstm_units) + [0] * (space.max_lstm_layers - len(arch.lstm_units))
     dense = list(arch.dense_units) + [0] * (space.max_dense_layers - len(arch.dense_units))
-    return {"genome": format_compact(arch.compact), "n_lstm": len(arch.lstm_units),
-            "n_dense": len(arch.dense_units),
-            **dict(zip(slot_names(len(lstm), len(dense)), lstm + dense))}
+    hp = {"genome": format_compact(arch.compact), "n_lstm": len(arch.lstm_units),
+          "n_dense": len(arch.dense_units),
+          **dict(zip(slot_names(len(lstm), len(dense)), lstm + dense))}
+    if arch.genes is not None:
+        absent = [0] * (space.max_dense_layers - len(arch.dense_units))
+        rates = [*arch.block_dropout(0.0), *absent]
+        norms = [*map(int, arch.block_batchnorm), *absent]
+        names = gene_names(space.max_dense_layers)
+        hp.update(zip(names, [arch.genes.lr_step, arch.lstm_dropout, *rates, *norms]))
+    return hp
 
 
 def _set_status(session_end: Summary, status: int) -> None:

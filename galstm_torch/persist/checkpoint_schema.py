@@ -19,7 +19,7 @@ ACCURACIES = ("val_acc", "test_acc")  # NaN: not measured (an empty split, a fai
 # The cache keys the evaluator makes (ga/fidelity/store.py, Measurements.key): the genome, "@" and a
 # lower rung's epochs, or "#" and a further seed at the target fidelity, "|" the fingerprint
 # of the run's training settings.
-KEY = re.compile(r"(\[[0-9,]*\])(?:@([0-9.e+-]+)|#([1-9][0-9]*))?\|([0-9a-f]+)")
+KEY = re.compile(r"(\[[0-9,-]*\])(?:@([0-9.e+-]+)|#([1-9][0-9]*))?\|([0-9a-f]+)")
 
 
 class SchemaError(ValueError):

@@ -22,6 +22,8 @@ ADDED: list[dict[str, Any]] = [
     {"ga.objectives": ["accuracy"], "ga.reference.accuracy": None, "ga.reference.params": None,
      "ga.reference.latency": None, "ga.latency_batch": 1},  # the Pareto search
     {"trainer.screen_batch_size": None},                    # the screening batch
+    {"space.name": "article", "space.min_lr_step": -4, "space.max_lr_step": 4,
+     "space.max_dropout": 0.5, "space.max_lstm_dropout": 0.5},  # the space config group
 ]
 
 
@@ -130,7 +132,8 @@ def _strategies(plain: dict[str, Any]) -> list[Any]:
 
 
 def _without(plain: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``plain`` without each dotted key of ``old`` that holds its old value."""
+    """A copy of ``plain`` without each dotted key of ``old`` that holds its old value; a
+    section left empty goes too (it was added whole, as ``space`` was)."""
     form = copy.deepcopy(plain)
     for key, value in old.items():
         *path, leaf = key.split(".")
@@ -139,6 +142,8 @@ def _without(plain: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict) and leaf in node and node[leaf] == value:
             del node[leaf]
+            if not node and len(path) == 1:
+                del form[path[0]]
     return form
 
 

@@ -10,7 +10,7 @@ from galstm_torch.files.tables import CsvTable
 from galstm_torch.ga.fidelity.evaluator import Result
 from galstm_torch.ga.genome.encoding import SearchSpace
 from galstm_torch.ga.search.events import GENERATION_FIELDS, Best, GenerationDone, Sink
-from galstm_torch.training.architecture import format_compact, slot_names
+from galstm_torch.training.architecture import format_compact
 
 CSV_FIELDS = ("generation", "index", "genome", "fidelity", "replicate", "fitness", "val_acc",
               "test_acc", "loss", "params", "seconds", "samples_per_s", "compute", "cache_hit",
@@ -18,8 +18,7 @@ CSV_FIELDS = ("generation", "index", "genome", "fidelity", "replicate", "fitness
 
 
 def population_fields(space: SearchSpace) -> list[str]:
-    return (["generation", "index", "n_lstm", "n_dense"]
-            + slot_names(space.max_lstm_layers, space.max_dense_layers) + ["fitness"])
+    return ["generation", "index", *space.column_names, "fitness"]
 
 
 class Tables(Sink):

@@ -148,7 +148,7 @@ def check_records(run_dir: Path, start: int, budget_cut: bool) -> None:
 
 def check_state(config: Any, run_dir: Path, state: SearchState) -> None:
     """The checkpoint's population fits the run's search space, and its tables agree."""
-    space = SearchSpace.of(config.model)
+    space = SearchSpace.of(config.model, config.space)
     try:
         if tuple(state.population.shape) != (config.ga.pop_size, space.n_genes):
             raise ValueError(f"shape {tuple(state.population.shape)}, expected "

@@ -43,17 +43,24 @@ class LSTMClassifier(nn.Module):
         sizes = (n_features, *arch.lstm_units)
         self.lstms = nn.ModuleList(
             nn.LSTM(i, h, batch_first=True) for i, h in zip(sizes[:-1], sizes[1:]))
+        # space=extended: dropout on each LSTM layer's output sequence but the last's (none in
+        # the article's model, which then has no such module and draws no masks)
+        self.between = nn.Dropout(arch.lstm_dropout) if arch.lstm_dropout > 0 else None
         blocks, width = [], arch.lstm_units[-1]
-        for units in arch.dense_units:
-            # Keras order from the article: Dense(ReLU) -> Dropout -> BatchNorm
-            blocks.append(nn.Sequential(nn.Linear(width, units), nn.ReLU(), nn.Dropout(dropout),
-                                        nn.BatchNorm1d(units, momentum=bn_momentum, eps=bn_eps)))
+        for units, rate, norm in zip(arch.dense_units, arch.block_dropout(dropout),
+                                     arch.block_batchnorm):
+            # Keras order from the article: Dense(ReLU) -> Dropout -> BatchNorm (space=extended
+            # may leave the BatchNorm out: an Identity keeps the block's indices)
+            last = nn.BatchNorm1d(units, momentum=bn_momentum, eps=bn_eps) if norm else nn.Identity()
+            blocks.append(nn.Sequential(nn.Linear(width, units), nn.ReLU(), nn.Dropout(rate), last))
             width = units
         self.dense = nn.ModuleList(blocks)
         self.head = nn.Linear(width, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for lstm in self.lstms:
+        for i, lstm in enumerate(self.lstms):
+            if i > 0 and self.between is not None:
+                x = self.between(x)
             x, _ = lstm(x)
         x = x[:, -1]
         for block in self.dense:
@@ -66,10 +73,12 @@ class LSTMClassifier(nn.Module):
         """The LSTM layers (self.lstms), in data-flow order."""
         return [cast(LSTMLayer, lstm) for lstm in self.lstms]
 
-    def dense_layers(self) -> list[tuple[nn.Linear, nn.Dropout, nn.BatchNorm1d]]:
-        """Each dense block's Linear, Dropout and BatchNorm1d (self.dense; ReLU has no state)."""
+    def dense_layers(self) -> list[tuple[nn.Linear, nn.Dropout, "nn.BatchNorm1d | None"]]:
+        """Each dense block's Linear, Dropout and BatchNorm1d (None where a genome of
+        space=extended leaves it out; self.dense; ReLU has no state)."""
         blocks = [cast(nn.Sequential, block) for block in self.dense]
-        return [(cast(nn.Linear, b[0]), cast(nn.Dropout, b[2]), cast(nn.BatchNorm1d, b[3])) for b in blocks]
+        return [(cast(nn.Linear, b[0]), cast(nn.Dropout, b[2]),
+                 b[3] if isinstance(b[3], nn.BatchNorm1d) else None) for b in blocks]
 
     def dense_kernels(self) -> list[torch.Tensor]:
         """The weights the article's L2 penalty applies to (dense blocks only, not the head)."""

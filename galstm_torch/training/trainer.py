@@ -236,7 +236,8 @@ def fit(arch: Architecture, data: DataSplits, settings: TrainSettings, *, seed: 
     model = build_model(arch, dropout=settings.dropout, init=settings.init,
                         n_features=data.n_features, n_classes=data.n_classes).to(device)
     params = count_parameters(model)
-    opt = torch.optim.Adam(model.parameters(), lr=settings.lr, eps=settings.adam_eps)
+    # space=extended: the genome's learning-rate gene scales trainer.lr (x1 in the article's)
+    opt = torch.optim.Adam(model.parameters(), lr=settings.lr * arch.lr_factor, eps=settings.adam_eps)
     sizes = passes(settings.epochs, len(data.y_train))
     total_steps = sum(steps_per_epoch(size, settings.batch_size) for size in sizes)
     schedule = lr_scheduler(opt, settings.lr_schedule, total_steps)

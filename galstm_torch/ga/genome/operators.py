@@ -10,7 +10,15 @@ from enum import Enum
 
 import torch
 
-from galstm_torch.ga.genome.encoding import N_DENSE, N_LSTM, SearchSpace, active_mask, random_units, unit_mask
+from galstm_torch.ga.genome.encoding import (
+    N_DENSE,
+    N_LSTM,
+    SearchSpace,
+    active_mask,
+    columns_of,
+    random_genes,
+    unit_mask,
+)
 
 
 class Selection(str, Enum):
@@ -98,19 +106,22 @@ def crossover(population: torch.Tensor, space: SearchSpace, *, crossover_rate: f
 
 def mutate_units(population: torch.Tensor, space: SearchSpace, *, mutation_rate: float,
                  generator: torch.Generator, step: float = 0.0) -> torch.Tensor:
-    """Mutate each active unit gene with probability mutation_rate: redraw it uniformly in
-    [min_units, max_units] (step 0, the article's rule), or move it by a Gaussian step of sd
-    step * (max_units - min_units), rounded and clipped to the bounds (a local move)."""
+    """Mutate each active gene (units, and the training genes of space=extended) with
+    probability mutation_rate: redraw it uniformly within its bounds (step 0, the article's
+    rule), or move it by a Gaussian step of sd step * (its high - its low bound), rounded and
+    clipped to its bounds (a local move)."""
     device = population.device
     hit = _chance(tuple(population.shape), mutation_rate, generator, device) & active_mask(population, space)
     where = hit.nonzero(as_tuple=True)  # ~mutation_rate of the genes: draw only those
     out = population.clone()
     if step > 0:
+        low, high = space.bounds(device)
+        low, high = low[where[1]], high[where[1]]
         moves = torch.randn(len(where[0]), generator=generator, device=device, dtype=torch.float64)
-        moved = out[where].to(torch.float64) + (moves * step * (space.max_units - space.min_units)).round()
-        out[where] = moved.clamp(space.min_units, space.max_units).to(out.dtype)
+        moved = out[where].to(torch.float64) + (moves * step * (high - low)).round()
+        out[where] = torch.minimum(torch.maximum(moved, low), high).to(out.dtype)
     else:
-        out[where] = random_units((len(where[0]),), space, generator=generator, device=device).to(out.dtype)
+        out[where] = random_genes(where[1], space, generator=generator).to(out.dtype)
     return out
 
 
@@ -119,7 +130,8 @@ def mutate_layers(population: torch.Tensor, space: SearchSpace, *, layer_mutatio
     """Move each layer count by +-1 with probability layer_mutation_rate, keeping genomes valid.
 
     A count at a bound moves inward instead (a space with a single allowed count never
-    changes). A slot that becomes active gets random units; one that becomes inactive is zeroed.
+    changes). A gene that becomes active is drawn within its bounds; one that becomes inactive
+    is zeroed.
     """
     if layer_mutation_rate == 0:  # the article's setting: nothing to draw
         return population.clone()
@@ -134,7 +146,7 @@ def mutate_layers(population: torch.Tensor, space: SearchSpace, *, layer_mutatio
     out = population.clone()
     out[:, [N_LSTM, N_DENSE]] = new_counts.to(out.dtype)
     old_active, new_active = active_mask(population, space), active_mask(out, space)
-    fresh = random_units(tuple(out.shape), space, generator=generator, device=device).to(out.dtype)
+    fresh = random_genes(columns_of(tuple(out.shape), device), space, generator=generator).to(out.dtype)
     out = torch.where(new_active & ~old_active, fresh, out)
     return out.masked_fill(~new_active & unit_mask(space, device), 0)
 
@@ -157,7 +169,8 @@ def next_generation(population: torch.Tensor, fitness: torch.Tensor, space: Sear
                     layer_mutation_rate: float, tournament_size: int,
                     generator: torch.Generator, mutation_step: float = 0.0) -> torch.Tensor:
     """One GA step: elites first, unchanged; then select -> crossover -> mutate for the rest."""
-    # Genes fit in int16 (units <= 32767): a quarter of int64's memory traffic per operator.
+    # Genes fit in int16 (units <= 32767; training genes are small): a quarter of int64's
+    # memory traffic per operator.
     small = space.max_units <= torch.iinfo(torch.int16).max and population.dtype == torch.long
     original, population = population, population.to(torch.int16) if small else population
     n_children = population.shape[0] - elitism

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from galstm_torch.ga.genome.encoding import N_DENSE, N_LSTM, SearchSpace
+from galstm_torch.ga.genome.encoding import N_DENSE, N_LSTM, SearchSpace, active_mask, unit_mask
+from galstm_torch.training.architecture import TENTHS
 
 
 def features(population: torch.Tensor, space: SearchSpace) -> torch.Tensor:
@@ -25,7 +26,7 @@ def features(population: torch.Tensor, space: SearchSpace) -> torch.Tensor:
     n_lstm, n_dense = population[:, N_LSTM].long(), population[:, N_DENSE].long()
     lstm = torch.nn.functional.one_hot(n_lstm - 1, space.max_lstm_layers).to(torch.float64)
     dense = torch.nn.functional.one_hot(n_dense - 1, space.max_dense_layers).to(torch.float64)
-    units = pop[:, 2:] / space.max_units
+    units = pop[:, 2 : space.dense_slots.stop] / space.max_units
     lstm_units = units[:, : space.max_lstm_layers]
     dense_units = units[:, space.max_lstm_layers:]
     lstm_on = torch.arange(space.max_lstm_layers) < n_lstm.unsqueeze(1)
@@ -34,7 +35,20 @@ def features(population: torch.Tensor, space: SearchSpace) -> torch.Tensor:
     narrowest_dense = dense_units.masked_fill(~dense_on, 2.0).amin(dim=1, keepdim=True)
     last_lstm = lstm_units.gather(1, (n_lstm - 1).unsqueeze(1))
     ones = torch.ones(len(pop), 1, dtype=torch.float64)
-    return torch.cat([ones, lstm, dense, units, narrowest_lstm, narrowest_dense, last_lstm], dim=1)
+    base = [ones, lstm, dense, units, narrowest_lstm, narrowest_dense, last_lstm]
+    return torch.cat(base + (_gene_features(pop, space) if space.genes else []), dim=1)
+
+
+def _gene_features(pop: torch.Tensor, space: SearchSpace) -> list[torch.Tensor]:
+    """space=extended: the learning-rate step scaled to [-1, 1] and its square (a rate has
+    an optimum inside its range on the log scale, which a linear term cannot place), the
+    LSTM dropout and its square, and each block's dropout and BatchNorm (0 where absent)."""
+    c = space.lr_column
+    span = max(space.max_lr_step - space.min_lr_step, 1)
+    lr = (pop[:, c : c + 1] - space.min_lr_step) * (2.0 / span) - 1.0
+    between = pop[:, c + 1 : c + 2] / TENTHS
+    return [lr, lr.square(), between, between.square(), pop[:, space.dropout_slots] / TENTHS,
+            pop[:, space.batchnorm_slots]]
 
 
 def standardize(scores: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
@@ -77,7 +91,29 @@ def corners(space: SearchSpace) -> torch.Tensor:
     """Every genome whose active unit genes are all at ``min_units`` or ``max_units``, for
     every layer count: the candidates where a linear model can peak (its optimum over a box
     is a corner), so the guide can propose the model's own optimum, not only what the
-    operators happen to make."""
+    operators happen to make. In space=extended each is crossed with every learning-rate
+    step (the model is quadratic in it), the LSTM dropout at 0 or its bound, and one dropout
+    (0, half its bound or its bound) and one BatchNorm setting for all blocks."""
+    units = _unit_corners(space)
+    if not space.genes:
+        return units
+    genes = _gene_corners(space)
+    rows = torch.cat([units.repeat_interleave(len(genes), 0), genes.repeat(len(units), 1)], dim=1)
+    return torch.unique(rows.masked_fill(~active_mask(rows, space) & unit_mask(space), 0), dim=0)
+
+
+def _gene_corners(space: SearchSpace) -> torch.Tensor:
+    """The training-gene columns of the extended corners, one row per combination."""
+    grid = torch.cartesian_prod(torch.arange(space.min_lr_step, space.max_lr_step + 1),
+                                torch.tensor([0, space.max_lstm_dropout]),
+                                torch.tensor([0, space.max_dropout // 2, space.max_dropout]),
+                                torch.tensor([0, 1]))
+    d = space.max_dense_layers
+    return torch.cat([grid[:, :2], grid[:, 2:3].expand(-1, d), grid[:, 3:4].expand(-1, d)], dim=1)
+
+
+def _unit_corners(space: SearchSpace) -> torch.Tensor:
+    """The corners of the unit box for every layer count (the article's columns)."""
     n_slots = space.max_lstm_layers + space.max_dense_layers
     bits = (torch.arange(2 ** n_slots).unsqueeze(1) >> torch.arange(n_slots)) & 1
     units = torch.where(bits.bool(), space.max_units, space.min_units)

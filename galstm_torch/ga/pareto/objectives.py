@@ -35,7 +35,7 @@ def lstm_params(inputs: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
 def param_counts(population: torch.Tensor, space: SearchSpace, *, n_features: int,
                  n_classes: int) -> torch.Tensor:
     """Trainable parameters of every genome of a population (int64 [N]), exactly as
-    model.build_model counts them: LSTMs, Dense + BatchNorm blocks, and the head."""
+    model.build_model counts them: LSTMs, Dense (+ BatchNorm) blocks, and the head."""
     pop = population.to(torch.long)
     active = active_mask(pop, space)
     lstm = pop[:, space.lstm_slots] * active[:, space.lstm_slots]
@@ -44,7 +44,9 @@ def param_counts(population: torch.Tensor, space: SearchSpace, *, n_features: in
     total = torch.where(lstm > 0, lstm_params(inputs, lstm), 0).sum(dim=1)
     last_lstm = lstm.gather(1, pop[:, :1] - 1)
     widths = torch.cat([last_lstm, dense[:, :-1]], dim=1)
-    total += torch.where(dense > 0, widths * dense + 3 * dense, 0).sum(dim=1)  # W, b, BN
+    # W and b, and BatchNorm's weight and bias (space=extended: where the block's gene has it)
+    norm = pop[:, space.batchnorm_slots] if space.genes else torch.ones_like(dense)
+    total += torch.where(dense > 0, widths * dense + dense + 2 * dense * norm, 0).sum(dim=1)
     last = dense.gather(1, pop[:, 1:2] - 1).squeeze(1)
     return total + last * n_classes + n_classes
 

@@ -32,9 +32,9 @@ import torch
 
 from galstm_torch.errors import ConfigError, GalstmError
 from galstm_torch.ga.fidelity.rungs import Schedule
-from galstm_torch.ga.genome.encoding import SearchSpace, population_from_compact
+from galstm_torch.ga.genome.encoding import SearchSpace, gene_bounds, population_from_compact
 from galstm_torch.ga.strategies.base import Context, Strategy
-from galstm_torch.training.architecture import Architecture, slot_names
+from galstm_torch.training.architecture import Architecture
 from galstm_torch.training.runtime import derive_seed
 
 INSTALL_HINT = "ga.strategy=dehb needs DEHB, which is not installed: pip install -e .[dehb]"
@@ -117,33 +117,34 @@ def batch(ctx: Context, generation: int) -> tuple[list[tuple[int, ...]], list[fl
         for _ in range(generation):
             for job in [dehb.ask() for _ in range(ctx.ga.pop_size)]:
                 fidelity = _rung(job, rungs)
-                outcome = ctx.evaluator.cached(Architecture.from_compact(genome(job["config"])),
-                                               fidelity)
+                outcome = ctx.evaluator.cached(
+                    Architecture.from_compact(genome(job["config"], ctx.space)), fidelity)
                 if outcome is not None:
                     dehb.tell(job, {"fitness": -outcome.evaluation.fitness, "cost": fidelity})
         jobs = [dehb.ask() for _ in range(ctx.ga.pop_size)]
-    return [genome(job["config"]) for job in jobs], [_rung(job, rungs) for job in jobs]
+    return [genome(job["config"], ctx.space) for job in jobs], [_rung(job, rungs) for job in jobs]
 
 
-def genome(config: Any) -> tuple[int, ...]:
-    """The compact genome of a DEHB configuration (the unit slots beyond the layer counts are
-    ignored)."""
+def genome(config: Any, space: SearchSpace) -> tuple[int, ...]:
+    """The compact genome of a DEHB configuration (the genes beyond the layer counts are
+    ignored, and the LSTM dropout of a single LSTM layer is 0)."""
     n_lstm, n_dense = int(config["n_lstm"]), int(config["n_dense"])
-    return (n_lstm, n_dense, *(int(config[name]) for name in slot_names(n_lstm, n_dense)))
+    return (n_lstm, n_dense, *(min(max(int(config[name]), low), high) for name, (low, high)
+                               in gene_bounds(space, n_lstm, n_dense).items()))
 
 
 def search_space(space: SearchSpace, seed: int) -> Any:
-    """The genome as a ConfigSpace: the two layer counts and one integer per unit slot."""
+    """The genome as a ConfigSpace: the two layer counts and one integer per gene of the
+    widest genome (units slots, and in space=extended the training genes)."""
     from ConfigSpace import ConfigurationSpace
 
     def between(low: int, high: int) -> "tuple[int, int] | int":
         return (low, high) if high > low else low  # one value: a constant
 
-    units = between(space.min_units, space.max_units)
+    widest = gene_bounds(space, space.max_lstm_layers, space.max_dense_layers)
     hyperparameters: dict[str, Any] = {"n_lstm": between(1, space.max_lstm_layers),
                                        "n_dense": between(1, space.max_dense_layers)}
-    hyperparameters.update(dict.fromkeys(
-        slot_names(space.max_lstm_layers, space.max_dense_layers), units))
+    hyperparameters.update({name: between(*b) for name, b in widest.items()})
     return ConfigurationSpace(seed=seed, space=hyperparameters)
 
 

@@ -53,13 +53,18 @@ class BatchedClassifier(nn.Module):
     def __init__(self, models: list[LSTMClassifier]) -> None:
         super().__init__()
         n_lstm = {len(m.lstms) for m in models}
+        if any(m.arch.genes is not None for m in models):
+            raise ValueError("a batched group trains the article's genomes only (one dropout, "
+                             "BatchNorm in every block, trainer.lr); space=extended's training "
+                             "genes need an executor that trains genomes one by one")
         if len(n_lstm) != 1:
             raise ValueError(f"a batched group needs one LSTM layer count, got {sorted(n_lstm)}")
         self.archs = [m.arch for m in models]
         self.widths = [max(m.lstm_layers()[i].hidden_size for m in models) for i in range(n_lstm.pop())]
         self.n_dense = max(len(m.dense) for m in models)
         self.dmax = max(max(m.arch.dense_units) for m in models)
-        _, drop, bn = models[0].dense_layers()[0]
+        _, drop, norm = models[0].dense_layers()[0]
+        bn = _article_norm(norm)
         assert bn.momentum is not None  # LSTMClassifier always sets one (None: cumulative mean)
         self.bn_momentum, self.bn_eps, self.p_drop = bn.momentum, bn.eps, drop.p
         with torch.no_grad():
@@ -104,7 +109,8 @@ class BatchedClassifier(nn.Module):
         w, wm, vecs, units, stats = [], [], {"b": [], "bn_w": [], "bn_b": []}, [], {"rm": [], "rv": []}
         for m in models:
             if k < len(m.dense):  # a real block
-                lin, _, bn = m.dense_layers()[k]
+                lin, _, norm = m.dense_layers()[k]
+                bn = _article_norm(norm)
                 assert bn.running_mean is not None and bn.running_var is not None  # tracked stats
                 w.append(_pad(lin.weight.T, (in_max, d)))
                 wm.append(_pad(torch.ones_like(lin.weight.T), (in_max, d)))
@@ -201,7 +207,8 @@ class BatchedClassifier(nn.Module):
             lstm.weight_hh_l0.copy_(_ungate_rows(getattr(self, f"lstm{i}_w_hh")[g, :h].T, h, hmax))
             lstm.bias_ih_l0.copy_(_ungate_rows(getattr(self, f"lstm{i}_b_ih")[g, 0], h, hmax))
             lstm.bias_hh_l0.copy_(_ungate_rows(getattr(self, f"lstm{i}_b_hh")[g, 0], h, hmax))
-        for k, (lin, _, bn) in enumerate(model.dense_layers()):
+        for k, (lin, _, norm) in enumerate(model.dense_layers()):
+            bn = _article_norm(norm)
             assert bn.running_mean is not None and bn.running_var is not None  # tracked stats
             lin.weight.copy_(getattr(self, f"dense{k}_w")[g, : lin.in_features, : lin.out_features].T)
             u = lin.out_features
@@ -211,3 +218,10 @@ class BatchedClassifier(nn.Module):
         model.head.weight.copy_(self.head_w[g, : model.head.in_features].T)
         model.head.bias.copy_(self.head_b[g, 0])
         return model
+
+
+def _article_norm(bn: "nn.BatchNorm1d | None") -> nn.BatchNorm1d:
+    """A block's BatchNorm, which every article genome has (the constructor refuses others)."""
+    if bn is None:
+        raise ValueError("a batched group needs BatchNorm in every dense block")
+    return bn

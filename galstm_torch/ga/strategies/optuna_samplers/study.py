@@ -14,11 +14,10 @@ from typing import Any, Callable, Iterator, Sequence, TypeAlias
 import torch
 
 from galstm_torch.errors import ConfigError
-from galstm_torch.ga.genome.encoding import SearchSpace, population_from_compact
+from galstm_torch.ga.genome.encoding import SearchSpace, gene_bounds, population_from_compact
 from galstm_torch.ga.guide.history import target_history
 from galstm_torch.ga.pareto.objectives import MINIMISED
 from galstm_torch.ga.strategies.base import Context
-from galstm_torch.training.architecture import slot_names
 from galstm_torch.training.runtime import derive_seed
 
 # (optuna, population size, seed, the generation being proposed) -> an Optuna sampler
@@ -58,17 +57,17 @@ def _distributions(space: SearchSpace, compact: "tuple[int, ...]") -> dict:
     from optuna.distributions import IntDistribution
 
     n_lstm, n_dense = compact[0], compact[1]
-    units = IntDistribution(space.min_units, space.max_units)
     d = {"n_lstm": IntDistribution(1, space.max_lstm_layers),
          "n_dense": IntDistribution(1, space.max_dense_layers)}
-    d.update(dict.fromkeys(slot_names(n_lstm, n_dense), units))
+    d.update({name: IntDistribution(low, high)
+              for name, (low, high) in gene_bounds(space, n_lstm, n_dense).items()})
     return d
 
 
-def _params(compact: "tuple[int, ...]") -> dict[str, int]:
+def _params(compact: "tuple[int, ...]", space: SearchSpace) -> dict[str, int]:
     n_lstm, n_dense = compact[0], compact[1]
     p = {"n_lstm": n_lstm, "n_dense": n_dense}
-    p.update(zip(slot_names(n_lstm, n_dense), compact[2:]))
+    p.update(zip(gene_bounds(space, n_lstm, n_dense), compact[2:]))
     return p
 
 
@@ -76,9 +75,9 @@ def _ask(study: Any, space: SearchSpace) -> tuple[int, ...]:
     trial = study.ask()
     n_lstm = trial.suggest_int("n_lstm", 1, space.max_lstm_layers)
     n_dense = trial.suggest_int("n_dense", 1, space.max_dense_layers)
-    units = [trial.suggest_int(name, space.min_units, space.max_units)
-             for name in slot_names(n_lstm, n_dense)]
-    return (n_lstm, n_dense, *units)
+    genes = [trial.suggest_int(name, low, high)
+             for name, (low, high) in gene_bounds(space, n_lstm, n_dense).items()]
+    return (n_lstm, n_dense, *genes)
 
 
 def propose(history: "Sequence[Entry]", n: int, space: SearchSpace, *, seed: int,
@@ -97,7 +96,7 @@ def propose(history: "Sequence[Entry]", n: int, space: SearchSpace, *, seed: int
         for compact, value, met in history:
             values = list(value) if isinstance(value, tuple) else [value]
             study.add_trial(optuna.trial.create_trial(
-                params=_params(compact), distributions=_distributions(space, compact),
+                params=_params(compact, space), distributions=_distributions(space, compact),
                 values=values, system_attrs={key: met} if key else None))
         return population_from_compact([list(_ask(study, space)) for _ in range(n)], space)
 
