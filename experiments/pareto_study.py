@@ -155,8 +155,6 @@ def to_docs(result: dict, args: argparse.Namespace) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = study._parser()
     p.description = __doc__.splitlines()[0]
-    p.add_argument("--first-seed", type=int, default=0,
-                   help="search seeds first-seed .. first-seed + seeds - 1 (fresh seeds confirm)")
     p.set_defaults(out=Path("outputs/pareto_study"), strategies=",".join(STRATEGIES),
                    budget=20.0, pop_size=8, train_samples=6000, test_samples=1000)
     return p

@@ -53,6 +53,7 @@ def overrides(name: str, seed: int, args: argparse.Namespace) -> list[str]:
          f"trainer.val_fraction={args.val_fraction}", f"ga.budget_epochs={args.budget}",
          f"trainer.lr_schedule={args.lr_schedule}",
          "ga.generations=null", f"ga.pop_size={args.pop_size}", "trainer.device=cpu",
+         f"space={args.space}",
          "executor=serial",  # one process per shard, as the studies ran
          f"trainer.num_threads={args.threads}", "progress=false", "tensorboard.hparams=false",
          "tensorboard.figures=false", "tensorboard.histograms=false"]
@@ -160,6 +161,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("outputs/study"))
     p.add_argument("--strategies", default="default,random,random_sh,tpe")
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed .. first-seed+seeds-1 (fresh confirmation seeds: 5)")
+    p.add_argument("--space", default="article", help="article | extended (conf/space/)")
     p.add_argument("--budget", type=float, default=30.0, help="epochs of training per search")
     p.add_argument("--pop-size", type=int, default=12)
     p.add_argument("--train-samples", type=int, default=12000)
@@ -193,21 +197,21 @@ def start(p: argparse.ArgumentParser, strategies: dict[str, list[str]],
 
 def main() -> None:
     args, names, i, n = start(_parser(), STRATEGIES)
-    jobs = [(name, s) for s in range(args.seeds) for name in names]
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    jobs = [(name, s) for s in seeds for name in names]
     if not args.report:
         for name, s in jobs[i::n]:
             judge(one_run(name, s, args), threads=args.threads)
         if n > 1:
             return
     if args.partial:  # only the seeds every strategy has finished and judged, run nothing
-        seeds = [s for s in range(args.seeds)
+        seeds = [s for s in seeds
                  if all((args.out / f"{name}-seed{s}" / "judge.json").exists() for name in names)]
         if not seeds:
             sys.exit("error: no seed is finished for every strategy yet")
     else:
         for name, s in jobs:
             judge(one_run(name, s, args), threads=args.threads)
-        seeds = list(range(args.seeds))
     result = report(names, seeds, args)
     (args.out / "study.json").write_text(json.dumps(result, indent=1) + "\n")
     plot_study(result, args.budget, args.out / "study.png")
