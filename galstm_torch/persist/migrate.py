@@ -24,6 +24,7 @@ ADDED: list[dict[str, Any]] = [
     {"trainer.screen_batch_size": None},                    # the screening batch
     {"space.name": "article", "space.min_lr_step": -4, "space.max_lr_step": 4,
      "space.max_dropout": 0.5, "space.max_lstm_dropout": 0.5},  # the space config group
+    {"ga.rescue": 0},                                       # racing by posterior mean
 ]
 
 

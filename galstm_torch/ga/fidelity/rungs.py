@@ -20,7 +20,7 @@ import logging
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from galstm_torch.execution.executor import Outcome
 from galstm_torch.ga.fidelity.evaluator import Evaluator, Request, Result
@@ -194,10 +194,13 @@ class GenerationRunner:
 
     def __init__(self, evaluator: Evaluator, schedule: Schedule, *, trained_before: set[str],
                  on_outcome: Optional[Callable[[str, Outcome], None]] = None,
-                 promote: Optional[Callable[[list[Result], float], list[int]]] = None) -> None:
+                 promote: Optional[Callable[[list[Result], float], list[int]]] = None,
+                 rescue: Optional[Callable[[Any, list[Architecture]], list[Architecture]]] = None,
+                 ) -> None:
         """``promote`` picks who goes up a rung (indices into a rung's results); by default
-        the top share by fitness (a strategy may pass its own: NSGA-II ranks by front)."""
-        self.evaluator, self.schedule = evaluator, schedule
+        the top share by fitness (a strategy may pass its own: NSGA-II ranks by front).
+        ``rescue`` (ga.rescue): genomes raced besides the leaders, from the cache's view."""
+        self.evaluator, self.schedule, self.rescue = evaluator, schedule, rescue
         self.promote = promote or (lambda results, share: promoted(
             [r.fitness for r in results], share))
         self.trained_before, self.on_outcome = trained_before, on_outcome
@@ -253,14 +256,14 @@ class GenerationRunner:
                     if r.outcome.status != "failed"]
 
     def _race(self, seen: list[Architecture]) -> None:
-        """Fresh seeds for the leaders until each of the top `confirm` has `seeds` of them.
-        One training per step, the leaders ranked anew after each: every step depends only on
-        the cache, so a run killed while racing resumes the same race. The leader's further
-        seeds are offered to idle workers ahead of time (Evaluator.evaluate's ``ahead``): they
-        change no step, only when its training happens."""
+        """Fresh seeds for the top `confirm` leaders (and ``rescue``'s genomes) until each has
+        `seeds`, one training per step, ranked anew after each: every step depends only on the
+        cache, so a killed run resumes the same race. Further seeds are offered to idle
+        workers ahead of time (Evaluator.evaluate's ``ahead``): that changes no step."""
         s, target = self.schedule, self.schedule.fidelities[-1]
         while not self.exhausted and s.seeds > 1:
-            need = [a for a in leaders(self.view, seen, s, s.confirm)
+            extra = self.rescue(self.view, seen) if self.rescue is not None else []
+            need = [a for a in leaders(self.view, seen, s, s.confirm) + extra
                     if standing(self.view, a, s).seeds < s.seeds]
             if not need:
                 return
@@ -291,10 +294,7 @@ class _ReplayView:
 
 def _unique(results: list[Result]) -> list[Result]:
     """First result of each genome, in order."""
-    seen: set[tuple[int, ...]] = set()
-    out = []
+    first: dict[tuple[int, ...], Result] = {}
     for r in results:
-        if r.arch.compact not in seen:
-            seen.add(r.arch.compact)
-            out.append(r)
-    return out
+        first.setdefault(r.arch.compact, r)
+    return list(first.values())

@@ -20,6 +20,7 @@ from galstm_torch.execution.executor import Outcome
 from galstm_torch.ga.fidelity.evaluator import Evaluator, Result
 from galstm_torch.ga.fidelity.rungs import GenerationRunner, Row, Schedule, best_genome, row
 from galstm_torch.ga.genome.encoding import SearchSpace, check_population, decode
+from galstm_torch.ga.guide.posterior import rescued
 from galstm_torch.ga.pareto.goals import Goals, ParetoSummary
 from galstm_torch.ga.search.events import (
     Best,
@@ -178,10 +179,12 @@ class Search:
         # A strategy that owns fidelity names each row's rung (asked again on resume).
         fidelities = self.strategy.fidelities(self._context(s.seen), s.population, s.generation) \
             if self.strategy.owns_fidelity else None
+        rescue = partial(rescued, schedule=self.schedule, space=self.space, k=self.ga.rescue)
         runner = GenerationRunner(self.evaluator, self.schedule,
                                   trained_before=set(s.trained_in_generation),
                                   on_outcome=self._on_outcome,
-                                  promote=partial(self.strategy.promote, self.goals))
+                                  promote=partial(self.strategy.promote, self.goals),
+                                  rescue=rescue if self.ga.rescue else None)
         done = runner.run(archs, self._seen(), fidelities)
         s.idle = 0 if any(not r.cache_hit for r in done.evaluations) else s.idle + 1
         s.budget_cut = self.evaluator.budget if done.exhausted else None

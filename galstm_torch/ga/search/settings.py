@@ -67,6 +67,9 @@ class GAConfig:
     promote: float = 0.25  # share of a rung trained at the next rung: the best quarter
     seeds: int = 3     # seeds the leaders get at the target fidelity (fitness = their mean)
     confirm: int = 1   # leaders raced to ga.seeds after each generation
+    rescue: int = 0    # also race the k genomes with the best posterior mean (the measured mean
+                       # shrunk toward the surrogate's prediction by its seeds): a good genome
+                       # whose first seed was unlucky is measured again (docs/search.md); 0 = off
     guide: int = 16    # GA and NSGA-II only: a ridge model of the scores so far picks each
                        # generation's children among guide x as many, as many random genomes
                        # and the corners of the unit box (docs/search.md; RESULTS.md 5); 0 = off
@@ -128,6 +131,10 @@ def _budget(ga: GAConfig) -> None:
     check(0 < ga.promote <= 1, "ga.promote", ga.promote, "must be in (0, 1]")
     check(ga.seeds >= 1, "ga.seeds", ga.seeds, "must be at least 1")
     check(ga.confirm >= 1, "ga.confirm", ga.confirm, "must be at least 1")
+    check(ga.rescue >= 0, "ga.rescue", ga.rescue, "must be >= 0 (0 = off)")
+    if ga.rescue > 0 and ga.seeds == 1:
+        raise ConfigError(f"ga.rescue={ga.rescue} races genomes to ga.seeds seeds, but "
+                          "ga.seeds=1: set ga.seeds above 1, or ga.rescue=0")
     if ga.confirm > 1 and ga.seeds == 1:
         raise ConfigError(f"ga.confirm={ga.confirm} races leaders to ga.seeds seeds, but "
                           "ga.seeds=1: set ga.seeds above 1, or ga.confirm=1")
