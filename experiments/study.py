@@ -43,6 +43,7 @@ STRATEGIES = {"default": ["ga=default"], "ga_sh": ["ga=default", "ga.guide=0"],
               "dehb": ["ga=dehb"],
               "guided": ["ga=default", "ga.guide=16"],
               "guided_flat": ["ga=default", "ga.guide=16", "ga.rungs=[1.0]"],
+              "guided_rescue": ["ga=default", "ga.guide=16", "ga.rescue=1"],
               "local": ["ga=default", "ga.guide=0", "ga.mutation_step=0.1"]}
 BASELINE = "random"
 
