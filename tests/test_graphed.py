@@ -58,6 +58,23 @@ def test_each_genome_trains_as_train_alone(epochs, n_train):
             assert torch.equal(p, q), name
 
 
+def test_extended_genomes_train_as_train_alone_each_with_its_own_rate_and_dropouts():
+    # space=extended: a learning-rate step, dropout between the LSTMs, a block without
+    # BatchNorm; each lane is its own model and optimizer, so each keeps its genes
+    data = sample(train_samples=201, test_samples=100)
+    settings = TrainSettings(epochs=1, lr_schedule="cosine")
+    archs = [Architecture.from_compact(g) for g in [(2, 2, 36, 48, 40, 32, -2, 3, 1, 4, 0, 1),
+                                                    (1, 1, 40, 33, 3, 0, 0, 1)]]
+    together = train_graphed(archs, data, settings, seeds=[5, 6], device=CPU)
+    for arch, seed, result in zip(archs, [5, 6], together):
+        assert not isinstance(result, Exception)
+        model, ev = result
+        ref_model, ref = _alone(arch, settings, seed, data)
+        assert (ev.loss, ev.val_acc, ev.params) == (ref.loss, ref.val_acc, ref.params)
+        for (name, p), q in zip(model.state_dict().items(), ref_model.state_dict().values()):
+            assert torch.equal(p, q), name
+
+
 def test_a_genome_does_not_depend_on_its_group():
     data = sample(train_samples=130, test_samples=100)
     settings = TrainSettings()

@@ -168,7 +168,6 @@ def test_model_based_peers_propose_genomes_of_the_extended_space(strategy):
 @pytest.mark.parametrize("overrides, message", [
     (["space=extended", "model.dropout=0.3"], "model.dropout=0.3 cannot apply with space=extended"),
     (["space=extended", "executor=batched"], "executor=batched trains a group of genomes"),
-    (["space=extended", "executor=graphs"], "executor=graphs trains a group of genomes"),
     (["space.max_lr_step=2"], "space.max_lr_step=2 bounds a training gene, which only"),
     (["space=extended", "space.max_dropout=0.35"], "max_dropout=0.35 is out of range: must be a multiple"),
     (["space=extended", "space.min_lr_step=3", "space.max_lr_step=2"], "space.min_lr_step=3"),

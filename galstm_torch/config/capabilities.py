@@ -75,7 +75,7 @@ def check_training(name: str, rungs: list[float], curves: bool, genes: bool = Fa
     if genes and not caps.training_genes:
         raise ConfigError(f"executor={caps.name} trains a group of genomes with one learning "
                           "rate, dropout and BatchNorm, so not space=extended's genomes: use "
-                          "executor=auto (or serial, pool, ray), or space=article")
+                          "executor=auto (or serial, pool, ray, graphs), or space=article")
     if len(rungs) > 1 and not caps.fractional_epochs:
         raise ConfigError(f"executor={caps.name} trains whole epochs only: use ga.rungs=[1.0] "
                           "or another executor")

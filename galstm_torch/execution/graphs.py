@@ -131,6 +131,5 @@ def _build(launch: Launch) -> GraphsExecutor:
 
 
 CAPABILITIES = Capabilities("graphs", in_process=True, build=_build, latency=True, parallel=True,
-                            training_genes=False,
                             devices=("cuda",), keys=("max_group",), settings_check=graph_support,
                             why=((DEVICES, "replays CUDA graphs"),))

@@ -87,9 +87,9 @@ def make_lane(arch: Architecture, seed: int, data: DataSplits, settings: TrainSe
                         n_features=data.n_features, n_classes=data.n_classes).to(device)
     cuda = device.type == "cuda"
     steps = total_steps(settings, len(data.y_train))
-    cosine = DeviceCosine(settings.lr, steps, device) \
-        if cuda and settings.lr_schedule == "cosine" else None
-    opt = torch.optim.Adam(model.parameters(), lr=settings.lr if cosine is None else cosine.lr,
+    lr = settings.lr * arch.lr_factor  # space=extended: the genome's own rate, as train's
+    cosine = DeviceCosine(lr, steps, device) if cuda and settings.lr_schedule == "cosine" else None
+    opt = torch.optim.Adam(model.parameters(), lr=lr if cosine is None else cosine.lr,
                            eps=settings.adam_eps, capturable=cuda,  # its step count on the device
                            fused=True if fused else None)
     rows = len(data.y_train) // settings.batch_size
