@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from galstm_torch.training.architecture import Architecture, lr_factor  # noqa: E402
-
 from landscape import trainings  # noqa: E402  (experiments/landscape.py)
+
+from galstm_torch.training.architecture import Architecture, lr_factor  # noqa: E402
 
 LR = 1e-3  # trainer.lr of the studies: the grid is LR * 10 ** (step / 4)
 
