@@ -171,12 +171,17 @@ def test_model_based_peers_propose_genomes_of_the_extended_space(strategy):
     (["space.max_lr_step=2"], "space.max_lr_step=2 bounds a training gene, which only"),
     (["space=extended", "space.max_dropout=0.35"], "max_dropout=0.35 is out of range: must be a multiple"),
     (["space=extended", "space.min_lr_step=3", "space.max_lr_step=2"], "space.min_lr_step=3"),
-    (["mode=evaluate", "genome=[1,1,32,32,0,0,2,1]"], "carries training genes"),
     (["space=extended", "mode=evaluate", "genome=[1,1,32,32,9,0,2,1]"], "lr_step=9 must be"),
 ])
 def test_settings_the_space_cannot_apply_are_refused_in_one_line(overrides, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
         to_config(compose_cfg(*overrides))
+
+
+def test_evaluate_mode_trains_a_genome_of_either_space_its_length_says_which():
+    for overrides in (["space=extended"], []):
+        for genome in ("[1,1,32,32]", "[1,1,32,32,0,0,2,1]"):
+            to_config(compose_cfg(*overrides, "mode=evaluate", f"genome={genome}"))
 
 
 def test_the_extended_config_composes_and_bounds_the_space():

@@ -3,6 +3,7 @@ own ranges are checked beside its schema first (``check``), then these, in the o
 meets them. Each raises ConfigError in one line naming the setting and the fix."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from galstm_torch.config.capabilities import check_device, check_latency, check_training
@@ -45,8 +46,12 @@ def _mode(cfg: Any) -> None:
     except ValueError as err:
         raise ConfigError(f"genome={list(cfg.genome)} is not a genome: {err}") from None
     _in_space(arch, cfg.model, list(cfg.genome))
-    try:  # the training genes' bounds, and a genome of the other space
-        from_compact(list(cfg.genome), SearchSpace.of(cfg.model, cfg.space))
+    space = SearchSpace.of(cfg.model, cfg.space)
+    # Evaluate mode trains exactly the genome: its length says which space it is of (an
+    # article genome under a preset of space=extended too); the genes' bounds still apply.
+    space = dataclasses.replace(space, genes=arch.genes is not None)
+    try:
+        from_compact(list(cfg.genome), space)
     except ValueError as err:
         raise ConfigError(f"genome={list(cfg.genome)} is outside the search space: "
                           f"{err}") from None
