@@ -5,7 +5,7 @@ are in rules.py."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Optional
 
@@ -84,7 +84,7 @@ class SpaceConfig:
     def check(self) -> None:
         one_of("space.name", self.name, SPACES)
         if self.name == "article":
-            for key, default in _EXTENDED_ONLY.items():
+            for key, default in ((f.name, f.default) for f in fields(self) if f.name != "name"):
                 if getattr(self, key) != default:
                     raise ConfigError(f"space.{key}={getattr(self, key)} bounds a training gene, "
                                       "which only space=extended has: add space=extended, or "
@@ -97,9 +97,6 @@ class SpaceConfig:
             value = getattr(self, key)
             check(0 <= value <= 0.9 and abs(value * 10 - round(value * 10)) < 1e-9,
                   f"space.{key}", value, "must be a multiple of 0.1 in [0, 0.9]")
-
-
-_EXTENDED_ONLY = {"min_lr_step": -4, "max_lr_step": 4, "max_dropout": 0.5, "max_lstm_dropout": 0.5}
 
 
 @dataclass

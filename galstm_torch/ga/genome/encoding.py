@@ -184,40 +184,35 @@ def random_population(pop_size: int, space: SearchSpace, *, generator: torch.Gen
     return pop.masked_fill(~active_mask(pop, space) & unit_mask(space, pop.device), 0)
 
 
-def invalid_rows(population: torch.Tensor, space: SearchSpace) -> torch.Tensor:
-    """Boolean per row: counts out of bounds, an active gene out of its bounds, or an inactive
-    slot != 0."""
+def _checked(population: torch.Tensor, space: SearchSpace
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(which cells are wrong, which cells must lie in their bounds): the counts and every
+    active gene within its column's bounds, every inactive slot 0."""
     if population.dim() != 2 or population.shape[1] != space.n_genes:
         raise ValueError(f"population must have shape [pop_size, {space.n_genes}], "
                          f"got {tuple(population.shape)}")
-    n_lstm, n_dense = population[:, N_LSTM], population[:, N_DENSE]
-    bad = (n_lstm < 1) | (n_lstm > space.max_lstm_layers)
-    bad |= (n_dense < 1) | (n_dense > space.max_dense_layers)
-    active = active_mask(population, space)
     low, high = space.bounds(population.device)
-    bad |= (active & ((population < low) | (population > high))).any(dim=1)
-    inactive = ~active & unit_mask(space, population.device)
-    bad |= (inactive & (population != 0)).any(dim=1)
-    return bad
+    bounded = active_mask(population, space) | ~unit_mask(space, population.device)
+    return torch.where(bounded, (population < low) | (population > high), population != 0), \
+        bounded
+
+
+def invalid_rows(population: torch.Tensor, space: SearchSpace) -> torch.Tensor:
+    """Boolean per row: counts out of bounds, an active gene out of its bounds, or an inactive
+    slot != 0."""
+    return _checked(population, space)[0].any(dim=1)
 
 
 def check_population(population: torch.Tensor, space: SearchSpace) -> None:
     """Raise ValueError naming the first invalid genome and its first gene out of bounds."""
-    bad = invalid_rows(population, space)
-    if bool(bad.any()):
-        i = int(bad.nonzero()[0, 0])
-        row = population[i : i + 1]
-        low, high = space.bounds(population.device)
-        counts = (row[0, :2] < low[:2]) | (row[0, :2] > high[:2])
-        active = active_mask(row, space)[0] | ~unit_mask(space, row.device)
-        wrong = torch.where(active, (row[0] < low) | (row[0] > high), row[0] != 0) | \
-            torch.cat([counts, torch.zeros_like(counts[:1]).expand(space.n_genes - 2)])
-        j = int(wrong.nonzero()[0, 0])
-        name, value = space.column_names[j], int(row[0, j])
-        why = (f"in [{int(low[j])}, {int(high[j])}]" if bool(active[j]) else
+    wrong, bounded = _checked(population, space)
+    if bool(wrong.any()):
+        i, j = (int(v) for v in wrong.nonzero()[0])
+        low, high = space.bounds()
+        why = (f"in [{int(low[j])}, {int(high[j])}]" if bool(bounded[i, j]) else
                "0: it acts on no layer of this genome")
-        raise ValueError(f"invalid genome at row {i}: {population[i].tolist()} ({name}={value} "
-                         f"must be {why})")
+        raise ValueError(f"invalid genome at row {i}: {population[i].tolist()} "
+                         f"({space.column_names[j]}={int(population[i, j])} must be {why})")
 
 
 def to_compact(row: torch.Tensor, space: SearchSpace) -> tuple[int, ...]:

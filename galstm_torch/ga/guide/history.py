@@ -3,6 +3,8 @@ scored at the target fidelity, with its mean) and the guide (every genome at eve
 standardized within the rung)."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from galstm_torch.ga.fidelity.evaluator import Evaluator
@@ -24,20 +26,27 @@ def target_history(evaluator: Evaluator, seen: list[Architecture],
     return out
 
 
-def guide_data(evaluator: Evaluator, seen: list[Architecture], schedule: Schedule,
-               space: SearchSpace) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every (genome, rung) scored so far, with its mean fitness there standardized within
-    the rung, so that one model learns from screenings and full trainings alike."""
-    rows, scores, rungs = [], [], []
+def rung_scores(evaluator: Any, seen: list[Architecture], schedule: Schedule
+                ) -> list[tuple[Architecture, int, list[float]]]:
+    """Every (genome, rung) scored so far, with its seeds' fitness there (failed trainings
+    left out), in the order seen, rung by rung."""
+    out = []
     for a in seen:
         for rung, fidelity in enumerate(schedule.fidelities):
             fit = [o.evaluation.fitness for o in evaluator.replicates(a, fidelity)
                    if o.status != "failed"]
             if fit:
-                rows.append(from_compact(a.compact, space))
-                scores.append(sum(fit) / len(fit))
-                rungs.append(rung)
-    if not rows:
+                out.append((a, rung, fit))
+    return out
+
+
+def guide_data(evaluator: Evaluator, seen: list[Architecture], schedule: Schedule,
+               space: SearchSpace) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every (genome, rung) scored so far, with its mean fitness there standardized within
+    the rung, so that one model learns from screenings and full trainings alike."""
+    scored = rung_scores(evaluator, seen, schedule)
+    if not scored:
         return torch.zeros(0, space.n_genes, dtype=torch.long), torch.zeros(0)
-    return torch.stack(rows), standardize(torch.tensor(scores, dtype=torch.float64),
-                                          torch.tensor(rungs))
+    rows = torch.stack([from_compact(a.compact, space) for a, _, _ in scored])
+    means = torch.tensor([sum(f) / len(f) for _, _, f in scored], dtype=torch.float64)
+    return rows, standardize(means, torch.tensor([rung for _, rung, _ in scored]))

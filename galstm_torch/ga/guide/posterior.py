@@ -24,35 +24,11 @@ import torch
 
 from galstm_torch.ga.fidelity.rungs import Schedule
 from galstm_torch.ga.genome.encoding import SearchSpace, from_compact
+from galstm_torch.ga.guide.history import rung_scores
 from galstm_torch.ga.guide.surrogate import features, standardize
 from galstm_torch.training.architecture import Architecture
 
 L2 = 1.0  # the surrogate's ridge penalty (surrogate.fit_ridge)
-
-
-def _measured(evaluator: Any, seen: list[Architecture], schedule: Schedule
-              ) -> tuple[list[Architecture], list[list[float]], list[Architecture], list[float],
-                         list[int]]:
-    """Genomes at the target and their seeds' fitness; every (genome, rung) mean as the
-    surrogate's rows, scores and rungs."""
-    top = len(schedule.fidelities) - 1
-    target: list[Architecture] = []
-    rows: list[Architecture] = []
-    draws: list[list[float]] = []
-    scores: list[float] = []
-    rungs: list[int] = []
-    for a in seen:
-        for rung, fidelity in enumerate(schedule.fidelities):
-            fit = [o.evaluation.fitness for o in evaluator.replicates(a, fidelity)
-                   if o.status != "failed"]
-            if fit:
-                rows.append(a)
-                scores.append(sum(fit) / len(fit))
-                rungs.append(rung)
-                if rung == top:
-                    target.append(a)
-                    draws.append(fit)
-    return target, draws, rows, scores, rungs
 
 
 def posterior_means(evaluator: Any, seen: list[Architecture], schedule: Schedule,
@@ -60,18 +36,20 @@ def posterior_means(evaluator: Any, seen: list[Architecture], schedule: Schedule
     """Each genome at the target fidelity -> its posterior mean fitness; empty until there
     is a seed-noise estimate (a genome with 2 seeds) and more measurements than the model has
     features."""
-    target, draws, archs, scores, rungs = _measured(evaluator, seen, schedule)
+    scored = rung_scores(evaluator, seen, schedule)
+    top_rung = len(schedule.fidelities) - 1
+    target = [(a, fit) for a, rung, fit in scored if rung == top_rung]
+    draws = [fit for _, fit in target]
     several = [d for d in draws if len(d) > 1]
     if not several:
         return {}
-    x = features(torch.stack([from_compact(a.compact, space) for a in archs]), space)
-    if len(archs) <= x.shape[1]:
+    x = features(torch.stack([from_compact(a.compact, space) for a, _, _ in scored]), space)
+    if len(scored) <= x.shape[1]:
         return {}
-    raw = torch.tensor(scores, dtype=torch.float64)
-    rung = torch.tensor(rungs)
-    y = standardize(raw, rung)
-    loo = _leave_one_out(x, y)
-    top = rung == len(schedule.fidelities) - 1
+    raw = torch.tensor([sum(f) / len(f) for _, _, f in scored], dtype=torch.float64)
+    rung = torch.tensor([r for _, r, _ in scored])
+    loo = _leave_one_out(x, standardize(raw, rung))
+    top = rung == top_rung
     # back to the target rung's scale (standardize's inverse there)
     centre, spread = raw[top].mean(), raw[top].std() if int(top.sum()) > 1 else torch.ones(())
     prediction = centre + (spread if float(spread) > 0 else 1.0) * loo[top]
@@ -79,11 +57,11 @@ def posterior_means(evaluator: Any, seen: list[Architecture], schedule: Schedule
         sum(len(d) - 1 for d in several)
     sigma2 = torch.as_tensor(sigma2, dtype=torch.float64).clamp(min=1e-12)
     n = torch.tensor([len(d) for d in draws], dtype=torch.float64)
-    means = torch.tensor([sum(d) / len(d) for d in draws], dtype=torch.float64)
+    means = raw[top]  # in the order of target
     beyond = (means - prediction).var() - (sigma2 / n).mean() if len(means) > 1 else sigma2
     tau2 = torch.maximum(torch.as_tensor(beyond), sigma2 / 10)  # never trust the model fully
     post = (prediction / tau2 + n * means / sigma2) / (1 / tau2 + n / sigma2)
-    return {a.compact: float(p) for a, p in zip(target, post)}
+    return {a.compact: float(p) for (a, _), p in zip(target, post)}
 
 
 def _leave_one_out(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
